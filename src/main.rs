@@ -1,1 +1,58 @@
-fn main() {}
+//! `terraform-provider-drpair`: started by Terraform as a go-plugin, or by a
+//! developer with `--debug`.
+
+use drpair::protocol::{logging, serve};
+use std::process::ExitCode;
+
+const USAGE: &str = "terraform-provider-drpair: the drpair Terraform provider.
+
+Terraform starts this binary itself. Options for people:
+  --debug     serve without Terraform and print the TF_REATTACH_PROVIDERS value to use
+  --version   print the version
+  --help      print this text";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("--version") => {
+            println!("terraform-provider-drpair {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Some("--help" | "-h") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some("--debug") | None => {}
+        Some(other) => {
+            eprintln!("unknown argument {other:?}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    }
+    let debug = args.first().is_some_and(|a| a == "--debug");
+    logging::init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let server = drpair::provider_server();
+    let result = runtime.block_on(async {
+        if debug {
+            serve::run_debug(server, drpair::provider::SOURCE_ADDRESS).await
+        } else {
+            serve::run_plugin(server).await
+        }
+    });
+    // Background tasks (idle connections, SDK pools) must not delay the exit
+    // Terraform is waiting for.
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! The one error type of the AWS layer, worded like terraform-provider-aws:
+//! `creating VPC (us-east-1/payments-test): InvalidParameterValue: ...`.
+
+use std::error::Error as StdError;
+use std::fmt::Debug;
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    /// The object does not exist (or no longer exists).
+    #[error("{what} ({region}/{id}) not found")]
+    NotFound {
+        what: String,
+        id: String,
+        region: String,
+    },
+
+    /// An AWS call failed: the service answered with an error, or no answer came.
+    #[error("{verb} {what} ({region}/{id}): {}", code_and_message(code.as_deref(), message))]
+    Api {
+        verb: String,
+        what: String,
+        id: String,
+        region: String,
+        code: Option<String>,
+        message: String,
+    },
+
+    /// A waiter ran out of time.
+    #[error(
+        "waiting for {what} ({region}/{id}): timed out after {waited_secs}s (last state: {last_state})"
+    )]
+    Timeout {
+        what: String,
+        id: String,
+        region: String,
+        waited_secs: u64,
+        last_state: String,
+    },
+
+    /// The AWS configuration (regions, credentials, settings) is unusable.
+    #[error("AWS configuration: {0}")]
+    Config(String),
+}
+
+fn code_and_message(code: Option<&str>, message: &str) -> String {
+    match code {
+        Some(code) if !message.is_empty() => format!("{code}: {message}"),
+        Some(code) => code.to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+impl AwsError {
+    /// Turns a failed SDK call into [`AwsError::Api`], keeping the service's error code and
+    /// message, or describing the transport failure (timeout, dispatch, unparsable answer).
+    pub fn from_sdk<E, R>(
+        verb: &str,
+        what: &str,
+        id: &str,
+        region: &str,
+        err: SdkError<E, R>,
+    ) -> Self
+    where
+        E: ProvideErrorMetadata + StdError + 'static,
+        R: Debug,
+    {
+        let (code, message) = match &err {
+            SdkError::ServiceError(_) => (
+                err.code().map(str::to_owned),
+                err.message()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| DisplayErrorContext(&err).to_string()),
+            ),
+            _ => (None, DisplayErrorContext(&err).to_string()),
+        };
+        AwsError::Api {
+            verb: verb.to_owned(),
+            what: what.to_owned(),
+            id: id.to_owned(),
+            region: region.to_owned(),
+            code,
+            message,
+        }
+    }
+
+    pub fn not_found(what: &str, id: &str, region: &str) -> Self {
+        AwsError::NotFound {
+            what: what.to_owned(),
+            id: id.to_owned(),
+            region: region.to_owned(),
+        }
+    }
+
+    /// The AWS error code, when the service answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            AwsError::Api { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// True for [`AwsError::NotFound`] and for API errors whose code says "not found".
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            AwsError::NotFound { .. } => true,
+            _ => self.code().is_some_and(is_not_found_code),
+        }
+    }
+
+    /// True when the call failed because another object still depends on this one (a
+    /// condition AWS clears by itself once the dependant is gone, e.g. a NAT gateway's network
+    /// interface being released).
+    pub fn is_dependency_violation(&self) -> bool {
+        self.code() == Some("DependencyViolation")
+    }
+
+    /// Maps "not found" to `NotFound`, keeping every other error as it is.
+    pub fn classify_not_found(self) -> Self {
+        match self {
+            AwsError::Api {
+                what, id, region, code: Some(code), ..
+            } if is_not_found_code(&code) => AwsError::NotFound { what, id, region },
+            other => other,
+        }
+    }
+}
+
+/// EC2 and most other services signal a missing object with a code such as
+/// `InvalidVpcID.NotFound`, `InvalidRouteTableID.NotFound`, `NatGatewayNotFound` or
+/// `ResourceNotFoundException`.
+pub fn is_not_found_code(code: &str) -> bool {
+    code.ends_with("NotFound") || code.ends_with("NotFoundException")
+}
+
+/// A `map_err` adapter naming the verb and the object: `.map_err(api_error("creating", "VPC",
+/// id, region))`.
+pub fn api_error<'a, E, R>(
+    verb: &'a str,
+    what: &'a str,
+    id: &'a str,
+    region: &'a str,
+) -> impl FnOnce(SdkError<E, R>) -> AwsError + 'a
+where
+    E: ProvideErrorMetadata + StdError + 'static,
+    R: Debug,
+{
+    move |err| AwsError::from_sdk(verb, what, id, region, err)
+}
+
+/// Treats "not found" as `None`, for deletes and lookups where absence is a valid answer.
+pub fn ok_if_not_found<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(err) if err.is_not_found() => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_found_codes() {
+        for (code, expected) in [
+            ("InvalidVpcID.NotFound", true),
+            ("InvalidVpcPeeringConnectionID.NotFound", true),
+            ("InvalidVpcPeeringConnectionId.NotFound", true),
+            ("InvalidAllocationID.NotFound", true),
+            ("NatGatewayNotFound", true),
+            ("InvalidRouteTableID.NotFound", true),
+            ("ResourceNotFoundException", true),
+            ("InvalidRoute.NotFound", true),
+            ("DependencyViolation", false),
+            ("InvalidParameterValue", false),
+            ("RequestLimitExceeded", false),
+        ] {
+            assert_eq!(is_not_found_code(code), expected, "{code}");
+        }
+    }
+
+    fn api(code: Option<&str>, message: &str) -> AwsError {
+        AwsError::Api {
+            verb: "creating".into(),
+            what: "VPC".into(),
+            id: "payments-test".into(),
+            region: "us-east-1".into(),
+            code: code.map(str::to_owned),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn display_like_terraform_provider_aws() {
+        for (err, expected) in [
+            (
+                api(Some("InvalidParameterValue"), "bad CIDR"),
+                "creating VPC (us-east-1/payments-test): InvalidParameterValue: bad CIDR",
+            ),
+            (
+                api(None, "dispatch failure: connection refused"),
+                "creating VPC (us-east-1/payments-test): dispatch failure: connection refused",
+            ),
+            (
+                AwsError::not_found("NAT gateway", "nat-123", "us-east-2"),
+                "NAT gateway (us-east-2/nat-123) not found",
+            ),
+            (
+                AwsError::Timeout {
+                    what: "NAT gateway".into(),
+                    id: "nat-123".into(),
+                    region: "us-east-2".into(),
+                    waited_secs: 600,
+                    last_state: "pending".into(),
+                },
+                "waiting for NAT gateway (us-east-2/nat-123): timed out after 600s (last state: pending)",
+            ),
+        ] {
+            assert_eq!(err.to_string(), expected);
+        }
+    }
+
+    #[test]
+    fn classification() {
+        let missing = api(Some("InvalidVpcID.NotFound"), "gone");
+        assert!(missing.is_not_found());
+        assert!(matches!(
+            missing.classify_not_found(),
+            AwsError::NotFound { .. }
+        ));
+        assert!(!api(Some("DependencyViolation"), "").is_not_found());
+        assert!(api(Some("DependencyViolation"), "").is_dependency_violation());
+        assert_eq!(ok_if_not_found::<()>(Err(api(Some("X.NotFound"), ""))).unwrap(), None);
+        assert!(ok_if_not_found::<()>(Err(api(Some("Throttling"), ""))).is_err());
+    }
+}

@@ -1,0 +1,11 @@
+//! Shared AWS plumbing: per-region clients from one SDK configuration, error classification,
+//! waiters sharing one deadline, and the tags every drpair object carries.
+
+pub mod clients;
+pub mod error;
+pub mod tags;
+pub mod waiter;
+
+pub use clients::{AwsContext, AwsSettings, RegionCtx, Role};
+pub use error::AwsError;
+pub use waiter::{wait_for, Deadline, Poll};

@@ -1,0 +1,1513 @@
+//! Dynamic values and their wire encodings (PROTOCOL.md §3): go-cty's
+//! msgpack form, which Terraform always sends, and the JSON form found in
+//! stored state. Decoding is type-guided and never panics on bad input.
+
+use super::path::{AttributePath, PathStep};
+use super::typed::is_unknown_sentinel;
+use super::types::Type;
+use rmpv::Value as Mp;
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Values nested deeper than this are refused (on decode and encode).
+pub const MAX_DEPTH: usize = 256;
+
+/// A number. Decoding picks the most specific variant: `Int` when the value
+/// is an integer in i64 range, `Float` when it is exactly an f64, else `Big`.
+/// Equality is numeric: `Int(1) == Float(1.0) == Big("1")`.
+#[derive(Clone, Debug)]
+pub enum Number {
+    Int(i64),
+    Float(f64),
+    /// Exact decimal text, for values that fit neither (`"0.1"`, `"1e400"`).
+    Big(String),
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Value {
+    #[default]
+    Null,
+    Unknown,
+    Bool(bool),
+    Number(Number),
+    String(String),
+    List(Vec<Value>),
+    /// Elements in the order received; nothing is deduplicated.
+    Set(Vec<Value>),
+    Map(BTreeMap<String, Value>),
+    Tuple(Vec<Value>),
+    /// Decoded objects hold every attribute of their type (missing = Null).
+    Object(BTreeMap<String, Value>),
+    /// A value in a `Dynamic`-typed slot, with its concrete type.
+    Dynamic(Box<(Type, Value)>),
+}
+
+/// A value that does not fit its type or its encoding, and where.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValueError {
+    pub path: AttributePath,
+    pub message: String,
+}
+
+impl ValueError {
+    pub fn new(path: AttributePath, message: impl Into<String>) -> Self {
+        Self {
+            path,
+            message: message.into(),
+        }
+    }
+
+    pub fn at_root(message: impl Into<String>) -> Self {
+        Self::new(AttributePath::root(), message)
+    }
+}
+
+impl fmt::Display for ValueError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ValueError {}
+
+// ---------------------------------------------------------------- numbers
+
+/// A normalised decimal: `0.<digits> × 10^exp`, digits without leading or
+/// trailing zeros (empty for zero).
+#[derive(Debug, PartialEq)]
+struct Decimal {
+    neg: bool,
+    digits: String,
+    exp: i64,
+}
+
+/// Parses `[+-]digits[.digits][e[+-]digits]` (either digit run may be empty,
+/// not both).
+fn parse_decimal(s: &str) -> Option<Decimal> {
+    let (neg, rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let int_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let mut pos = int_len;
+    let mut frac = "";
+    if rest[pos..].starts_with('.') {
+        let n = rest[pos + 1..]
+            .bytes()
+            .take_while(u8::is_ascii_digit)
+            .count();
+        frac = &rest[pos + 1..pos + 1 + n];
+        pos += 1 + n;
+    }
+    if int_len + frac.len() == 0 {
+        return None;
+    }
+    let mut e: i64 = 0;
+    if matches!(rest.as_bytes().get(pos), Some(b'e' | b'E')) {
+        e = rest[pos + 1..].parse().ok()?;
+    } else if pos != rest.len() {
+        return None;
+    }
+    let all = format!("{}{frac}", &rest[..int_len]);
+    let trimmed = all.trim_start_matches('0');
+    let lead = all.len() - trimmed.len();
+    let digits = trimmed.trim_end_matches('0').to_string();
+    if digits.is_empty() {
+        return Some(Decimal {
+            neg: false,
+            digits,
+            exp: 0,
+        });
+    }
+    let exp = (int_len as i64 - lead as i64).checked_add(e)?;
+    Some(Decimal { neg, digits, exp })
+}
+
+/// The exact decimal value of a finite f64 (at most 767 significant digits).
+fn f64_decimal(f: f64) -> Option<Decimal> {
+    f.is_finite()
+        .then(|| parse_decimal(&format!("{f:.800e}")))
+        .flatten()
+}
+
+impl Decimal {
+    /// Canonical text, valid both as JSON and for go-cty's number parser.
+    fn to_text(&self) -> String {
+        let (n, e) = (self.digits.len() as i64, self.exp);
+        let d = &self.digits;
+        let body = if d.is_empty() {
+            "0".to_string()
+        } else if e <= 0 && e > -20 {
+            format!("0.{}{d}", "0".repeat(e.unsigned_abs() as usize))
+        } else if e > 0 && e < n {
+            format!("{}.{}", &d[..e as usize], &d[e as usize..])
+        } else if e >= n && e <= 40 {
+            format!("{d}{}", "0".repeat((e - n) as usize))
+        } else {
+            let tail = if n > 1 {
+                format!(".{}", &d[1..])
+            } else {
+                String::new()
+            };
+            format!("{}{tail}e{}", &d[..1], e - 1)
+        };
+        if self.neg {
+            format!("-{body}")
+        } else {
+            body
+        }
+    }
+}
+
+impl Number {
+    /// `Int` when `f` is an integer in i64 range, else `Float`.
+    pub fn from_f64(f: f64) -> Number {
+        const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63
+        if f.fract() == 0.0 && (-LIMIT..LIMIT).contains(&f) {
+            Number::Int(f as i64)
+        } else {
+            Number::Float(f)
+        }
+    }
+
+    /// Parses decimal text into the most specific variant; None when the
+    /// text is not a decimal number.
+    pub fn parse(text: &str) -> Option<Number> {
+        let text = text.trim();
+        let d = parse_decimal(text)?;
+        let n = d.digits.len() as i64;
+        if d.digits.is_empty() {
+            return Some(Number::Int(0));
+        }
+        if d.exp >= n && d.exp <= 19 {
+            let sign = if d.neg { "-" } else { "" };
+            let zeros = "0".repeat((d.exp - n) as usize);
+            if let Ok(i) = format!("{sign}{}{zeros}", d.digits).parse::<i64>() {
+                return Some(Number::Int(i));
+            }
+        }
+        if n <= 767 {
+            if let Ok(f) = text.parse::<f64>() {
+                if f64_decimal(f).as_ref() == Some(&d) {
+                    return Some(Number::from_f64(f));
+                }
+            }
+        }
+        Some(Number::Big(text.to_string()))
+    }
+
+    /// The nearest f64 (±inf for huge `Big` values, NaN for invalid text).
+    pub fn as_f64(&self) -> f64 {
+        match self {
+            Number::Int(i) => *i as f64,
+            Number::Float(f) => *f,
+            Number::Big(s) => s.trim().parse().unwrap_or(f64::NAN),
+        }
+    }
+
+    /// The value as an i64 when it is exactly one.
+    pub fn as_i64(&self) -> Option<i64> {
+        let n = match self {
+            Number::Int(i) => return Some(*i),
+            Number::Float(f) => Number::from_f64(*f),
+            Number::Big(s) => Number::parse(s)?,
+        };
+        match n {
+            Number::Int(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    fn decimal(&self) -> Option<Decimal> {
+        match self {
+            Number::Int(i) => parse_decimal(&i.to_string()),
+            Number::Float(f) => f64_decimal(*f),
+            Number::Big(s) => parse_decimal(s.trim()),
+        }
+    }
+
+    /// Numeric equality across variants.
+    pub fn equals(&self, o: &Number) -> bool {
+        match (self, o) {
+            (Number::Int(a), Number::Int(b)) => a == b,
+            (Number::Float(a), Number::Float(b)) => a == b,
+            (Number::Big(a), Number::Big(b)) if a == b => true,
+            _ => matches!((self.decimal(), o.decimal()), (Some(a), Some(b)) if a == b),
+        }
+    }
+}
+
+impl PartialEq for Number {
+    fn eq(&self, other: &Self) -> bool {
+        self.equals(other)
+    }
+}
+
+impl fmt::Display for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Number::Int(i) => write!(f, "{i}"),
+            Number::Float(x) => write!(f, "{x:?}"),
+            Number::Big(s) => f.write_str(s),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- values
+
+impl Value {
+    /// The value itself, or the value a `Dynamic` holds.
+    pub fn inner(&self) -> &Value {
+        let mut v = self;
+        while let Value::Dynamic(b) = v {
+            v = &b.1;
+        }
+        v
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self.inner(), Value::Null)
+    }
+
+    pub fn is_unknown(&self) -> bool {
+        matches!(self.inner(), Value::Unknown)
+    }
+
+    /// No unknown value anywhere inside.
+    pub fn is_wholly_known(&self) -> bool {
+        match self.inner() {
+            Value::Unknown => false,
+            Value::List(xs) | Value::Set(xs) | Value::Tuple(xs) => {
+                xs.iter().all(Value::is_wholly_known)
+            }
+            Value::Map(m) | Value::Object(m) => m.values().all(Value::is_wholly_known),
+            _ => true,
+        }
+    }
+
+    pub fn get_attr(&self, name: &str) -> Option<&Value> {
+        match self.inner() {
+            Value::Object(m) => m.get(name),
+            _ => None,
+        }
+    }
+
+    fn get_step(&self, step: &PathStep) -> Option<&Value> {
+        match (self.inner(), step) {
+            (Value::Object(m), PathStep::Attr(n)) => m.get(n),
+            (Value::Map(m), PathStep::Key(k)) => m.get(k),
+            (Value::List(xs) | Value::Set(xs) | Value::Tuple(xs), PathStep::Index(i)) => {
+                usize::try_from(*i).ok().and_then(|i| xs.get(i))
+            }
+            _ => None,
+        }
+    }
+
+    pub fn get_path(&self, p: &AttributePath) -> Option<&Value> {
+        p.0.iter().try_fold(self, |v, step| v.get_step(step))
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self.inner() {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self.inner() {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    pub fn as_number(&self) -> Option<&Number> {
+        match self.inner() {
+            Value::Number(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    pub fn as_i64(&self) -> Option<i64> {
+        self.as_number()?.as_i64()
+    }
+
+    /// An object value from `(name, value)` pairs.
+    pub fn object<'a>(attrs: impl IntoIterator<Item = (&'a str, Value)>) -> Value {
+        Value::Object(attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    }
+
+    /// What kind of value this is, for error messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Unknown => "unknown",
+            Value::Bool(_) => "bool",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::Map(_) => "map",
+            Value::Tuple(_) => "tuple",
+            Value::Object(_) => "object",
+            Value::Dynamic(_) => "dynamic value",
+        }
+    }
+
+    /// The type this value most plausibly has (used when a plain value lands
+    /// in a `Dynamic` slot); `Dynamic` for null and unknown.
+    pub fn infer_type(&self) -> Type {
+        fn common<'a>(vs: impl IntoIterator<Item = &'a Value>) -> Type {
+            vs.into_iter()
+                .map(Value::infer_type)
+                .find(|t| *t != Type::Dynamic)
+                .unwrap_or(Type::Dynamic)
+        }
+        match self {
+            Value::Null | Value::Unknown => Type::Dynamic,
+            Value::Bool(_) => Type::Bool,
+            Value::Number(_) => Type::Number,
+            Value::String(_) => Type::String,
+            Value::List(xs) => Type::list(common(xs)),
+            Value::Set(xs) => Type::set(common(xs)),
+            Value::Map(m) => Type::map(common(m.values())),
+            Value::Tuple(xs) => Type::Tuple(xs.iter().map(Value::infer_type).collect()),
+            Value::Object(m) => {
+                Type::Object(m.iter().map(|(k, v)| (k.clone(), v.infer_type())).collect())
+            }
+            Value::Dynamic(b) => b.0.clone(),
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::String(s.to_string())
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::String(s)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}
+
+impl From<i64> for Value {
+    fn from(i: i64) -> Self {
+        Value::Number(Number::Int(i))
+    }
+}
+
+impl From<f64> for Value {
+    fn from(f: f64) -> Self {
+        Value::Number(Number::from_f64(f))
+    }
+}
+
+impl From<Number> for Value {
+    fn from(n: Number) -> Self {
+        Value::Number(n)
+    }
+}
+
+// ---------------------------------------------------------------- walking
+
+/// The state of a type-guided walk: where we are, how deep, which JSON
+/// dialect (wire: dynamic as `{"type","value"}`; typed: plain values plus
+/// the unknown sentinel of `typed.rs`).
+#[derive(Default)]
+struct Walk {
+    path: Vec<PathStep>,
+    depth: usize,
+    typed_json: bool,
+}
+
+type Res<T> = Result<T, ValueError>;
+
+impl Walk {
+    fn err(&self, message: impl Into<String>) -> ValueError {
+        ValueError::new(AttributePath(self.path.clone()), message)
+    }
+
+    fn mismatch(&self, ty: &Type, got: &str) -> ValueError {
+        self.err(format!("expected {ty}, got {got}"))
+    }
+
+    /// Runs `f` one level deeper (and one path step further, if given). On
+    /// error the walk is abandoned, so the path is left as it was.
+    fn nest<T>(&mut self, step: Option<PathStep>, f: impl FnOnce(&mut Self) -> Res<T>) -> Res<T> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.err("value is nested too deeply"));
+        }
+        self.depth += 1;
+        let pushed = step.is_some();
+        self.path.extend(step);
+        let out = f(self)?;
+        if pushed {
+            self.path.pop();
+        }
+        self.depth -= 1;
+        Ok(out)
+    }
+
+    fn number_from_text(&self, s: &str) -> Res<Number> {
+        Number::parse(s).ok_or_else(|| self.err(format!("invalid number {s:?}")))
+    }
+
+    /// Canonical text for a `Big` (or a validated Int/Float if it is one).
+    fn canonical(&self, n: &Number) -> Res<Number> {
+        match n {
+            Number::Float(f) if !f.is_finite() => Ok(n.clone()),
+            Number::Float(f) => Ok(Number::from_f64(*f)),
+            Number::Int(_) => Ok(n.clone()),
+            Number::Big(s) => match (self.number_from_text(s)?, parse_decimal(s.trim())) {
+                (Number::Big(_), Some(d)) => Ok(Number::Big(d.to_text())),
+                (other, _) => Ok(other),
+            },
+        }
+    }
+
+    // ------------------------------------------------------------ msgpack
+
+    fn from_mp(&mut self, v: &Mp, ty: &Type) -> Res<Value> {
+        Ok(match (v, ty) {
+            (Mp::Nil, _) => Value::Null,
+            (Mp::Ext(..), _) => Value::Unknown,
+            (_, Type::Dynamic) => {
+                let Mp::Array(parts) = v else {
+                    return Err(self.mismatch(ty, mp_kind(v)));
+                };
+                let (ty_bytes, inner) = match &parts[..] {
+                    [Mp::Binary(b), inner] => (b.as_slice(), inner),
+                    [Mp::String(s), inner] => (s.as_bytes(), inner),
+                    _ => return Err(self.err("dynamic value must be [type, value]")),
+                };
+                let t = Type::from_json_bytes(ty_bytes)
+                    .map_err(|e| self.err(format!("dynamic value: {}", e.message)))?;
+                let val = self.nest(None, |w| w.from_mp(inner, &t))?;
+                Value::Dynamic(Box::new((t, val)))
+            }
+            (Mp::String(s), Type::String) => match s.as_str() {
+                Some(s) => Value::String(s.to_string()),
+                None => return Err(self.err("string is not valid UTF-8")),
+            },
+            (Mp::Binary(b), Type::String) => match std::str::from_utf8(b) {
+                Ok(s) => Value::String(s.to_string()),
+                Err(_) => return Err(self.err("string is not valid UTF-8")),
+            },
+            (Mp::Boolean(b), Type::Bool) => Value::Bool(*b),
+            (Mp::Integer(i), Type::Number) => Value::Number(match i.as_i64() {
+                Some(i) => Number::Int(i),
+                None => Number::Big(i.to_string()),
+            }),
+            (Mp::F32(f), Type::Number) => self.float(f64::from(*f))?,
+            (Mp::F64(f), Type::Number) => self.float(*f)?,
+            (Mp::String(s), Type::Number) => {
+                let text = s
+                    .as_str()
+                    .ok_or_else(|| self.err("number is not valid UTF-8"))?;
+                Value::Number(self.number_from_text(text)?)
+            }
+            (Mp::Array(items), Type::List(t) | Type::Set(t)) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    out.push(self.nest(Some(PathStep::Index(i as i64)), |w| w.from_mp(item, t))?);
+                }
+                if matches!(ty, Type::Set(_)) {
+                    Value::Set(out)
+                } else {
+                    Value::List(out)
+                }
+            }
+            (Mp::Array(items), Type::Tuple(ts)) => {
+                if items.len() != ts.len() {
+                    return Err(self.err(format!(
+                        "tuple has {} elements, expected {}",
+                        items.len(),
+                        ts.len()
+                    )));
+                }
+                let mut out = Vec::with_capacity(items.len());
+                for (i, (item, t)) in items.iter().zip(ts).enumerate() {
+                    out.push(self.nest(Some(PathStep::Index(i as i64)), |w| w.from_mp(item, t))?);
+                }
+                Value::Tuple(out)
+            }
+            (Mp::Map(entries), Type::Map(_) | Type::Object(_)) => {
+                let mut out = BTreeMap::new();
+                for (k, item) in entries {
+                    let key = match k {
+                        Mp::String(s) => s.as_str(),
+                        Mp::Binary(b) => std::str::from_utf8(b).ok(),
+                        _ => None,
+                    };
+                    let key = key.ok_or_else(|| self.err("map keys must be strings"))?;
+                    let (step, t) = self.member(ty, key)?;
+                    let val = self.nest(Some(step), |w| w.from_mp(item, t))?;
+                    if out.insert(key.to_string(), val).is_some() {
+                        return Err(self.err(format!("duplicate key {key:?}")));
+                    }
+                }
+                self.fill_attrs(ty, out)
+            }
+            _ => return Err(self.mismatch(ty, mp_kind(v))),
+        })
+    }
+
+    fn float(&self, f: f64) -> Res<Value> {
+        if f.is_nan() {
+            return Err(self.err("NaN is not a valid number"));
+        }
+        Ok(Value::Number(Number::from_f64(f)))
+    }
+
+    /// The path step and type of a map element or object attribute.
+    fn member<'t>(&self, ty: &'t Type, key: &str) -> Res<(PathStep, &'t Type)> {
+        match ty {
+            Type::Map(t) => Ok((PathStep::Key(key.to_string()), t)),
+            Type::Object(attrs) => match attrs.get(key) {
+                Some(t) => Ok((PathStep::Attr(key.to_string()), t)),
+                None => Err(self.err(format!("unsupported attribute {key:?}"))),
+            },
+            _ => Err(self.err(format!("{ty} has no members"))),
+        }
+    }
+
+    /// Builds the map or object value, adding missing object attributes as
+    /// null.
+    fn fill_attrs(&self, ty: &Type, mut out: BTreeMap<String, Value>) -> Value {
+        match ty {
+            Type::Object(attrs) => {
+                for name in attrs.keys() {
+                    out.entry(name.clone()).or_insert(Value::Null);
+                }
+                Value::Object(out)
+            }
+            _ => Value::Map(out),
+        }
+    }
+
+    /// The members to encode for a map or object value of type `ty`, in
+    /// order (objects: every attribute of the type, missing ones null).
+    fn members<'v>(
+        &self,
+        m: &'v BTreeMap<String, Value>,
+        ty: &'v Type,
+    ) -> Res<Vec<(&'v str, &'v Value)>> {
+        const NULL: &Value = &Value::Null;
+        let Type::Object(attrs) = ty else {
+            return Ok(m.iter().map(|(k, v)| (k.as_str(), v)).collect());
+        };
+        if let Some(extra) = m.keys().find(|k| !attrs.contains_key(*k)) {
+            return Err(self.err(format!("unsupported attribute {extra:?}")));
+        }
+        Ok(attrs
+            .keys()
+            .map(|k| match m.get_key_value(k) {
+                Some((k, v)) => (k.as_str(), v),
+                None => (k.as_str(), NULL),
+            })
+            .collect::<Vec<_>>())
+    }
+
+    fn to_mp(&mut self, v: &Value, ty: &Type) -> Res<Mp> {
+        Ok(match (v, ty) {
+            (Value::Null, _) => Mp::Nil,
+            (Value::Unknown, _) => Mp::Ext(0, vec![0]),
+            (Value::Dynamic(b), Type::Dynamic) => {
+                let (t, inner) = &**b;
+                let val = self.nest(None, |w| w.to_mp(inner, t))?;
+                Mp::Array(vec![Mp::Binary(t.to_json_bytes()), val])
+            }
+            (_, Type::Dynamic) => {
+                let t = v.infer_type();
+                let val = self.nest(None, |w| w.to_mp(v, &t))?;
+                Mp::Array(vec![Mp::Binary(t.to_json_bytes()), val])
+            }
+            (Value::Dynamic(b), _) => self.nest(None, |w| w.to_mp(&b.1, ty))?,
+            (Value::String(s), Type::String) => Mp::from(s.as_str()),
+            (Value::Bool(b), Type::Bool) => Mp::Boolean(*b),
+            (Value::Number(n), Type::Number) => match self.canonical(n)? {
+                Number::Int(i) => Mp::from(i),
+                Number::Float(f) if f.is_nan() => return Err(self.err("NaN is not a valid number")),
+                Number::Float(f) => Mp::F64(f),
+                Number::Big(s) => Mp::from(s),
+            },
+            (Value::List(xs) | Value::Set(xs) | Value::Tuple(xs), _) => {
+                let types = self.element_types(ty, v, xs.len())?;
+                let mut out = Vec::with_capacity(xs.len());
+                for (i, (x, t)) in xs.iter().zip(types).enumerate() {
+                    out.push(self.nest(Some(PathStep::Index(i as i64)), |w| w.to_mp(x, t))?);
+                }
+                Mp::Array(out)
+            }
+            (Value::Map(m) | Value::Object(m), Type::Map(_) | Type::Object(_)) => {
+                let mut out = Vec::with_capacity(m.len());
+                for (k, x) in self.members(m, ty)? {
+                    let (step, t) = self.member(ty, k)?;
+                    out.push((Mp::from(k), self.nest(Some(step), |w| w.to_mp(x, t))?));
+                }
+                Mp::Map(out)
+            }
+            _ => return Err(self.mismatch(ty, v.kind())),
+        })
+    }
+
+    /// Element types for a list/set/tuple value of `len` elements.
+    fn element_types<'t>(&self, ty: &'t Type, v: &Value, len: usize) -> Res<Vec<&'t Type>> {
+        match ty {
+            Type::List(t) | Type::Set(t) => Ok(vec![&**t; len]),
+            Type::Tuple(ts) if ts.len() == len => Ok(ts.iter().collect()),
+            Type::Tuple(ts) => {
+                Err(self.err(format!("tuple has {len} elements, expected {}", ts.len())))
+            }
+            _ => Err(self.mismatch(ty, v.kind())),
+        }
+    }
+
+    // ------------------------------------------------------------ JSON
+
+    fn from_json(&mut self, j: &Json, ty: &Type) -> Res<Value> {
+        if self.typed_json && is_unknown_sentinel(j) {
+            return Ok(Value::Unknown);
+        }
+        Ok(match (j, ty) {
+            (Json::Null, _) => Value::Null,
+            (_, Type::Dynamic) if self.typed_json => {
+                let t = implied_type(j, 0);
+                let val = self.nest(None, |w| w.from_json(j, &t))?;
+                Value::Dynamic(Box::new((t, val)))
+            }
+            (Json::Object(m), Type::Dynamic) if m.len() == 2 => {
+                let (Some(t), Some(inner)) = (m.get("type"), m.get("value")) else {
+                    return Err(self.err("dynamic value must be {\"type\":…,\"value\":…}"));
+                };
+                let t = Type::from_json(t)
+                    .map_err(|e| self.err(format!("dynamic value: {}", e.message)))?;
+                let val = self.nest(None, |w| w.from_json(inner, &t))?;
+                Value::Dynamic(Box::new((t, val)))
+            }
+            (Json::String(s), Type::String) => Value::String(s.clone()),
+            (Json::Number(n), Type::String) => Value::String(n.to_string()),
+            (Json::Bool(b), Type::String) => Value::String(b.to_string()),
+            (Json::Bool(b), Type::Bool) => Value::Bool(*b),
+            (Json::String(s), Type::Bool) if s == "true" || s == "false" => {
+                Value::Bool(s == "true")
+            }
+            (Json::Number(n), Type::Number) => Value::Number(if let Some(i) = n.as_i64() {
+                Number::Int(i)
+            } else if let Some(u) = n.as_u64() {
+                Number::Big(u.to_string())
+            } else {
+                self.number_from_text(&n.to_string())?
+            }),
+            (Json::String(s), Type::Number) => Value::Number(self.number_from_text(s)?),
+            (Json::Array(items), Type::List(_) | Type::Set(_) | Type::Tuple(_)) => {
+                let types = self.element_types(ty, &Value::List(vec![]), items.len())?;
+                let mut out = Vec::with_capacity(items.len());
+                for (i, (item, t)) in items.iter().zip(types).enumerate() {
+                    out.push(self.nest(Some(PathStep::Index(i as i64)), |w| w.from_json(item, t))?);
+                }
+                match ty {
+                    Type::Set(_) => Value::Set(out),
+                    Type::Tuple(_) => Value::Tuple(out),
+                    _ => Value::List(out),
+                }
+            }
+            (Json::Object(m), Type::Map(_) | Type::Object(_)) => {
+                let mut out = BTreeMap::new();
+                for (k, item) in m {
+                    let (step, t) = self.member(ty, k)?;
+                    out.insert(k.clone(), self.nest(Some(step), |w| w.from_json(item, t))?);
+                }
+                self.fill_attrs(ty, out)
+            }
+            _ => return Err(self.mismatch(ty, json_kind(j))),
+        })
+    }
+
+    fn to_json(&mut self, v: &Value, ty: &Type, out: &mut Vec<u8>) -> Res<()> {
+        match (v, ty) {
+            (Value::Null, _) => out.extend_from_slice(b"null"),
+            (Value::Unknown, _) => {
+                return Err(self.err("unknown values cannot be represented in JSON"))
+            }
+            (_, Type::Dynamic) => {
+                let inferred;
+                let (t, inner) = match v {
+                    Value::Dynamic(b) => (&b.0, &b.1),
+                    _ => {
+                        inferred = v.infer_type();
+                        (&inferred, v)
+                    }
+                };
+                out.extend_from_slice(b"{\"type\":");
+                out.extend_from_slice(&t.to_json_bytes());
+                out.extend_from_slice(b",\"value\":");
+                self.nest(None, |w| w.to_json(inner, t, out))?;
+                out.push(b'}');
+            }
+            (Value::Dynamic(b), _) => self.nest(None, |w| w.to_json(&b.1, ty, out))?,
+            (Value::String(s), Type::String) => self.json_string(s, out)?,
+            (Value::Bool(b), Type::Bool) => {
+                out.extend_from_slice(if *b { b"true" } else { b"false" })
+            }
+            (Value::Number(n), Type::Number) => {
+                let text = match self.canonical(n)? {
+                    Number::Int(i) => i.to_string(),
+                    Number::Float(f) if f.is_finite() => f.to_string(),
+                    Number::Float(f) => {
+                        return Err(self.err(format!("{f} cannot be represented in JSON")))
+                    }
+                    Number::Big(s) => s,
+                };
+                out.extend_from_slice(text.as_bytes());
+            }
+            (Value::List(xs) | Value::Set(xs) | Value::Tuple(xs), _) => {
+                let types = self.element_types(ty, v, xs.len())?;
+                out.push(b'[');
+                for (i, (x, t)) in xs.iter().zip(types).enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    self.nest(Some(PathStep::Index(i as i64)), |w| w.to_json(x, t, out))?;
+                }
+                out.push(b']');
+            }
+            (Value::Map(m) | Value::Object(m), Type::Map(_) | Type::Object(_)) => {
+                out.push(b'{');
+                for (i, (k, x)) in self.members(m, ty)?.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    self.json_string(k, out)?;
+                    out.push(b':');
+                    let (step, t) = self.member(ty, k)?;
+                    self.nest(Some(step), |w| w.to_json(x, t, out))?;
+                }
+                out.push(b'}');
+            }
+            _ => return Err(self.mismatch(ty, v.kind())),
+        }
+        Ok(())
+    }
+
+    fn json_string(&self, s: &str, out: &mut Vec<u8>) -> Res<()> {
+        serde_json::to_writer(out, s).map_err(|e| self.err(e.to_string()))
+    }
+}
+
+/// The type a plain JSON value implies (cty's `ImpliedType`): arrays are
+/// tuples, objects are objects.
+fn implied_type(j: &Json, depth: usize) -> Type {
+    match j {
+        _ if depth > MAX_DEPTH || is_unknown_sentinel(j) => Type::Dynamic,
+        Json::Null => Type::Dynamic,
+        Json::Bool(_) => Type::Bool,
+        Json::Number(_) => Type::Number,
+        Json::String(_) => Type::String,
+        Json::Array(xs) => Type::Tuple(xs.iter().map(|x| implied_type(x, depth + 1)).collect()),
+        Json::Object(m) => Type::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), implied_type(x, depth + 1)))
+                .collect(),
+        ),
+    }
+}
+
+fn mp_kind(v: &Mp) -> &'static str {
+    match v {
+        Mp::Nil => "null",
+        Mp::Boolean(_) => "bool",
+        Mp::Integer(_) | Mp::F32(_) | Mp::F64(_) => "number",
+        Mp::String(_) => "string",
+        Mp::Binary(_) => "binary",
+        Mp::Array(_) => "array",
+        Mp::Map(_) => "map",
+        Mp::Ext(..) => "unknown",
+    }
+}
+
+fn json_kind(j: &Json) -> &'static str {
+    match j {
+        Json::Null => "null",
+        Json::Bool(_) => "bool",
+        Json::Number(_) => "number",
+        Json::String(_) => "string",
+        Json::Array(_) => "array",
+        Json::Object(_) => "object",
+    }
+}
+
+// ---------------------------------------------------------------- entry points
+
+/// Decodes go-cty msgpack; empty bytes are null.
+pub fn decode_msgpack(bytes: &[u8], ty: &Type) -> Result<Value, ValueError> {
+    if bytes.is_empty() {
+        return Ok(Value::Null);
+    }
+    let mut rd = bytes;
+    let mp = rmpv::decode::read_value_with_max_depth(&mut rd, MAX_DEPTH)
+        .map_err(|e| ValueError::at_root(format!("invalid msgpack: {e}")))?;
+    if !rd.is_empty() {
+        return Err(ValueError::at_root(format!(
+            "invalid msgpack: {} trailing bytes",
+            rd.len()
+        )));
+    }
+    Walk::default().from_mp(&mp, ty)
+}
+
+/// Encodes go-cty msgpack (unknown as `d4 00 00`).
+pub fn encode_msgpack(v: &Value, ty: &Type) -> Result<Vec<u8>, ValueError> {
+    let mp = Walk::default().to_mp(v, ty)?;
+    let mut out = Vec::new();
+    rmpv::encode::write_value(&mut out, &mp)
+        .map_err(|e| ValueError::at_root(format!("msgpack encoding failed: {e}")))?;
+    Ok(out)
+}
+
+/// Decodes go-cty JSON (pretty-printed is fine); empty input is null.
+pub fn decode_json(bytes: &[u8], ty: &Type) -> Result<Value, ValueError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    let j: Json = serde_json::from_slice(bytes)
+        .map_err(|e| ValueError::at_root(format!("invalid JSON: {e}")))?;
+    Walk::default().from_json(&j, ty)
+}
+
+/// Encodes go-cty JSON; unknown values are an error.
+pub fn encode_json(v: &Value, ty: &Type) -> Result<Vec<u8>, ValueError> {
+    let mut out = Vec::new();
+    Walk::default().to_json(v, ty, &mut out)?;
+    Ok(out)
+}
+
+/// Converts a plain JSON value (from a serde model) into a value of `ty`:
+/// the unknown sentinel becomes `Unknown`, dynamic slots take the JSON's
+/// implied type.
+pub(crate) fn typed_json_to_value(j: &Json, ty: &Type) -> Result<Value, ValueError> {
+    Walk {
+        typed_json: true,
+        ..Walk::default()
+    }
+    .from_json(j, ty)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(x: &str) -> Value {
+        Value::from(x)
+    }
+
+    fn int(i: i64) -> Value {
+        Value::from(i)
+    }
+
+    fn num(n: Number) -> Value {
+        Value::Number(n)
+    }
+
+    fn big(t: &str) -> Number {
+        Number::Big(t.to_string())
+    }
+
+    fn mp(v: &Mp) -> Vec<u8> {
+        let mut out = Vec::new();
+        rmpv::encode::write_value(&mut out, v).unwrap();
+        out
+    }
+
+    fn mp_map(entries: Vec<(&str, Mp)>) -> Mp {
+        Mp::Map(entries.into_iter().map(|(k, v)| (Mp::from(k), v)).collect())
+    }
+
+    fn everything_type() -> Type {
+        Type::object([
+            ("s", Type::String),
+            ("n", Type::Number),
+            ("b", Type::Bool),
+            ("l", Type::list(Type::String)),
+            ("set", Type::set(Type::Number)),
+            ("m", Type::map(Type::Bool)),
+            ("t", Type::tuple([Type::String, Type::Number])),
+            (
+                "o",
+                Type::object([("x", Type::list(Type::object([("y", Type::String)])))]),
+            ),
+            ("d", Type::Dynamic),
+        ])
+    }
+
+    fn everything() -> Value {
+        Value::object([
+            ("s", s("héllo")),
+            ("n", num(big("0.1"))),
+            ("b", Value::Bool(false)),
+            ("l", Value::List(vec![s("a"), Value::Null, s("")])),
+            ("set", Value::Set(vec![int(2), int(1), int(2)])),
+            (
+                "m",
+                Value::Map([("k".to_string(), Value::Bool(true))].into()),
+            ),
+            ("t", Value::Tuple(vec![s("x"), num(Number::Float(0.5))])),
+            (
+                "o",
+                Value::object([("x", Value::List(vec![Value::object([("y", s("z"))])]))]),
+            ),
+            (
+                "d",
+                Value::Dynamic(Box::new((
+                    Type::list(Type::Number),
+                    Value::List(vec![int(7)]),
+                ))),
+            ),
+        ])
+    }
+
+    /// (value, type) pairs that survive both encodings.
+    fn known_cases() -> Vec<(Value, Type)> {
+        vec![
+            (Value::Null, Type::String),
+            (s("héllo \"q\" \n"), Type::String),
+            (s(""), Type::String),
+            (Value::Bool(true), Type::Bool),
+            (int(-5), Type::Number),
+            (int(i64::MIN), Type::Number),
+            (int(i64::MAX), Type::Number),
+            (num(Number::Float(0.5)), Type::Number),
+            (num(Number::Float(-1.25e300)), Type::Number),
+            (num(Number::Float(1e-300)), Type::Number),
+            (num(big("0.1")), Type::Number),
+            (num(big("18446744073709551615")), Type::Number),
+            (num(big("1e400")), Type::Number),
+            (num(big("-123456789012345678901234.5")), Type::Number),
+            (Value::List(vec![s("a"), s("b")]), Type::list(Type::String)),
+            (Value::List(vec![]), Type::list(Type::String)),
+            (
+                Value::Set(vec![int(1), int(1), int(0)]),
+                Type::set(Type::Number),
+            ),
+            (Value::Map(BTreeMap::new()), Type::map(Type::String)),
+            (Value::Tuple(vec![]), Type::Tuple(vec![])),
+            (Value::object([]), Type::object([])),
+            (
+                Value::Dynamic(Box::new((Type::String, s("hi")))),
+                Type::Dynamic,
+            ),
+            (
+                Value::Dynamic(Box::new((Type::String, Value::Null))),
+                Type::Dynamic,
+            ),
+            (
+                Value::Dynamic(Box::new((everything_type(), everything()))),
+                Type::Dynamic,
+            ),
+            (everything(), everything_type()),
+        ]
+    }
+
+    #[test]
+    fn msgpack_round_trips() {
+        let mut cases = known_cases();
+        cases.extend([
+            (Value::Unknown, Type::String),
+            (Value::Unknown, Type::Dynamic),
+            (num(Number::Float(f64::INFINITY)), Type::Number),
+            (num(Number::Float(f64::NEG_INFINITY)), Type::Number),
+            (
+                Value::List(vec![Value::Unknown, s("a")]),
+                Type::list(Type::String),
+            ),
+            (
+                Value::object([("a", Value::Unknown), ("b", Value::Null)]),
+                Type::object([("a", Type::set(Type::String)), ("b", Type::Dynamic)]),
+            ),
+        ]);
+        for (v, ty) in cases {
+            let bytes = encode_msgpack(&v, &ty).unwrap_or_else(|e| panic!("{v:?}: {e}"));
+            assert_eq!(decode_msgpack(&bytes, &ty).unwrap(), v, "{ty}");
+        }
+    }
+
+    #[test]
+    fn json_round_trips() {
+        for (v, ty) in known_cases() {
+            let bytes = encode_json(&v, &ty).unwrap_or_else(|e| panic!("{v:?}: {e}"));
+            assert_eq!(
+                decode_json(&bytes, &ty).unwrap(),
+                v,
+                "{}",
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+    }
+
+    #[test]
+    fn msgpack_golden_bytes() {
+        let dynamic = Value::Dynamic(Box::new((Type::String, s("hi"))));
+        let cases: Vec<(Value, Type, Vec<u8>)> = vec![
+            (Value::Unknown, Type::String, vec![0xd4, 0, 0]),
+            (
+                Value::Unknown,
+                Type::object([("a", Type::String)]),
+                vec![0xd4, 0, 0],
+            ),
+            (Value::Null, Type::list(Type::String), vec![0xc0]),
+            (int(1), Type::Number, vec![0x01]),
+            (num(Number::Float(1.0)), Type::Number, vec![0x01]),
+            (num(big("+5")), Type::Number, vec![0x05]),
+            (num(Number::Float(0.5)), Type::Number, mp(&Mp::F64(0.5))),
+            (num(big("0.10")), Type::Number, b"\xa30.1".to_vec()),
+            (
+                dynamic,
+                Type::Dynamic,
+                b"\x92\xc4\x08\"string\"\xa2hi".to_vec(),
+            ),
+            (
+                s("hi"),
+                Type::Dynamic,
+                b"\x92\xc4\x08\"string\"\xa2hi".to_vec(),
+            ),
+            (
+                Value::object([("a", int(1))]),
+                Type::object([("a", Type::Number), ("b", Type::String)]),
+                b"\x82\xa1a\x01\xa1b\xc0".to_vec(),
+            ),
+        ];
+        for (v, ty, want) in cases {
+            assert_eq!(encode_msgpack(&v, &ty).unwrap(), want, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_decodes_from_any_ext() {
+        let refinements = mp(&Mp::Map(vec![
+            (Mp::from(1), Mp::Boolean(false)),
+            (Mp::from(2), Mp::from("abc")),
+        ]));
+        let mut ext8 = vec![0xc7, 0x08, 0x0c];
+        ext8.extend(&refinements);
+        let inputs = [
+            vec![0xd4, 0x00, 0x00],
+            mp(&Mp::Ext(12, refinements.clone())),
+            ext8,
+            mp(&Mp::Ext(-1, vec![])),
+            mp(&Mp::Ext(5, vec![1, 2, 3])),
+        ];
+        for bytes in inputs {
+            for ty in [Type::String, Type::Number, Type::Dynamic, everything_type()] {
+                assert_eq!(
+                    decode_msgpack(&bytes, &ty).unwrap(),
+                    Value::Unknown,
+                    "{bytes:x?}"
+                );
+            }
+        }
+        assert_eq!(decode_msgpack(&[], &Type::String).unwrap(), Value::Null);
+    }
+
+    #[test]
+    fn numbers_decode_to_the_most_specific_variant() {
+        let ok: Vec<(Mp, Number)> = vec![
+            (Mp::from(u64::MAX), big("18446744073709551615")),
+            (Mp::from(i64::MIN), Number::Int(i64::MIN)),
+            (Mp::F32(1.5), Number::Float(1.5)),
+            (Mp::F64(2.0), Number::Int(2)),
+            (Mp::F64(9.3e18), Number::Float(9.3e18)),
+            (Mp::F64(f64::INFINITY), Number::Float(f64::INFINITY)),
+            (Mp::from("1e400"), big("1e400")),
+            (Mp::from("0.1"), big("0.1")),
+            (Mp::from("0.5"), Number::Float(0.5)),
+            (Mp::from("42"), Number::Int(42)),
+            (Mp::from(" 1e3 "), Number::Int(1000)),
+            (Mp::from("-0"), Number::Int(0)),
+            (Mp::from("123.000"), Number::Int(123)),
+            (Mp::from("9223372036854775808"), big("9223372036854775808")),
+            (
+                Mp::from("9223372036854775808.5"),
+                big("9223372036854775808.5"),
+            ),
+        ];
+        for (input, want) in ok {
+            let got = decode_msgpack(&mp(&input), &Type::Number).unwrap();
+            let Value::Number(n) = got else {
+                panic!("{got:?}")
+            };
+            // Compare variants too, not just numeric value.
+            assert_eq!(format!("{n:?}"), format!("{want:?}"), "{input:?}");
+        }
+        for bad in ["abc", "", "1e", "0x10", "inf", "NaN", "1..2", "--1", "1e5x"] {
+            let err = decode_msgpack(&mp(&Mp::from(bad)), &Type::Number).unwrap_err();
+            assert!(err.message.contains("invalid number"), "{bad}: {err}");
+        }
+        assert!(decode_msgpack(&mp(&Mp::F64(f64::NAN)), &Type::Number).is_err());
+    }
+
+    #[test]
+    fn number_equality_and_conversions() {
+        let one = [
+            Number::Int(1),
+            Number::Float(1.0),
+            big("1"),
+            big("1.000"),
+            big("1e0"),
+            big("0.01e2"),
+        ];
+        for a in &one {
+            for b in &one {
+                assert!(a.equals(b) && a == b, "{a:?} {b:?}");
+            }
+        }
+        let exact_tenth = big("0.1000000000000000055511151231257827021181583404541015625");
+        let cases = [
+            (big("0.1"), Number::Float(0.1), false),
+            (exact_tenth, Number::Float(0.1), true),
+            (
+                Number::Int((1 << 53) + 1),
+                Number::Float((1u64 << 53) as f64),
+                false,
+            ),
+            (Number::Float(f64::NAN), Number::Float(f64::NAN), false),
+            (
+                Number::Float(f64::INFINITY),
+                Number::Float(f64::INFINITY),
+                true,
+            ),
+            (big("1e400"), Number::Float(f64::INFINITY), false),
+            (big("-0"), Number::Int(0), true),
+            (big("junk"), big("junk"), true),
+            (big("junk"), Number::Int(0), false),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(a.equals(&b), want, "{a:?} {b:?}");
+        }
+        assert_eq!(Number::Float(3.0).as_i64(), Some(3));
+        assert_eq!(Number::Float(3.5).as_i64(), None);
+        assert_eq!(big("1e400").as_i64(), None);
+        assert_eq!(big("1e400").as_f64(), f64::INFINITY);
+        assert_eq!(big("12e1").as_i64(), Some(120));
+        assert_eq!(Number::Int(7).as_f64(), 7.0);
+        assert_eq!(Number::parse("1e-30").unwrap().to_string(), "1e-30");
+    }
+
+    #[test]
+    fn big_numbers_encode_canonically() {
+        let cases = [
+            ("0.10", "0.1"),
+            ("1e400", "1e400"),
+            (
+                "-000123456789012345678901234567890",
+                "-123456789012345678901234567890",
+            ),
+            ("1.5e-30", "1.5e-30"),
+            (".000001", "0.000001"),
+            ("123456789012345678901234.5", "123456789012345678901234.5"),
+        ];
+        for (input, want) in cases {
+            let v = num(big(input));
+            assert_eq!(
+                encode_msgpack(&v, &Type::Number).unwrap(),
+                mp(&Mp::from(want))
+            );
+            assert_eq!(encode_json(&v, &Type::Number).unwrap(), want.as_bytes());
+        }
+        assert!(encode_msgpack(&num(big("nope")), &Type::Number).is_err());
+        assert!(encode_msgpack(&num(Number::Float(f64::NAN)), &Type::Number).is_err());
+    }
+
+    /// Builds a valid encoding, then the test mangles part of it.
+    fn obj_bytes(entries: Vec<(&str, Mp)>) -> Vec<u8> {
+        mp(&mp_map(entries))
+    }
+
+    #[test]
+    fn msgpack_errors_name_the_path() {
+        let ty = Type::object([
+            ("flag", Type::Bool),
+            ("l", Type::list(Type::Number)),
+            ("m", Type::map(Type::String)),
+            ("o", Type::object([("a", Type::String)])),
+            ("t", Type::tuple([Type::String])),
+            ("d", Type::Dynamic),
+        ]);
+        let arr = |xs: Vec<Mp>| Mp::Array(xs);
+        let deep: Vec<u8> = std::iter::repeat_n(0x91, 10_000).chain([0xc0]).collect();
+        let valid = obj_bytes(vec![("flag", Mp::from(true))]);
+        let mut truncated = valid.clone();
+        truncated.pop();
+        let mut trailing = valid.clone();
+        trailing.push(0xc0);
+        let cases: Vec<(Vec<u8>, &str, &str)> = vec![
+            (
+                obj_bytes(vec![("flag", Mp::from("yes"))]),
+                "flag",
+                "expected bool, got string",
+            ),
+            (
+                obj_bytes(vec![("l", arr(vec![Mp::from(1), Mp::from("x")]))]),
+                "l[1]",
+                "invalid number",
+            ),
+            (
+                obj_bytes(vec![("l", mp_map(vec![]))]),
+                "l",
+                "expected list of number, got map",
+            ),
+            (
+                obj_bytes(vec![("m", mp_map(vec![("k", arr(vec![]))]))]),
+                "m[\"k\"]",
+                "expected string, got array",
+            ),
+            (
+                obj_bytes(vec![("o", arr(vec![Mp::from(1)]))]),
+                "o",
+                "expected object, got array",
+            ),
+            (
+                obj_bytes(vec![("o", mp_map(vec![("zz", Mp::Nil)]))]),
+                "o",
+                "unsupported attribute \"zz\"",
+            ),
+            (
+                obj_bytes(vec![("zz", Mp::Nil)]),
+                "",
+                "unsupported attribute \"zz\"",
+            ),
+            (
+                obj_bytes(vec![("t", arr(vec![Mp::from("a"), Mp::from("b")]))]),
+                "t",
+                "tuple has 2 elements",
+            ),
+            (
+                obj_bytes(vec![("m", Mp::Map(vec![(Mp::from(1), Mp::Nil)]))]),
+                "m",
+                "keys must be strings",
+            ),
+            (
+                obj_bytes(vec![("flag", Mp::Nil), ("flag", Mp::Nil)]),
+                "",
+                "duplicate key",
+            ),
+            (
+                obj_bytes(vec![("o", mp_map(vec![("a", Mp::Binary(vec![0xff]))]))]),
+                "o.a",
+                "UTF-8",
+            ),
+            (
+                obj_bytes(vec![(
+                    "d",
+                    arr(vec![Mp::Binary(b"\"foo\"".to_vec()), Mp::Nil]),
+                )]),
+                "d",
+                "unsupported type",
+            ),
+            (
+                obj_bytes(vec![("d", arr(vec![Mp::from(1)]))]),
+                "d",
+                "[type, value]",
+            ),
+            (
+                obj_bytes(vec![("d", Mp::from(true))]),
+                "d",
+                "expected dynamic, got bool",
+            ),
+            (mp(&Mp::from(1)), "", "expected object, got number"),
+            (truncated, "", "invalid msgpack"),
+            (trailing, "", "1 trailing bytes"),
+            (deep, "", "invalid msgpack"),
+            (vec![0xc1], "", "invalid msgpack"),
+        ];
+        for (bytes, path, msg) in cases {
+            let err = decode_msgpack(&bytes, &ty).unwrap_err();
+            assert_eq!(err.path.to_string(), path, "{err}");
+            assert!(err.message.contains(msg), "{err}");
+        }
+    }
+
+    #[test]
+    fn no_prefix_or_corruption_panics() {
+        let ty = everything_type();
+        let bytes = encode_msgpack(&everything(), &ty).unwrap();
+        for end in 0..bytes.len() {
+            let r = decode_msgpack(&bytes[..end], &ty);
+            assert!(end == 0 || r.is_err(), "prefix {end}");
+        }
+        for i in 0..bytes.len() {
+            for x in [0x00, 0xc0, 0xff, 0xdd, 0xc7, 0x92] {
+                let mut b = bytes.clone();
+                b[i] = x;
+                let _ = decode_msgpack(&b, &ty);
+                let _ = decode_json(&b, &ty);
+            }
+        }
+    }
+
+    #[test]
+    fn deep_values_are_refused_not_overflowed() {
+        let mut v = s("x");
+        let mut ty = Type::String;
+        for _ in 0..MAX_DEPTH + 10 {
+            v = Value::List(vec![v]);
+            ty = Type::list(ty);
+        }
+        let err = encode_msgpack(&v, &ty).unwrap_err();
+        assert!(err.message.contains("too deeply"), "{err}");
+        assert!(encode_json(&v, &ty).is_err());
+        let json = "[".repeat(10_000);
+        assert!(decode_json(json.as_bytes(), &Type::list(Type::String)).is_err());
+    }
+
+    #[test]
+    fn encode_errors_name_the_path() {
+        let ty = everything_type();
+        let with = |name: &str, v: Value| {
+            let Value::Object(mut m) = everything() else {
+                unreachable!()
+            };
+            m.insert(name.to_string(), v);
+            Value::Object(m)
+        };
+        let cases = [
+            (with("b", s("yes")), "b", "expected bool, got string"),
+            (
+                with("l", Value::List(vec![int(1)])),
+                "l[0]",
+                "expected string, got number",
+            ),
+            (
+                with("t", Value::Tuple(vec![s("a")])),
+                "t",
+                "tuple has 1 elements, expected 2",
+            ),
+            (with("zz", int(1)), "", "unsupported attribute \"zz\""),
+            (with("n", num(Number::Float(f64::NAN))), "n", "NaN"),
+            (
+                with(
+                    "o",
+                    Value::object([(
+                        "x",
+                        Value::List(vec![Value::object([("y", Value::Unknown)])]),
+                    )]),
+                ),
+                "o.x[0].y",
+                "JSON",
+            ),
+        ];
+        for (i, (v, path, msg)) in cases.into_iter().enumerate() {
+            let errs = [encode_msgpack(&v, &ty).err(), encode_json(&v, &ty).err()];
+            // The unknown case only fails in JSON.
+            let errs: Vec<_> = errs.into_iter().flatten().collect();
+            assert!(!errs.is_empty() && (i == 5 || errs.len() == 2), "{v:?}");
+            for err in errs {
+                assert_eq!(err.path.to_string(), path, "{err}");
+                assert!(err.message.contains(msg), "{err}");
+            }
+        }
+        assert_eq!(
+            encode_json(&num(Number::Float(f64::INFINITY)), &Type::Number)
+                .unwrap_err()
+                .message,
+            "inf cannot be represented in JSON"
+        );
+    }
+
+    #[test]
+    fn json_decoding_details() {
+        let ty = Type::object([("a", Type::Number), ("b", Type::String), ("c", Type::Bool)]);
+        let pretty = b"{\n  \"a\": 1,\n  \"b\": \"x\"\n}\n";
+        let want = Value::object([("a", int(1)), ("b", s("x")), ("c", Value::Null)]);
+        assert_eq!(decode_json(pretty, &ty).unwrap(), want);
+        // go-cty's JSON decoder converts primitives.
+        let lenient = br#"{"a":"12","b":5,"c":"true"}"#;
+        let want = Value::object([("a", int(12)), ("b", s("5")), ("c", Value::Bool(true))]);
+        assert_eq!(decode_json(lenient, &ty).unwrap(), want);
+        for (text, want) in [
+            ("18446744073709551615", big("18446744073709551615")),
+            ("0.1", big("0.1")),
+            ("2.50", Number::Float(2.5)),
+            ("-7", Number::Int(-7)),
+            ("\"1e400\"", big("1e400")),
+        ] {
+            assert_eq!(
+                decode_json(text.as_bytes(), &Type::Number).unwrap(),
+                num(want),
+                "{text}"
+            );
+        }
+        assert_eq!(decode_json(b" \n", &ty).unwrap(), Value::Null);
+        let errors = [
+            (&br#"{"a":1,"zz":2}"#[..], "", "unsupported attribute"),
+            (br#"{"a":[1]}"#, "a", "expected number, got array"),
+            (br#"{"a":"x"}"#, "a", "invalid number"),
+            (br#"{"c":"yes"}"#, "c", "expected bool, got string"),
+            (br#"{} x"#, "", "invalid JSON"),
+            (br#"{"a":"#, "", "invalid JSON"),
+        ];
+        for (text, path, msg) in errors {
+            let err = decode_json(text, &ty).unwrap_err();
+            assert_eq!(err.path.to_string(), path, "{err}");
+            assert!(err.message.contains(msg), "{err}");
+        }
+        let dynamic = br#"{"type":["list","string"],"value":["a"]}"#;
+        let want = Value::Dynamic(Box::new((
+            Type::list(Type::String),
+            Value::List(vec![s("a")]),
+        )));
+        assert_eq!(decode_json(dynamic, &Type::Dynamic).unwrap(), want);
+        assert!(decode_json(br#"["a"]"#, &Type::Dynamic).is_err());
+    }
+
+    #[test]
+    fn value_helpers() {
+        let v = everything();
+        assert!(v.is_wholly_known() && !v.is_null() && !v.is_unknown());
+        let p = AttributePath::root().attr("o").attr("x").index(0).attr("y");
+        assert_eq!(v.get_path(&p).and_then(Value::as_str), Some("z"));
+        assert_eq!(
+            v.get_path(&AttributePath::parse("m[\"k\"]")),
+            Some(&Value::Bool(true))
+        );
+        assert_eq!(
+            v.get_path(&AttributePath::parse("d[0]"))
+                .and_then(Value::as_i64),
+            Some(7)
+        );
+        assert_eq!(v.get_path(&AttributePath::parse("l[9]")), None);
+        assert_eq!(v.get_path(&AttributePath::parse("l[-1]")), None);
+        assert_eq!(v.get_path(&AttributePath::parse("m.k")), None);
+        assert_eq!(v.get_attr("nope"), None);
+        let dn = Value::Dynamic(Box::new((Type::String, Value::Null)));
+        assert!(dn.is_null());
+        let partly = Value::Map([("k".into(), Value::List(vec![Value::Unknown]))].into());
+        assert!(!partly.is_wholly_known() && !partly.is_unknown());
+        assert_eq!(
+            Value::List(vec![Value::Null, s("a")]).infer_type(),
+            Type::list(Type::String)
+        );
+        assert_eq!(
+            Value::object([("a", Value::Tuple(vec![int(1)]))]).infer_type(),
+            Type::object([("a", Type::tuple([Type::Number]))])
+        );
+        assert_eq!(Value::from(2.0), int(2));
+        assert_eq!(Value::from(true).as_bool(), Some(true));
+        let e = ValueError::new(AttributePath::parse("a[0]"), "bad");
+        assert_eq!(e.to_string(), "a[0]: bad");
+        assert_eq!(ValueError::at_root("bad").to_string(), "bad");
+    }
+}

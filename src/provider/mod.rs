@@ -1,0 +1,195 @@
+//! The drpair provider: its configuration, validated at plan time, and the
+//! configured client every resource receives.
+
+mod validate;
+
+use crate::aws::tags::is_managed_key;
+use crate::aws::{AwsContext, AwsSettings};
+use crate::framework::provider::Provider;
+use crate::framework::resource::{DynDataSource, DynResource, ProviderData};
+use crate::framework::schema::{Attribute, Block, Schema};
+use crate::framework::{AttributePath, Diagnostics, Val};
+use async_trait::async_trait;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub use validate::{validate_environment, validate_region};
+
+pub const DEFAULT_PRIMARY_REGION: &str = "us-east-1";
+pub const DEFAULT_DR_REGION: &str = "us-east-2";
+pub const DEFAULT_NAME_VERSION: &str = "v2";
+/// The registry address Terraform knows drpair by.
+pub const SOURCE_ADDRESS: &str = "registry.terraform.io/drpair/drpair";
+
+#[derive(Debug, Deserialize)]
+pub struct ProviderModel {
+    pub environment: Val<String>,
+    pub primary_region: Val<String>,
+    pub dr_region: Val<String>,
+    pub name_version: Val<String>,
+    pub default_tags: Val<BTreeMap<String, String>>,
+    pub endpoint_url: Val<String>,
+    pub profile: Val<String>,
+    pub assume_role_arn: Val<String>,
+}
+
+/// What a configured drpair hands to each resource.
+pub struct DrClient {
+    pub aws: AwsContext,
+    pub environment: String,
+    pub name_version: String,
+    pub default_tags: BTreeMap<String, String>,
+}
+
+impl DrClient {
+    /// `{name}-{name_version}-{environment}`: the naming scheme of
+    /// database-related objects (MIGRATION.md).
+    pub fn versioned_name(&self, name: &str) -> String {
+        format!("{name}-{}-{}", self.name_version, self.environment)
+    }
+}
+
+#[derive(Default)]
+pub struct DrPair;
+
+#[async_trait]
+impl Provider for DrPair {
+    type Model = ProviderModel;
+
+    fn type_name(&self) -> &'static str {
+        "drpair"
+    }
+
+    fn schema(&self) -> Schema {
+        Schema::new(
+            0,
+            Block::new("drpair manages a two-region AWS disaster-recovery stack: each resource owns one capability in both the primary and the DR region.")
+                .attr(Attribute::string("environment").required().description(
+                    "Environment name (e.g. `dev`, `prod`): part of every database-related name (`{name}-v2-{environment}`) and the `Environment` tag of every AWS object. Lowercase letters, digits and hyphens, starting with a letter, at most 20 characters.",
+                ))
+                .attr(Attribute::string("primary_region").optional().description(
+                    "The region that serves traffic and writes in normal operation. Default `us-east-1`.",
+                ))
+                .attr(Attribute::string("dr_region").optional().description(
+                    "The disaster-recovery region; must differ from `primary_region`. Default `us-east-2`.",
+                ))
+                .attr(Attribute::string("name_version").optional().description(
+                    "Version segment of database-related names (`{name}-{name_version}-{environment}`). Default `v2`; see MIGRATION.md for side-by-side migrations.",
+                ))
+                .attr(Attribute::string_map("default_tags").optional().description(
+                    "Tags added to every AWS object drpair creates. `Environment`, `DR-Role`, `Name` and `drpair:*` are managed by drpair and cannot be set here.",
+                ))
+                .attr(Attribute::string("endpoint_url").optional().description(
+                    "Send every AWS API call to this endpoint instead of AWS (a local emulator such as `http://127.0.0.1:4566`).",
+                ))
+                .attr(Attribute::string("profile").optional().description(
+                    "Named profile of the shared AWS configuration. Credentials otherwise come from the standard AWS chain (environment, profile, SSO, instance role).",
+                ))
+                .attr(Attribute::string("assume_role_arn").optional().description(
+                    "IAM role to assume, on top of the base credentials, for every call in both regions.",
+                )),
+        )
+    }
+
+    fn validate(&self, config: &ProviderModel, diags: &mut Diagnostics) {
+        let root = AttributePath::root();
+        if let Val::Known(env) = &config.environment {
+            validate_environment(env, &root.attr("environment"), diags);
+        }
+        let primary = config.primary_region.known().map(String::as_str);
+        let dr = config.dr_region.known().map(String::as_str);
+        if let Some(r) = primary {
+            validate_region(r, &root.attr("primary_region"), diags);
+        }
+        if let Some(r) = dr {
+            validate_region(r, &root.attr("dr_region"), diags);
+        }
+        let effective = |v: &Val<String>, default: &'static str| match v {
+            Val::Known(s) => Some(s.clone()),
+            Val::Null => Some(default.to_string()),
+            Val::Unknown => None,
+        };
+        if let (Some(p), Some(d)) = (
+            effective(&config.primary_region, DEFAULT_PRIMARY_REGION),
+            effective(&config.dr_region, DEFAULT_DR_REGION),
+        ) {
+            if p == d {
+                diags.error_at(
+                    root.attr("dr_region"),
+                    "DR region must differ from the primary region",
+                    format!("Both primary_region and dr_region are {p:?}. A DR region in the same region as the primary does not survive a regional outage; choose another region (for example us-east-2 for us-east-1)."),
+                );
+            }
+        }
+        if let Val::Known(v) = &config.name_version {
+            validate::validate_name_version(v, &root.attr("name_version"), diags);
+        }
+        if let Val::Known(tags) = &config.default_tags {
+            for key in tags.keys().filter(|k| is_managed_key(k)) {
+                diags.error_at(
+                    root.attr("default_tags").key(key),
+                    "Reserved tag key",
+                    format!("The tag {key:?} is set by drpair on every object it creates and cannot be overridden in default_tags."),
+                );
+            }
+        }
+        if let Val::Known(url) = &config.endpoint_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                diags.error_at(
+                    root.attr("endpoint_url"),
+                    "Invalid endpoint URL",
+                    format!("{url:?} is not an http:// or https:// URL."),
+                );
+            }
+        }
+    }
+
+    async fn configure(
+        &self,
+        config: ProviderModel,
+        _terraform_version: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<ProviderData> {
+        let Val::Known(environment) = config.environment else {
+            diags.error_at(
+                AttributePath::root().attr("environment"),
+                "Environment not known",
+                "The provider's environment must be known before planning; it names every object drpair creates.",
+            );
+            return None;
+        };
+        let text = |v: Val<String>| v.known().cloned().filter(|s| !s.is_empty());
+        let settings = AwsSettings {
+            primary_region: text(config.primary_region)
+                .unwrap_or_else(|| DEFAULT_PRIMARY_REGION.to_string()),
+            dr_region: text(config.dr_region).unwrap_or_else(|| DEFAULT_DR_REGION.to_string()),
+            endpoint_url: text(config.endpoint_url),
+            profile: text(config.profile),
+            assume_role_arn: text(config.assume_role_arn),
+        };
+        let aws = match AwsContext::load(&settings).await {
+            Ok(aws) => aws,
+            Err(e) => {
+                diags.error("Configuring AWS clients", e.to_string());
+                return None;
+            }
+        };
+        let client = DrClient {
+            aws,
+            environment,
+            name_version: text(config.name_version)
+                .unwrap_or_else(|| DEFAULT_NAME_VERSION.to_string()),
+            default_tags: config.default_tags.known().cloned().unwrap_or_default(),
+        };
+        Some(Arc::new(client))
+    }
+
+    fn resources(&self) -> Vec<Arc<dyn DynResource>> {
+        crate::resources::resources()
+    }
+
+    fn data_sources(&self) -> Vec<Arc<dyn DynDataSource>> {
+        crate::resources::data_sources()
+    }
+}
