@@ -527,9 +527,9 @@ mod tests {
         let back = from_typed(&m, &model_ty()).unwrap();
         assert_eq!(back, v);
         // And once more through the wire encoding.
-        let bytes = super::super::value::encode_msgpack(&back, &model_ty()).unwrap();
+        let bytes = crate::framework::value::encode_msgpack(&back, &model_ty()).unwrap();
         let again: Model = to_typed(
-            &super::super::value::decode_msgpack(&bytes, &model_ty()).unwrap(),
+            &crate::framework::value::decode_msgpack(&bytes, &model_ty()).unwrap(),
             &model_ty(),
         )
         .unwrap();
@@ -568,12 +568,12 @@ mod tests {
     }
 
     trait ParsePath {
-        fn parse_path(&self) -> super::super::path::AttributePath;
+        fn parse_path(&self) -> crate::framework::path::AttributePath;
     }
 
     impl ParsePath for str {
-        fn parse_path(&self) -> super::super::path::AttributePath {
-            super::super::path::AttributePath::parse(self)
+        fn parse_path(&self) -> crate::framework::path::AttributePath {
+            crate::framework::path::AttributePath::parse(self)
         }
     }
 
@@ -668,10 +668,10 @@ mod tests {
 
         #[derive(Serialize)]
         struct Inner {
-            primary: BTreeMap<String, Vec<u8>>,
+            primary: BTreeMap<String, Vec<Vec<u8>>>,
         }
         let inner = Inner {
-            primary: [("zones".to_string(), vec![1])].into(),
+            primary: [("zones".to_string(), vec![vec![1]])].into(),
         };
         let err = from_typed(&inner, &model_ty()).unwrap_err();
         assert_eq!(err.path.to_string(), "primary.zones[0]", "{err}");

@@ -32,6 +32,8 @@ const EMULATOR_START_TIMEOUT: Duration = Duration::from_secs(60);
 const EMULATOR_STOP_GRACE: Duration = Duration::from_secs(5);
 /// Lines of emulator output kept for panic messages (the newest ones).
 const EMULATOR_LOG_LINES: usize = 400;
+/// Lines of Terraform's log put in the panic message of a failing step.
+const FAILURE_LOG_LINES: usize = 150;
 /// Subcommands that get `-no-color`, so outputs in panic messages stay readable.
 const NO_COLOR_SUBCOMMANDS: &[&str] = &[
     "init", "plan", "apply", "destroy", "import", "refresh", "validate",
@@ -523,6 +525,8 @@ pub struct Workspace {
     dir: tempfile::TempDir,
     /// Where main.tf lives and Terraform runs.
     workdir: PathBuf,
+    /// Terraform's log (TF_LOG_PATH), with the provider's stderr.
+    log_path: PathBuf,
     env: Vec<(OsString, OsString)>,
     emulator_log: OutputLog,
     endpoint: String,
@@ -590,9 +594,21 @@ impl Workspace {
             root.join("no-aws-credentials").into_os_string(),
         ));
 
+        // What the provider prints on stderr (its logs, a panic) reaches only Terraform's log:
+        // keep that log in the workspace for panic messages, unless the caller routes it.
+        let log_path = root.join("terraform.log");
+        if std::env::var_os("TF_LOG_PATH").is_none() {
+            env.push(("TF_LOG_PATH".into(), log_path.clone().into_os_string()));
+            if std::env::var_os("TF_LOG").is_none() && std::env::var_os("TF_LOG_PROVIDER").is_none()
+            {
+                env.push(("TF_LOG_PROVIDER".into(), "DEBUG".into()));
+            }
+        }
+
         Workspace {
             dir,
             workdir,
+            log_path,
             env,
             emulator_log: emulator.log.clone(),
             endpoint: emulator.endpoint.clone(),
@@ -670,7 +686,17 @@ impl Workspace {
         output
     }
 
-    /// Panics with `output`, the commands run so far and the emulator's output.
+    /// The newest `lines` lines of Terraform's log in this workspace (the provider's stderr is
+    /// there, at DEBUG level); empty when the caller set TF_LOG_PATH.
+    pub fn terraform_log(&self, lines: usize) -> String {
+        let text = fs::read_to_string(&self.log_path).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        let mut tail = all[all.len().saturating_sub(lines)..].join("\n");
+        tail.push('\n');
+        tail
+    }
+
+    /// Panics with `output`, the commands run so far, Terraform's log and the emulator's output.
     pub fn fail(&self, what: &str, output: &TfOutput) -> ! {
         let history = self
             .history
@@ -678,8 +704,10 @@ impl Workspace {
             .unwrap_or_else(PoisonError::into_inner)
             .join("\n");
         panic!(
-            "{what} failed in {}\n{output}\n--- commands run in this workspace ---\n{history}\n--- emulator ({}), newest lines ---\n{}",
+            "{what} failed in {}\n{output}\n--- commands run in this workspace ---\n{history}\n--- terraform log ({}), newest lines ---\n{}--- emulator ({}), newest lines ---\n{}",
             self.workdir.display(),
+            self.log_path.display(),
+            self.terraform_log(FAILURE_LOG_LINES),
             self.endpoint,
             self.emulator_log.text()
         );
@@ -723,7 +751,10 @@ impl Workspace {
     pub fn assert_no_changes(&self) {
         let (code, out) = self.plan_exit_code();
         if code != 0 {
-            self.fail("expecting an empty plan (plan -detailed-exitcode = 0)", &out);
+            self.fail(
+                "expecting an empty plan (plan -detailed-exitcode = 0)",
+                &out,
+            );
         }
     }
 
@@ -757,8 +788,9 @@ impl Workspace {
 
     /// Addresses of every resource in the state (all modules).
     pub fn state_addresses(&self) -> Vec<String> {
+        let state = self.show_json();
         let mut resources = Vec::new();
-        if let Some(root) = self.show_json().pointer("/values/root_module") {
+        if let Some(root) = state.pointer("/values/root_module") {
             collect_resources(root, &mut resources);
         }
         resources

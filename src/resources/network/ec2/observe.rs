@@ -2,12 +2,15 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ec2::types::{NatGatewayState, RouteTable, Subnet, Vpc, VpcPeeringConnection};
+use aws_sdk_ec2::types::{
+    NatGateway, NatGatewayState, RouteTable, Subnet, Vpc, VpcPeeringConnection,
+    VpcPeeringConnectionStateReasonCode,
+};
 
 use crate::aws::tags::{from_ec2_tags, user_tags, NAME_TAG};
 use crate::aws::{AwsContext, AwsError};
 
-use super::find::{nat_is_live, peering_is_live, peering_state, state_name, Inventory, Tagged};
+use super::find::{peering_is_live, peering_state, state_name, Inventory, Tagged};
 use super::routes::{check_route, describe_problem, is_associated, Target, ANYWHERE};
 use super::{owner_tag_value, part, ObservedNetwork, RegionNetwork};
 
@@ -72,7 +75,7 @@ fn live_peering<'a>(
     candidates.extend(tagged(dr));
     if let Some(live) = candidates.iter().find(|p| peering_is_live(p)) {
         let state = peering_state(live);
-        if state != Some(&aws_sdk_ec2::types::VpcPeeringConnectionStateReasonCode::Active) {
+        if state != Some(&VpcPeeringConnectionStateReasonCode::Active) {
             drift.push(format!(
                 "peering connection {} is {}, not active",
                 live.vpc_peering_connection_id().unwrap_or_default(),
@@ -231,7 +234,7 @@ impl<'a> RegionObserver<'a> {
                     None => self.report(format!("NAT gateway {i} is missing")),
                 },
             }
-            ids.push(live.filter(|n| nat_is_live(n)).and_then(|n| n.nat_gateway_id()));
+            ids.push(live.and_then(NatGateway::nat_gateway_id));
         }
         ids
     }
@@ -267,9 +270,8 @@ fn id_of<T: Tagged>(item: &T) -> String {
 mod tests {
     use super::*;
     use aws_sdk_ec2::types::{
-        Address, InternetGateway, InternetGatewayAttachment, NatGateway, Route, RouteState,
-        RouteTableAssociation, Tag, VpcPeeringConnectionStateReason,
-        VpcPeeringConnectionStateReasonCode, VpcPeeringConnectionVpcInfo,
+        Address, InternetGateway, InternetGatewayAttachment, Route, RouteState,
+        RouteTableAssociation, Tag, VpcPeeringConnectionStateReason, VpcPeeringConnectionVpcInfo,
     };
 
     const OWNER: &str = "drpair_network/payments-test";
@@ -410,14 +412,25 @@ mod tests {
             ),
             (
                 "NAT gateway deleted",
-                |_, d| d.nat_gateways[0] = d.nat_gateways[0].clone().to_builder().state(NatGatewayState::Deleted).build(),
+                |_, d| {
+                    d.nat_gateways[0] = NatGateway::builder()
+                        .nat_gateway_id("nat-20")
+                        .vpc_id("vpc-2")
+                        .state(NatGatewayState::Deleted)
+                        .set_tags(Some(tags(&part::nat(0))))
+                        .build()
+                },
                 "us-east-2: NAT gateway 0 (nat-20) is deleted",
             ),
             (
                 "route deleted",
                 |_, d| {
-                    let rt = &mut d.route_tables[1];
-                    *rt = rt.clone().to_builder().set_routes(Some(vec![])).build();
+                    d.route_tables[1] = RouteTable::builder()
+                        .route_table_id("rtb-2q0")
+                        .vpc_id("vpc-2")
+                        .set_tags(Some(tags(&part::private_route_table(0))))
+                        .associations(RouteTableAssociation::builder().subnet_id("subnet-2q0").build())
+                        .build()
                 },
                 "us-east-2: route to 0.0.0.0/0 missing from rtb-2q0",
             ),
