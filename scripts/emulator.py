@@ -124,7 +124,7 @@ class RequestLog:
             raise
         code = status[0] if status else "?"
         detail = ""
-        if not code[:1] in ("1", "2", "3"):
+        if code[:1] not in ("1", "2", "3"):
             body = b"".join(result)
             if hasattr(result, "close"):
                 result.close()

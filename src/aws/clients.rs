@@ -206,7 +206,10 @@ mod tests {
             ctx.dr.config.region().map(|r| r.as_ref()),
             Some("us-east-2")
         );
-        assert_eq!(ctx.primary.config.endpoint_url(), Some("http://127.0.0.1:1"));
+        assert_eq!(
+            ctx.primary.config.endpoint_url(),
+            Some("http://127.0.0.1:1")
+        );
         assert_eq!(ctx.dr.role, Role::Dr);
     }
 

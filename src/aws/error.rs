@@ -18,16 +18,10 @@ pub enum AwsError {
         region: String,
     },
 
-    /// An AWS call failed: the service answered with an error, or no answer came.
-    #[error("{verb} {what} ({region}/{id}): {}", code_and_message(code.as_deref(), message))]
-    Api {
-        verb: String,
-        what: String,
-        id: String,
-        region: String,
-        code: Option<String>,
-        message: String,
-    },
+    /// An AWS call failed: the service answered with an error, or no answer came. Boxed to
+    /// keep `Result<T, AwsError>` small.
+    #[error(transparent)]
+    Api(Box<ApiFailure>),
 
     /// A waiter ran out of time.
     #[error(
@@ -44,6 +38,19 @@ pub enum AwsError {
     /// The AWS configuration (regions, credentials, settings) is unusable.
     #[error("AWS configuration: {0}")]
     Config(String),
+}
+
+/// A failed AWS call: what was being done to which object, and what AWS answered.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{verb} {what} ({region}/{id}): {}", code_and_message(code.as_deref(), message))]
+pub struct ApiFailure {
+    pub verb: String,
+    pub what: String,
+    pub id: String,
+    pub region: String,
+    /// The AWS error code (`InvalidVpcID.NotFound`), when the service answered with one.
+    pub code: Option<String>,
+    pub message: String,
 }
 
 fn code_and_message(code: Option<&str>, message: &str) -> String {
@@ -77,14 +84,26 @@ impl AwsError {
             ),
             _ => (None, DisplayErrorContext(&err).to_string()),
         };
-        AwsError::Api {
+        AwsError::api(verb, what, id, region, code, message)
+    }
+
+    /// An API failure built by hand, e.g. for a waiter that found the object failed.
+    pub fn api(
+        verb: &str,
+        what: &str,
+        id: &str,
+        region: &str,
+        code: Option<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        AwsError::Api(Box::new(ApiFailure {
             verb: verb.to_owned(),
             what: what.to_owned(),
             id: id.to_owned(),
             region: region.to_owned(),
             code,
-            message,
-        }
+            message: message.into(),
+        }))
     }
 
     pub fn not_found(what: &str, id: &str, region: &str) -> Self {
@@ -98,7 +117,7 @@ impl AwsError {
     /// The AWS error code, when the service answered with one.
     pub fn code(&self) -> Option<&str> {
         match self {
-            AwsError::Api { code, .. } => code.as_deref(),
+            AwsError::Api(failure) => failure.code.as_deref(),
             _ => None,
         }
     }
@@ -121,9 +140,12 @@ impl AwsError {
     /// Maps "not found" to `NotFound`, keeping every other error as it is.
     pub fn classify_not_found(self) -> Self {
         match self {
-            AwsError::Api {
-                what, id, region, code: Some(code), ..
-            } if is_not_found_code(&code) => AwsError::NotFound { what, id, region },
+            AwsError::Api(failure) if failure.code.as_deref().is_some_and(is_not_found_code) => {
+                let ApiFailure {
+                    what, id, region, ..
+                } = *failure;
+                AwsError::NotFound { what, id, region }
+            }
             other => other,
         }
     }
@@ -184,14 +206,14 @@ mod tests {
     }
 
     fn api(code: Option<&str>, message: &str) -> AwsError {
-        AwsError::Api {
-            verb: "creating".into(),
-            what: "VPC".into(),
-            id: "payments-test".into(),
-            region: "us-east-1".into(),
-            code: code.map(str::to_owned),
-            message: message.into(),
-        }
+        AwsError::api(
+            "creating",
+            "VPC",
+            "payments-test",
+            "us-east-1",
+            code.map(str::to_owned),
+            message,
+        )
     }
 
     #[test]
@@ -225,6 +247,11 @@ mod tests {
     }
 
     #[test]
+    fn stays_small() {
+        assert!(std::mem::size_of::<AwsError>() < 128);
+    }
+
+    #[test]
     fn classification() {
         let missing = api(Some("InvalidVpcID.NotFound"), "gone");
         assert!(missing.is_not_found());
@@ -234,7 +261,10 @@ mod tests {
         ));
         assert!(!api(Some("DependencyViolation"), "").is_not_found());
         assert!(api(Some("DependencyViolation"), "").is_dependency_violation());
-        assert_eq!(ok_if_not_found::<()>(Err(api(Some("X.NotFound"), ""))).unwrap(), None);
+        assert_eq!(
+            ok_if_not_found::<()>(Err(api(Some("X.NotFound"), ""))).unwrap(),
+            None
+        );
         assert!(ok_if_not_found::<()>(Err(api(Some("Throttling"), ""))).is_err());
     }
 }

@@ -67,7 +67,12 @@ pub fn to_ec2_tags(tags: &Tags) -> Vec<Tag> {
 
 pub fn from_ec2_tags(tags: &[Tag]) -> Tags {
     tags.iter()
-        .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            ))
+        })
         .collect()
 }
 
@@ -99,7 +104,11 @@ mod tests {
 
     #[test]
     fn precedence_default_then_user_then_managed() {
-        let defaults = map(&[("CostCenter", "payments"), ("Team", "core"), ("Environment", "x")]);
+        let defaults = map(&[
+            ("CostCenter", "payments"),
+            ("Team", "core"),
+            ("Environment", "x"),
+        ]);
         let user = map(&[("Team", "sre"), ("DR-Role", "mine"), ("Name", "user-name")]);
         let tags = standard_tags(
             "dev",
@@ -126,7 +135,15 @@ mod tests {
 
     #[test]
     fn without_a_name_the_users_name_stays() {
-        let tags = standard_tags("dev", "primary", "o", "p", None, &Tags::new(), &map(&[("Name", "n")]));
+        let tags = standard_tags(
+            "dev",
+            "primary",
+            "o",
+            "p",
+            None,
+            &Tags::new(),
+            &map(&[("Name", "n")]),
+        );
         assert_eq!(tags.get("Name").map(String::as_str), Some("n"));
     }
 

@@ -88,7 +88,7 @@ impl AttributePath {
 /// Parses what follows a `[`: a quoted key or an index, up to and including
 /// the closing `]`.
 fn parse_bracket(s: &str) -> (PathStep, &str) {
-    if s.starts_with('"') {
+    if let Some(body) = s.strip_prefix('"') {
         // Find the closing quote, honouring backslash escapes.
         let mut escaped = false;
         for (i, c) in s.char_indices().skip(1) {
@@ -104,7 +104,7 @@ fn parse_bracket(s: &str) -> (PathStep, &str) {
                 _ => escaped = false,
             }
         }
-        return (PathStep::Key(s[1..].to_string()), "");
+        return (PathStep::Key(body.to_string()), "");
     }
     let end = s.find(']').unwrap_or(s.len());
     let raw = s[..end].trim();

@@ -25,7 +25,12 @@ pub fn plan_create(block: &Block, proposed: &Value, config: &Value) -> Value {
 
 /// Plans an in-place update or, when an attribute that cannot change in place
 /// changed, a replacement (every computed value unknown again).
-pub fn plan_update(block: &Block, prior: &Value, proposed: &Value, config: &Value) -> PlannedChange {
+pub fn plan_update(
+    block: &Block,
+    prior: &Value,
+    proposed: &Value,
+    config: &Value,
+) -> PlannedChange {
     let mut requires_replace = Vec::new();
     collect_replacements(
         &block.attributes,
@@ -81,12 +86,13 @@ fn plan_attribute(
         if let Some(default) = &attr.default {
             return default.clone();
         }
+        // A stable computed value survives an update; a volatile one is only
+        // known after the update runs.
+        let rewritten = attr.volatile && changed;
         return match prior {
-            // A stable computed value survives an update; a volatile one is
-            // only known after the update runs.
-            Some(p) if !p.is_null() && !(attr.volatile && changed) => p.clone(),
+            Some(p) if !p.is_null() && !rewritten => p.clone(),
             Some(p) if !p.is_null() => Value::Unknown,
-            _ if prior.is_some() && !changed => Value::Null,
+            Some(_) if !changed => Value::Null,
             _ => Value::Unknown,
         };
     }
@@ -145,9 +151,8 @@ pub fn semantically_equal(a: &Value, b: &Value) -> bool {
         }
         (Value::Map(x), Value::Map(y)) | (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len()
-                && x.iter().all(|(k, v)| {
-                    y.get(k).is_some_and(|w| semantically_equal(v, w))
-                })
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| semantically_equal(v, w)))
         }
         (Value::Dynamic(x), Value::Dynamic(y)) => x.0 == y.0 && semantically_equal(&x.1, &y.1),
         _ => a == b,
@@ -197,7 +202,10 @@ mod tests {
             ("cidr", s(cidr)),
             ("count", Value::Null),
             ("version", Value::Null),
-            ("primary", obj(&[("cidr", s(inner)), ("vpc_id", Value::Null)])),
+            (
+                "primary",
+                obj(&[("cidr", s(inner)), ("vpc_id", Value::Null)]),
+            ),
         ])
     }
 
@@ -208,7 +216,10 @@ mod tests {
             ("cidr", s("10.0.0.0/16")),
             ("count", Value::Number(Number::Int(3))),
             ("version", s("v1")),
-            ("primary", obj(&[("cidr", s("10.1.0.0/16")), ("vpc_id", s("vpc-1"))])),
+            (
+                "primary",
+                obj(&[("cidr", s("10.1.0.0/16")), ("vpc_id", s("vpc-1"))]),
+            ),
         ])
     }
 
@@ -234,9 +245,14 @@ mod tests {
         let cfg = config("a", "10.0.0.0/16", "10.1.0.0/16");
         let planned = plan_create(&block(), &cfg, &cfg);
         assert_eq!(planned.get_attr("id"), Some(&Value::Unknown));
-        assert_eq!(planned.get_attr("count"), Some(&Value::Number(Number::Int(3))));
         assert_eq!(
-            planned.get_attr("primary").and_then(|p| p.get_attr("vpc_id")),
+            planned.get_attr("count"),
+            Some(&Value::Number(Number::Int(3)))
+        );
+        assert_eq!(
+            planned
+                .get_attr("primary")
+                .and_then(|p| p.get_attr("vpc_id")),
             Some(&Value::Unknown)
         );
         assert_eq!(planned.get_attr("name"), Some(&s("a")));
@@ -293,9 +309,16 @@ mod tests {
             let got: Vec<String> = out.requires_replace.iter().map(|p| p.to_string()).collect();
             assert_eq!(got, c.replace, "{}", c.name);
             assert_eq!(out.planned.get_attr("id"), Some(&c.id), "{}", c.name);
-            assert_eq!(out.planned.get_attr("version"), Some(&c.version), "{}", c.name);
             assert_eq!(
-                out.planned.get_attr("primary").and_then(|p| p.get_attr("vpc_id")),
+                out.planned.get_attr("version"),
+                Some(&c.version),
+                "{}",
+                c.name
+            );
+            assert_eq!(
+                out.planned
+                    .get_attr("primary")
+                    .and_then(|p| p.get_attr("vpc_id")),
                 Some(&c.vpc),
                 "{}",
                 c.name
@@ -312,7 +335,10 @@ mod tests {
         let cfg = config("a", "10.0.0.0/16", "10.1.0.0/16");
         let prop = proposed(&cfg, &prior);
         let out = plan_update(&block(), &prior, &prop, &cfg);
-        assert_eq!(out.planned.get_attr("count"), Some(&Value::Number(Number::Int(3))));
+        assert_eq!(
+            out.planned.get_attr("count"),
+            Some(&Value::Number(Number::Int(3)))
+        );
     }
 
     #[test]

@@ -32,7 +32,10 @@ impl RawValue {
             diags.error_at(
                 e.path.clone(),
                 format!("Invalid {what} value"),
-                format!("Terraform sent a value that does not match the schema: {}", e.message),
+                format!(
+                    "Terraform sent a value that does not match the schema: {}",
+                    e.message
+                ),
             );
             Value::Null
         })
@@ -76,14 +79,26 @@ pub trait Provider: Send + Sync + 'static {
 trait DynProvider: Send + Sync {
     fn schema(&self) -> Schema;
     fn validate(&self, config: &Value) -> Diagnostics;
-    async fn configure(&self, config: &Value, tf_version: &str) -> (Option<ProviderData>, Diagnostics);
+    async fn configure(
+        &self,
+        config: &Value,
+        tf_version: &str,
+    ) -> (Option<ProviderData>, Diagnostics);
 }
 
-fn decode_config<T: DeserializeOwned>(v: &Value, schema: &Schema, diags: &mut Diagnostics) -> Option<T> {
+fn decode_config<T: DeserializeOwned>(
+    v: &Value,
+    schema: &Schema,
+    diags: &mut Diagnostics,
+) -> Option<T> {
     match to_typed::<T>(v, &schema.ty()) {
         Ok(m) => Some(m),
         Err(e) => {
-            diags.error_at(e.path.clone(), "Invalid provider configuration", e.message.clone());
+            diags.error_at(
+                e.path.clone(),
+                "Invalid provider configuration",
+                e.message.clone(),
+            );
             None
         }
     }
@@ -103,7 +118,11 @@ impl<P: Provider> DynProvider for P {
         diags
     }
 
-    async fn configure(&self, config: &Value, tf_version: &str) -> (Option<ProviderData>, Diagnostics) {
+    async fn configure(
+        &self,
+        config: &Value,
+        tf_version: &str,
+    ) -> (Option<ProviderData>, Diagnostics) {
         let mut diags = Diagnostics::new();
         let Some(m) = decode_config::<P::Model>(config, &Provider::schema(self), &mut diags) else {
             return (None, diags);
@@ -200,7 +219,11 @@ impl ProviderServer {
         r
     }
 
-    fn data_source(&self, type_name: &str, diags: &mut Diagnostics) -> Option<Arc<dyn DynDataSource>> {
+    fn data_source(
+        &self,
+        type_name: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<Arc<dyn DynDataSource>> {
         let d = self.data_sources.get(type_name).cloned();
         if d.is_none() {
             diags.error(
@@ -213,7 +236,11 @@ impl ProviderServer {
 
     pub fn validate_provider_config(&self, config: &RawValue) -> Diagnostics {
         let mut diags = Diagnostics::new();
-        let v = config.decode(&self.provider.schema().ty(), "provider configuration", &mut diags);
+        let v = config.decode(
+            &self.provider.schema().ty(),
+            "provider configuration",
+            &mut diags,
+        );
         if !diags.has_errors() {
             diags.extend(self.provider.validate(&v));
         }
@@ -222,7 +249,11 @@ impl ProviderServer {
 
     pub async fn configure(&self, config: &RawValue, terraform_version: &str) -> Diagnostics {
         let mut diags = Diagnostics::new();
-        let v = config.decode(&self.provider.schema().ty(), "provider configuration", &mut diags);
+        let v = config.decode(
+            &self.provider.schema().ty(),
+            "provider configuration",
+            &mut diags,
+        );
         if diags.has_errors() {
             return diags;
         }
@@ -251,7 +282,12 @@ impl ProviderServer {
     /// State upgrade: the stored JSON (possibly of an older schema version)
     /// re-encoded under the current schema. Attributes the current schema no
     /// longer has are dropped rather than failing every run.
-    pub fn upgrade_resource_state(&self, type_name: &str, _version: i64, json: &[u8]) -> ServedValue {
+    pub fn upgrade_resource_state(
+        &self,
+        type_name: &str,
+        _version: i64,
+        json: &[u8],
+    ) -> ServedValue {
         let mut diags = Diagnostics::new();
         let Some(r) = self.resource(type_name, &mut diags) else {
             return ServedValue { value: None, diags };

@@ -128,7 +128,10 @@ pub trait DynResource: Send + Sync {
     async fn import(&self, data: Option<&ProviderData>, id: &str) -> (Value, Diagnostics);
 }
 
-fn client<'a, C: 'static>(data: Option<&'a ProviderData>, diags: &mut Diagnostics) -> Option<&'a C> {
+fn client<'a, C: 'static>(
+    data: Option<&'a ProviderData>,
+    diags: &mut Diagnostics,
+) -> Option<&'a C> {
     let found = data.and_then(|d| d.downcast_ref::<C>());
     if found.is_none() {
         diags.error(
@@ -139,15 +142,16 @@ fn client<'a, C: 'static>(data: Option<&'a ProviderData>, diags: &mut Diagnostic
     found
 }
 
-fn decode<T: DeserializeOwned>(v: &Value, schema: &Schema, what: &str, diags: &mut Diagnostics) -> Option<T> {
+fn decode<T: DeserializeOwned>(
+    v: &Value,
+    schema: &Schema,
+    what: &str,
+    diags: &mut Diagnostics,
+) -> Option<T> {
     match to_typed::<T>(v, &schema.ty()) {
         Ok(m) => Some(m),
         Err(e) => {
-            diags.error_at(
-                e.path.clone(),
-                format!("Invalid {what}"),
-                e.message.clone(),
-            );
+            diags.error_at(e.path.clone(), format!("Invalid {what}"), e.message.clone());
             None
         }
     }
@@ -179,7 +183,9 @@ impl<R: Resource> DynResource for R {
 
     fn validate(&self, config: &Value) -> Diagnostics {
         let mut diags = Diagnostics::new();
-        if let Some(model) = decode::<R::Model>(config, &Resource::schema(self), "configuration", &mut diags) {
+        if let Some(model) =
+            decode::<R::Model>(config, &Resource::schema(self), "configuration", &mut diags)
+        {
             Resource::validate(self, &model, &mut diags);
         }
         diags
@@ -239,11 +245,16 @@ impl<R: Resource> DynResource for R {
             return (prior.clone(), diags);
         };
         if planned.is_null() {
-            if let Some(prior_model) = decode::<R::Model>(prior, &schema, "prior state", &mut diags) {
+            if let Some(prior_model) = decode::<R::Model>(prior, &schema, "prior state", &mut diags)
+            {
                 self.delete(client, prior_model, &mut diags).await;
             }
             // A failed delete keeps the object in state so it can be retried.
-            let state = if diags.has_errors() { prior.clone() } else { Value::Null };
+            let state = if diags.has_errors() {
+                prior.clone()
+            } else {
+                Value::Null
+            };
             return (state, diags);
         }
         let Some(planned_model) = decode::<R::Model>(planned, &schema, "plan", &mut diags) else {
@@ -253,7 +264,10 @@ impl<R: Resource> DynResource for R {
             self.create(client, planned_model, &mut diags).await
         } else {
             match decode::<R::Model>(prior, &schema, "prior state", &mut diags) {
-                Some(prior_model) => self.update(client, prior_model, planned_model, &mut diags).await,
+                Some(prior_model) => {
+                    self.update(client, prior_model, planned_model, &mut diags)
+                        .await
+                }
                 None => None,
             }
         };
@@ -326,7 +340,12 @@ impl<D: DataSource> DynDataSource for D {
 
     fn validate(&self, config: &Value) -> Diagnostics {
         let mut diags = Diagnostics::new();
-        if let Some(model) = decode::<D::Model>(config, &DataSource::schema(self), "configuration", &mut diags) {
+        if let Some(model) = decode::<D::Model>(
+            config,
+            &DataSource::schema(self),
+            "configuration",
+            &mut diags,
+        ) {
             DataSource::validate(self, &model, &mut diags);
         }
         diags

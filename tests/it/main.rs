@@ -1,1 +1,6 @@
+//! The one integration-test binary (every test binary links the whole AWS
+//! SDK, so there is exactly one).
 
+mod harness;
+mod network_acc;
+mod protocol;

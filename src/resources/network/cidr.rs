@@ -127,8 +127,18 @@ mod tests {
             Case {
                 vpc: "172.16.0.0/24",
                 az_count: 4,
-                public: &["172.16.0.0/27", "172.16.0.32/27", "172.16.0.64/27", "172.16.0.96/27"],
-                private: &["172.16.0.128/27", "172.16.0.160/27", "172.16.0.192/27", "172.16.0.224/27"],
+                public: &[
+                    "172.16.0.0/27",
+                    "172.16.0.32/27",
+                    "172.16.0.64/27",
+                    "172.16.0.96/27",
+                ],
+                private: &[
+                    "172.16.0.128/27",
+                    "172.16.0.160/27",
+                    "172.16.0.192/27",
+                    "172.16.0.224/27",
+                ],
             },
             Case {
                 vpc: "192.168.0.0/25",
@@ -145,17 +155,37 @@ mod tests {
         ];
         for case in cases {
             let plan = plan_subnets(case.vpc, case.az_count).unwrap();
-            assert_eq!(plan.public, nets(case.public), "{} × {}", case.vpc, case.az_count);
-            assert_eq!(plan.private, nets(case.private), "{} × {}", case.vpc, case.az_count);
+            assert_eq!(
+                plan.public,
+                nets(case.public),
+                "{} × {}",
+                case.vpc,
+                case.az_count
+            );
+            assert_eq!(
+                plan.private,
+                nets(case.private),
+                "{} × {}",
+                case.vpc,
+                case.az_count
+            );
         }
     }
 
     #[test]
     fn plan_errors() {
         let cases = [
-            ("10.0.0.0/15", 3, "has a /15 prefix; an AWS VPC needs a prefix from /16 to /28"),
+            (
+                "10.0.0.0/15",
+                3,
+                "has a /15 prefix; an AWS VPC needs a prefix from /16 to /28",
+            ),
             ("10.0.0.0/29", 1, "has a /29 prefix"),
-            ("10.0.0.0/26", 3, "too small for 3 availability zones: 6 subnets would each be a /29"),
+            (
+                "10.0.0.0/26",
+                3,
+                "too small for 3 availability zones: 6 subnets would each be a /29",
+            ),
             ("10.0.0.0/27", 2, "too small for 2 availability zones"),
             ("10.0.0.0/16", 0, "az_count must be at least 1"),
             ("10.0.0.1/16", 3, "has host bits set"),
@@ -176,7 +206,10 @@ mod tests {
                 "10.0.0.1/16",
                 Err("10.0.0.1/16 has host bits set; did you mean 10.0.0.0/16?"),
             ),
-            ("10.0.0.0", Err("\"10.0.0.0\" is not a valid IPv4 CIDR block")),
+            (
+                "10.0.0.0",
+                Err("\"10.0.0.0\" is not a valid IPv4 CIDR block"),
+            ),
             ("10.0.0.0/33", Err("is not a valid IPv4 CIDR block")),
             ("300.0.0.0/8", Err("is not a valid IPv4 CIDR block")),
             ("fd00::/8", Err("is not a valid IPv4 CIDR block")),
@@ -208,7 +241,17 @@ mod tests {
 
     #[test]
     fn bits() {
-        for (n, bits) in [(1, 0), (2, 1), (3, 2), (4, 2), (5, 3), (6, 3), (8, 3), (9, 4), (510, 9)] {
+        for (n, bits) in [
+            (1, 0),
+            (2, 1),
+            (3, 2),
+            (4, 2),
+            (5, 3),
+            (6, 3),
+            (8, 3),
+            (9, 4),
+            (510, 9),
+        ] {
             assert_eq!(bits_for(n), bits, "{n}");
         }
     }

@@ -15,8 +15,10 @@ mod destroy;
 mod ensure;
 mod find;
 mod observe;
+mod peering;
 mod routes;
 mod tagging;
+mod wait;
 
 use std::collections::BTreeMap;
 

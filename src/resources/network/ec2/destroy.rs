@@ -30,7 +30,11 @@ pub async fn destroy(ctx: &AwsContext, id: &str, deadline: Deadline) -> Result<(
         tracing::info!("network {owner} has nothing left to destroy");
         return Ok(());
     }
-    tracing::info!("destroying network {owner} in {} and {}", ctx.primary.region, ctx.dr.region);
+    tracing::info!(
+        "destroying network {owner} in {} and {}",
+        ctx.primary.region,
+        ctx.dr.region
+    );
     tokio::try_join!(
         remove_peer_routes(&ctx.primary, &primary.route_tables),
         remove_peer_routes(&ctx.dr, &dr.route_tables),
@@ -101,14 +105,32 @@ async fn delete_peering(rc: &RegionCtx, id: &str) -> Result<(), AwsError> {
 }
 
 /// One region's objects, dependants first.
-async fn teardown_region(rc: &RegionCtx, inv: &Inventory, deadline: Deadline) -> Result<(), AwsError> {
+async fn teardown_region(
+    rc: &RegionCtx,
+    inv: &Inventory,
+    deadline: Deadline,
+) -> Result<(), AwsError> {
     remove_nat_gateways(rc, inv, deadline).await?;
     each(&inv.addresses, |id| release_address(rc, id, deadline)).await?;
-    try_join_all(inv.route_tables.iter().map(|rt| remove_route_table(rc, rt, deadline))).await?;
+    try_join_all(
+        inv.route_tables
+            .iter()
+            .map(|rt| remove_route_table(rc, rt, deadline)),
+    )
+    .await?;
     each(&inv.subnets, |id| delete_subnet(rc, id, deadline)).await?;
     try_join_all(inv.internet_gateways.iter().map(|igw| {
-        let attached: Vec<&str> = igw.attachments().iter().filter_map(|a| a.vpc_id()).collect();
-        remove_internet_gateway(rc, igw.internet_gateway_id().unwrap_or_default(), attached, deadline)
+        let attached: Vec<&str> = igw
+            .attachments()
+            .iter()
+            .filter_map(|a| a.vpc_id())
+            .collect();
+        remove_internet_gateway(
+            rc,
+            igw.internet_gateway_id().unwrap_or_default(),
+            attached,
+            deadline,
+        )
     }))
     .await?;
     each(&inv.vpcs, |id| delete_vpc(rc, id, deadline)).await?;
@@ -126,7 +148,11 @@ where
     Ok(())
 }
 
-async fn remove_nat_gateways(rc: &RegionCtx, inv: &Inventory, deadline: Deadline) -> Result<(), AwsError> {
+async fn remove_nat_gateways(
+    rc: &RegionCtx,
+    inv: &Inventory,
+    deadline: Deadline,
+) -> Result<(), AwsError> {
     let remaining = inv
         .nat_gateways
         .iter()
@@ -150,7 +176,11 @@ async fn remove_nat_gateways(rc: &RegionCtx, inv: &Inventory, deadline: Deadline
     Ok(())
 }
 
-async fn release_address(rc: &RegionCtx, allocation_id: &str, deadline: Deadline) -> Result<(), AwsError> {
+async fn release_address(
+    rc: &RegionCtx,
+    allocation_id: &str,
+    deadline: Deadline,
+) -> Result<(), AwsError> {
     wait::retry_while_in_use(deadline, ELASTIC_IP, allocation_id, &rc.region, || async {
         let result = rc
             .ec2()
@@ -158,7 +188,12 @@ async fn release_address(rc: &RegionCtx, allocation_id: &str, deadline: Deadline
             .allocation_id(allocation_id)
             .send()
             .await
-            .map_err(api_error("releasing", ELASTIC_IP, allocation_id, &rc.region));
+            .map_err(api_error(
+                "releasing",
+                ELASTIC_IP,
+                allocation_id,
+                &rc.region,
+            ));
         ok_if_not_found(result).map(drop)
     })
     .await?;
@@ -168,13 +203,21 @@ async fn release_address(rc: &RegionCtx, allocation_id: &str, deadline: Deadline
 
 /// Removes the explicit subnet associations, then the table. A table made the VPC's main
 /// table cannot be deleted; it goes with the VPC.
-async fn remove_route_table(rc: &RegionCtx, rt: &RouteTable, deadline: Deadline) -> Result<(), AwsError> {
+async fn remove_route_table(
+    rc: &RegionCtx,
+    rt: &RouteTable,
+    deadline: Deadline,
+) -> Result<(), AwsError> {
     let id = rt.route_table_id().unwrap_or_default();
     if rt.associations().iter().any(|a| a.main() == Some(true)) {
         tracing::warn!("route table {id} is the main route table of its VPC; it goes with the VPC");
         return Ok(());
     }
-    for association in rt.associations().iter().filter_map(|a| a.route_table_association_id()) {
+    for association in rt
+        .associations()
+        .iter()
+        .filter_map(|a| a.route_table_association_id())
+    {
         disassociate(rc, association).await?;
     }
     wait::retry_while_in_use(deadline, ROUTE_TABLE, id, &rc.region, || async {

@@ -5,22 +5,23 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_ec2::types::{
-    AttributeBooleanValue, DomainType, NatGateway, ResourceType, RouteTable, VpcPeeringConnection,
-    VpcPeeringConnectionStateReasonCode,
+    AttributeBooleanValue, DomainType, NatGateway, NatGatewayState, ResourceType, RouteTable,
+    VpcPeeringConnection,
 };
 use aws_sdk_ec2::Client;
 use futures::future::try_join_all;
 
-use crate::aws::error::{api_error, ok_if_not_found};
-use crate::aws::tags::{tag_specification, to_ec2_tags};
-use crate::aws::{AwsContext, AwsError, Deadline, RegionCtx, Role};
+use crate::aws::error::api_error;
+use crate::aws::tags::tag_specification;
+use crate::aws::{AwsContext, AwsError, Deadline, RegionCtx};
 use crate::resources::network::cidr::{plan_subnets, SubnetPlan};
 
 use super::find::{
-    find_available_zones, nat_is_live, peering_connects, peering_is_live, peering_state, Inventory,
-    Tagged, ELASTIC_IP, INTERNET_GATEWAY, NAT_GATEWAY, PEERING, ROUTE_TABLE, SUBNET, VPC,
+    find_available_zones, Inventory, ELASTIC_IP, INTERNET_GATEWAY, NAT_GATEWAY, ROUTE_TABLE,
+    SUBNET, VPC,
 };
 use super::routes::{ensure_association, ensure_route, Target, ANYWHERE};
+use super::peering::{add_peer_routes, ensure_peering};
 use super::{observe::read, part, wait, NetworkSpec, ObservedNetwork};
 
 /// Creates whatever part of the network is missing in either region, repairs routes and
@@ -31,11 +32,18 @@ pub async fn ensure(
     spec: &NetworkSpec,
     deadline: Deadline,
 ) -> Result<ObservedNetwork, (AwsError, Option<ObservedNetwork>)> {
-    tracing::info!("ensuring network {} in {} and {}", spec.owner(), ctx.primary.region, ctx.dr.region);
+    tracing::info!(
+        "ensuring network {} in {} and {}",
+        spec.owner(),
+        ctx.primary.region,
+        ctx.dr.region
+    );
     let result = match converge(ctx, spec, deadline).await {
-        Ok(()) => read(ctx, &spec.id, &spec.default_tags).await.and_then(|observed| {
-            observed.ok_or_else(|| AwsError::not_found(VPC, &spec.id, &ctx.primary.region))
-        }),
+        Ok(()) => read(ctx, &spec.id, &spec.default_tags)
+            .await
+            .and_then(|observed| {
+                observed.ok_or_else(|| AwsError::not_found(VPC, &spec.id, &ctx.primary.region))
+            }),
         Err(err) => Err(err),
     };
     match result {
@@ -48,7 +56,11 @@ pub async fn ensure(
     }
 }
 
-async fn converge(ctx: &AwsContext, spec: &NetworkSpec, deadline: Deadline) -> Result<(), AwsError> {
+async fn converge(
+    ctx: &AwsContext,
+    spec: &NetworkSpec,
+    deadline: Deadline,
+) -> Result<(), AwsError> {
     let nonce = run_nonce();
     let (primary, dr) = tokio::try_join!(
         RegionJob::new(&ctx.primary, spec, deadline, nonce).run(),
@@ -64,11 +76,11 @@ async fn converge(ctx: &AwsContext, spec: &NetworkSpec, deadline: Deadline) -> R
 }
 
 /// What one region's pass leaves for the cross-region steps.
-struct BuiltRegion {
-    vpc_id: String,
-    cidr_block: String,
-    route_tables: Vec<RouteTable>,
-    peerings: Vec<VpcPeeringConnection>,
+pub(super) struct BuiltRegion {
+    pub vpc_id: String,
+    pub cidr_block: String,
+    pub route_tables: Vec<RouteTable>,
+    pub peerings: Vec<VpcPeeringConnection>,
 }
 
 struct Subnets {
@@ -115,7 +127,11 @@ impl<'a> RegionJob<'a> {
         }
     }
 
-    fn tag_spec(&self, resource_type: ResourceType, part: &str) -> aws_sdk_ec2::types::TagSpecification {
+    fn tag_spec(
+        &self,
+        resource_type: ResourceType,
+        part: &str,
+    ) -> aws_sdk_ec2::types::TagSpecification {
         tag_specification(resource_type, &self.spec.tags(self.rc.role, part))
     }
 
@@ -129,9 +145,8 @@ impl<'a> RegionJob<'a> {
 
     async fn run(self) -> Result<BuiltRegion, AwsError> {
         let cidr = &self.spec.region(self.rc.role).cidr_block;
-        let plan = plan_subnets(cidr, self.spec.az_count).map_err(|e| {
-            AwsError::Config(format!("{} cidr_block: {e}", self.rc.role.label()))
-        })?;
+        let plan = plan_subnets(cidr, self.spec.az_count)
+            .map_err(|e| AwsError::Config(format!("{} cidr_block: {e}", self.rc.role.label())))?;
         let inv = Inventory::load(self.rc, &self.spec.owner()).await?;
         let vpc_id = self.ensure_vpc(&inv, cidr).await?;
         let zones = self.zones(&inv, &vpc_id).await?;
@@ -203,14 +218,24 @@ impl<'a> RegionJob<'a> {
             .enable_dns_support(on())
             .send()
             .await
-            .map_err(api_error("enabling DNS support on", VPC, vpc_id, self.region()))?;
+            .map_err(api_error(
+                "enabling DNS support on",
+                VPC,
+                vpc_id,
+                self.region(),
+            ))?;
         self.ec2
             .modify_vpc_attribute()
             .vpc_id(vpc_id)
             .enable_dns_hostnames(on())
             .send()
             .await
-            .map_err(api_error("enabling DNS hostnames on", VPC, vpc_id, self.region()))?;
+            .map_err(api_error(
+                "enabling DNS hostnames on",
+                VPC,
+                vpc_id,
+                self.region(),
+            ))?;
         Ok(())
     }
 
@@ -237,11 +262,18 @@ impl<'a> RegionJob<'a> {
             .collect()
     }
 
-    async fn ensure_internet_gateway(&self, inv: &Inventory, vpc_id: &str) -> Result<String, AwsError> {
+    async fn ensure_internet_gateway(
+        &self,
+        inv: &Inventory,
+        vpc_id: &str,
+    ) -> Result<String, AwsError> {
         let (id, attachments) = match inv.internet_gateway() {
             Some(igw) => (
                 igw.internet_gateway_id().unwrap_or_default().to_owned(),
-                igw.attachments().iter().filter_map(|a| a.vpc_id()).collect(),
+                igw.attachments()
+                    .iter()
+                    .filter_map(|a| a.vpc_id())
+                    .collect(),
             ),
             None => (self.create_internet_gateway().await?, Vec::new()),
         };
@@ -274,10 +306,17 @@ impl<'a> RegionJob<'a> {
         let out = self
             .ec2
             .create_internet_gateway()
-            .tag_specifications(self.tag_spec(ResourceType::InternetGateway, part::INTERNET_GATEWAY))
+            .tag_specifications(
+                self.tag_spec(ResourceType::InternetGateway, part::INTERNET_GATEWAY),
+            )
             .send()
             .await
-            .map_err(api_error("creating", INTERNET_GATEWAY, &label, self.region()))?;
+            .map_err(api_error(
+                "creating",
+                INTERNET_GATEWAY,
+                &label,
+                self.region(),
+            ))?;
         let id = out
             .internet_gateway
             .and_then(|g| g.internet_gateway_id)
@@ -294,10 +333,24 @@ impl<'a> RegionJob<'a> {
         plan: &SubnetPlan,
     ) -> Result<Subnets, AwsError> {
         let public = (0..self.az_count()).map(|i| {
-            self.ensure_subnet(inv, vpc_id, part::public_subnet(i), &zones[i], plan.public[i].to_string(), true)
+            self.ensure_subnet(
+                inv,
+                vpc_id,
+                part::public_subnet(i),
+                &zones[i],
+                plan.public[i].to_string(),
+                true,
+            )
         });
         let private = (0..self.az_count()).map(|i| {
-            self.ensure_subnet(inv, vpc_id, part::private_subnet(i), &zones[i], plan.private[i].to_string(), false)
+            self.ensure_subnet(
+                inv,
+                vpc_id,
+                part::private_subnet(i),
+                &zones[i],
+                plan.private[i].to_string(),
+                false,
+            )
         });
         let (public, private) = tokio::try_join!(try_join_all(public), try_join_all(private))?;
         Ok(Subnets { public, private })
@@ -331,7 +384,13 @@ impl<'a> RegionJob<'a> {
         Ok(id)
     }
 
-    async fn create_subnet(&self, vpc_id: &str, part: &str, zone: &str, cidr: &str) -> Result<String, AwsError> {
+    async fn create_subnet(
+        &self,
+        vpc_id: &str,
+        part: &str,
+        zone: &str,
+        cidr: &str,
+    ) -> Result<String, AwsError> {
         let label = self.label(part);
         let out = self
             .ec2
@@ -347,7 +406,10 @@ impl<'a> RegionJob<'a> {
             .subnet
             .and_then(|s| s.subnet_id)
             .ok_or_else(|| no_id("creating", SUBNET, &label, self.region()))?;
-        tracing::info!("created subnet {id} ({part}, {cidr}, {zone}) in {}", self.region());
+        tracing::info!(
+            "created subnet {id} ({part}, {cidr}, {zone}) in {}",
+            self.region()
+        );
         Ok(id)
     }
 
@@ -388,10 +450,15 @@ impl<'a> RegionJob<'a> {
         allocations: &[String],
     ) -> Result<Vec<String>, AwsError> {
         let ids = try_join_all(
-            (0..self.az_count()).map(|i| self.ensure_nat_gateway(inv, vpc_id, i, &subnets[i], &allocations[i])),
+            (0..self.az_count())
+                .map(|i| self.ensure_nat_gateway(inv, vpc_id, i, &subnets[i], &allocations[i])),
         )
         .await?;
-        try_join_all(ids.iter().map(|id| wait::nat_available(self.rc, id, self.deadline))).await?;
+        try_join_all(
+            ids.iter()
+                .map(|id| wait::nat_available(self.rc, id, self.deadline)),
+        )
+        .await?;
         Ok(ids)
     }
 
@@ -404,11 +471,17 @@ impl<'a> RegionJob<'a> {
         allocation_id: &str,
     ) -> Result<String, AwsError> {
         let part = part::nat(i);
-        if let Some(id) = inv.live_nat(vpc_id, &part).and_then(NatGateway::nat_gateway_id) {
+        if let Some(id) = inv
+            .live_nat(vpc_id, &part)
+            .and_then(NatGateway::nat_gateway_id)
+        {
             return Ok(id.to_owned());
         }
         // A NAT gateway being deleted still holds the Elastic IP the new one needs.
-        for going in inv.nats(&part).filter(|n| !nat_is_live(n)) {
+        let deleting = inv
+            .nats(&part)
+            .filter(|n| n.state() == Some(&NatGatewayState::Deleting));
+        for going in deleting {
             if let Some(id) = going.nat_gateway_id() {
                 wait::nat_deleted(self.rc, id, self.deadline).await?;
             }
@@ -428,7 +501,10 @@ impl<'a> RegionJob<'a> {
             .nat_gateway
             .and_then(|n| n.nat_gateway_id)
             .ok_or_else(|| no_id("creating", NAT_GATEWAY, &label, self.region()))?;
-        tracing::info!("created NAT gateway {id} in {subnet_id} ({})", self.region());
+        tracing::info!(
+            "created NAT gateway {id} in {subnet_id} ({})",
+            self.region()
+        );
         Ok(id)
     }
 
@@ -443,7 +519,9 @@ impl<'a> RegionJob<'a> {
         subnets: &Subnets,
         nats: &[String],
     ) -> Result<Vec<RouteTable>, AwsError> {
-        let public = self.ensure_route_table(inv, vpc_id, part::PUBLIC_ROUTE_TABLE).await?;
+        let public = self
+            .ensure_route_table(inv, vpc_id, part::PUBLIC_ROUTE_TABLE)
+            .await?;
         let public_id = public.route_table_id().unwrap_or_default();
         ensure_route(self.rc, &public, ANYWHERE, Target::InternetGateway(igw_id)).await?;
         for subnet_id in &subnets.public {
@@ -462,7 +540,12 @@ impl<'a> RegionJob<'a> {
         Ok(std::iter::once(public).chain(private).collect())
     }
 
-    async fn ensure_route_table(&self, inv: &Inventory, vpc_id: &str, part: &str) -> Result<RouteTable, AwsError> {
+    async fn ensure_route_table(
+        &self,
+        inv: &Inventory,
+        vpc_id: &str,
+        part: &str,
+    ) -> Result<RouteTable, AwsError> {
         if let Some(rt) = inv.route_table(vpc_id, part) {
             return Ok(rt.clone());
         }
@@ -489,127 +572,15 @@ impl<'a> RegionJob<'a> {
     }
 }
 
-/// Requests the peering from the primary, accepts it in the DR region, tags the accepter's
-/// side (tags do not cross regions) and waits for it to be active.
-async fn ensure_peering(
-    ctx: &AwsContext,
-    spec: &NetworkSpec,
-    primary: &BuiltRegion,
-    dr: &BuiltRegion,
-    deadline: Deadline,
-) -> Result<String, AwsError> {
-    let (requester, accepter) = (&ctx.primary, &ctx.dr);
-    let (current, stale): (Vec<_>, Vec<_>) = primary
-        .peerings
-        .iter()
-        .filter(|p| peering_is_live(p) && p.part() == Some(part::PEERING))
-        .partition(|p| peering_connects(p, &primary.vpc_id, &dr.vpc_id));
-    for pcx in stale.iter().filter_map(|p| p.vpc_peering_connection_id()) {
-        // It joins a VPC this network replaced: it can never become useful again.
-        delete_stale_peering(requester, pcx).await?;
-    }
-    let (id, active) = match current.first() {
-        Some(pcx) => (
-            pcx.vpc_peering_connection_id().unwrap_or_default().to_owned(),
-            peering_state(pcx) == Some(&VpcPeeringConnectionStateReasonCode::Active),
-        ),
-        None => (request_peering(requester, accepter, spec, &primary.vpc_id, &dr.vpc_id).await?, false),
-    };
-    if !active && wait::peering_acceptable(accepter, &id, deadline).await? {
-        accepter
-            .ec2()
-            .accept_vpc_peering_connection()
-            .vpc_peering_connection_id(&id)
-            .send()
-            .await
-            .map_err(api_error("accepting", PEERING, &id, &accepter.region))?;
-        tracing::info!("accepted peering connection {id} in {}", accepter.region);
-    }
-    let accepter_tagged = dr.peerings.iter().any(|p| p.object_id() == Some(id.as_str()));
-    if !accepter_tagged {
-        accepter
-            .ec2()
-            .create_tags()
-            .resources(&id)
-            .set_tags(Some(to_ec2_tags(&spec.tags(Role::Dr, part::PEERING))))
-            .send()
-            .await
-            .map_err(api_error("tagging", PEERING, &id, &accepter.region))?;
-    }
-    wait::peering_active(requester, &id, deadline).await?;
-    Ok(id)
-}
-
-async fn request_peering(
-    requester: &RegionCtx,
-    accepter: &RegionCtx,
-    spec: &NetworkSpec,
-    vpc_id: &str,
-    peer_vpc_id: &str,
-) -> Result<String, AwsError> {
-    let label = format!("{}/{}", spec.id, part::PEERING);
-    let out = requester
-        .ec2()
-        .create_vpc_peering_connection()
-        .vpc_id(vpc_id)
-        .peer_vpc_id(peer_vpc_id)
-        .peer_region(&accepter.region)
-        .tag_specifications(tag_specification(
-            ResourceType::VpcPeeringConnection,
-            &spec.tags(Role::Primary, part::PEERING),
-        ))
-        .send()
-        .await
-        .map_err(api_error("creating", PEERING, &label, &requester.region))?;
-    let id = out
-        .vpc_peering_connection
-        .and_then(|p| p.vpc_peering_connection_id)
-        .ok_or_else(|| no_id("creating", PEERING, &label, &requester.region))?;
-    tracing::info!(
-        "requested peering connection {id} from {vpc_id} ({}) to {peer_vpc_id} ({})",
-        requester.region,
-        accepter.region
-    );
-    Ok(id)
-}
-
-async fn delete_stale_peering(rc: &RegionCtx, id: &str) -> Result<(), AwsError> {
-    let result = rc
-        .ec2()
-        .delete_vpc_peering_connection()
-        .vpc_peering_connection_id(id)
-        .send()
-        .await
-        .map_err(api_error("deleting", PEERING, id, &rc.region));
-    ok_if_not_found(result)?;
-    tracing::info!("deleted stale peering connection {id} in {}", rc.region);
-    Ok(())
-}
-
-async fn add_peer_routes(
-    rc: &RegionCtx,
-    route_tables: &[RouteTable],
-    peer_cidr: &str,
-    pcx_id: &str,
-) -> Result<(), AwsError> {
-    try_join_all(
-        route_tables
-            .iter()
-            .map(|rt| ensure_route(rc, rt, peer_cidr, Target::Peering(pcx_id))),
+pub(super) fn no_id(verb: &str, what: &str, label: &str, region: &str) -> AwsError {
+    AwsError::api(
+        verb,
+        what,
+        label,
+        region,
+        None,
+        "the response carried no id",
     )
-    .await?;
-    Ok(())
-}
-
-fn no_id(verb: &str, what: &str, label: &str, region: &str) -> AwsError {
-    AwsError::Api {
-        verb: verb.into(),
-        what: what.into(),
-        id: label.into(),
-        region: region.into(),
-        code: None,
-        message: "the response carried no id".into(),
-    }
 }
 
 fn run_nonce() -> u64 {
@@ -637,8 +608,14 @@ mod tests {
     #[test]
     fn client_tokens_are_stable_and_distinct() {
         let a = client_token(&["drpair_network/x", "nat-0", "1", "subnet-1"]);
-        assert_eq!(a, client_token(&["drpair_network/x", "nat-0", "1", "subnet-1"]));
-        assert_ne!(a, client_token(&["drpair_network/x", "nat-1", "1", "subnet-1"]));
+        assert_eq!(
+            a,
+            client_token(&["drpair_network/x", "nat-0", "1", "subnet-1"])
+        );
+        assert_ne!(
+            a,
+            client_token(&["drpair_network/x", "nat-1", "1", "subnet-1"])
+        );
         // Field boundaries count: ("ab", "c") differs from ("a", "bc").
         assert_ne!(client_token(&["ab", "c"]), client_token(&["a", "bc"]));
         assert!(a.len() <= 64 && a.is_ascii());

@@ -64,7 +64,9 @@ pub(super) fn nat_is_live(nat: &NatGateway) -> bool {
     )
 }
 
-pub(super) fn peering_state(pcx: &VpcPeeringConnection) -> Option<&VpcPeeringConnectionStateReasonCode> {
+pub(super) fn peering_state(
+    pcx: &VpcPeeringConnection,
+) -> Option<&VpcPeeringConnectionStateReasonCode> {
     pcx.status().and_then(|s| s.code())
 }
 
@@ -78,7 +80,11 @@ pub(super) fn peering_is_live(pcx: &VpcPeeringConnection) -> bool {
 }
 
 /// Whether the peering connection joins these two VPCs, requester first.
-pub(super) fn peering_connects(pcx: &VpcPeeringConnection, requester: &str, accepter: &str) -> bool {
+pub(super) fn peering_connects(
+    pcx: &VpcPeeringConnection,
+    requester: &str,
+    accepter: &str,
+) -> bool {
     pcx.requester_vpc_info().and_then(|v| v.vpc_id()) == Some(requester)
         && pcx.accepter_vpc_info().and_then(|v| v.vpc_id()) == Some(accepter)
 }
@@ -155,8 +161,9 @@ impl Inventory {
 
     /// The usable NAT gateway of a part: live, and in this VPC.
     pub fn live_nat(&self, vpc_id: &str, part: &str) -> Option<&NatGateway> {
-        self.nats(part)
-            .find(|n| nat_is_live(n) && n.vpc_id() == Some(vpc_id))
+        self.nat_gateways
+            .iter()
+            .find(|n| n.part() == Some(part) && nat_is_live(n) && n.vpc_id() == Some(vpc_id))
     }
 
     /// Every NAT gateway tagged with this part, whatever its state.
@@ -351,7 +358,9 @@ pub(super) async fn find_nat_gateway_by_id(
         .nat_gateway_ids(id)
         .send()
         .await
-        .map_err(|e| AwsError::from_sdk("reading", NAT_GATEWAY, id, region, e).classify_not_found())?;
+        .map_err(|e| {
+            AwsError::from_sdk("reading", NAT_GATEWAY, id, region, e).classify_not_found()
+        })?;
     out.nat_gateways
         .unwrap_or_default()
         .into_iter()
@@ -398,7 +407,10 @@ pub(super) async fn find_route_table_by_subnet(
 
 /// The names of the region's usable availability zones (not Local or Wavelength zones),
 /// sorted.
-pub(super) async fn find_available_zones(ec2: &Client, region: &str) -> Result<Vec<String>, AwsError> {
+pub(super) async fn find_available_zones(
+    ec2: &Client,
+    region: &str,
+) -> Result<Vec<String>, AwsError> {
     let out = ec2
         .describe_availability_zones()
         .filters(filter("state", "available"))

@@ -142,7 +142,8 @@ impl<'a> RegionObserver<'a> {
         match public_rt {
             Some(rt) => {
                 net.public_route_table_id = id_of(rt);
-                let igw = (!net.internet_gateway_id.is_empty()).then_some(net.internet_gateway_id.as_str());
+                let igw = (!net.internet_gateway_id.is_empty())
+                    .then_some(net.internet_gateway_id.as_str());
                 let subnets: Vec<_> = public.iter().flatten().copied().collect();
                 self.route_table(rt, igw.map(Target::InternetGateway), &subnets);
             }
@@ -162,7 +163,11 @@ impl<'a> RegionObserver<'a> {
     }
 
     /// Subnet ids per zone (None where missing), public then private.
-    fn subnets(&mut self, vpc_id: &str, net: &mut RegionNetwork) -> (Vec<Option<&'a str>>, Vec<Option<&'a str>>) {
+    fn subnets(
+        &mut self,
+        vpc_id: &str,
+        net: &mut RegionNetwork,
+    ) -> (Vec<Option<&'a str>>, Vec<Option<&'a str>>) {
         let (mut public, mut private) = (Vec::new(), Vec::new());
         for i in 0..self.az_count {
             let p = self.inv.subnet(vpc_id, &part::public_subnet(i));
@@ -201,7 +206,10 @@ impl<'a> RegionObserver<'a> {
         };
         net.internet_gateway_id = id_of(igw);
         if !igw.attachments().iter().any(|a| a.vpc_id() == Some(vpc_id)) {
-            self.report(format!("internet gateway {} is not attached to {vpc_id}", id_of(igw)));
+            self.report(format!(
+                "internet gateway {} is not attached to {vpc_id}",
+                id_of(igw)
+            ));
         }
     }
 
@@ -291,7 +299,9 @@ mod tests {
     }
 
     fn route(dest: &str) -> aws_sdk_ec2::types::builders::RouteBuilder {
-        Route::builder().destination_cidr_block(dest).state(RouteState::Active)
+        Route::builder()
+            .destination_cidr_block(dest)
+            .state(RouteState::Active)
     }
 
     /// A complete region: VPC, 2 zones, IGW, EIPs, NATs, route tables with all routes.
@@ -320,7 +330,10 @@ mod tests {
             .routes(route(peer_cidr).vpc_peering_connection_id("pcx-1").build());
         for i in 0..2 {
             let (public, private) = (format!("subnet-{n}p{i}"), format!("subnet-{n}q{i}"));
-            for (id, part, map) in [(&public, part::public_subnet(i), true), (&private, part::private_subnet(i), false)] {
+            for (id, part, map) in [
+                (&public, part::public_subnet(i), true),
+                (&private, part::private_subnet(i), false),
+            ] {
                 inv.subnets.push(
                     Subnet::builder()
                         .subnet_id(id)
@@ -331,9 +344,14 @@ mod tests {
                         .build(),
                 );
             }
-            public_rt = public_rt.associations(RouteTableAssociation::builder().subnet_id(&public).build());
-            inv.addresses
-                .push(Address::builder().allocation_id(format!("eipalloc-{n}{i}")).set_tags(Some(tags(&part::eip(i)))).build());
+            public_rt =
+                public_rt.associations(RouteTableAssociation::builder().subnet_id(&public).build());
+            inv.addresses.push(
+                Address::builder()
+                    .allocation_id(format!("eipalloc-{n}{i}"))
+                    .set_tags(Some(tags(&part::eip(i))))
+                    .build(),
+            );
             inv.nat_gateways.push(
                 NatGateway::builder()
                     .nat_gateway_id(format!("nat-{n}{i}"))
@@ -347,7 +365,11 @@ mod tests {
                     .route_table_id(format!("rtb-{n}q{i}"))
                     .vpc_id(&vpc)
                     .set_tags(Some(tags(&part::private_route_table(i))))
-                    .routes(route(ANYWHERE).nat_gateway_id(format!("nat-{n}{i}")).build())
+                    .routes(
+                        route(ANYWHERE)
+                            .nat_gateway_id(format!("nat-{n}{i}"))
+                            .build(),
+                    )
                     .routes(route(peer_cidr).vpc_peering_connection_id("pcx-1").build())
                     .associations(RouteTableAssociation::builder().subnet_id(&private).build())
                     .build(),
@@ -360,16 +382,30 @@ mod tests {
     fn peering(state: VpcPeeringConnectionStateReasonCode) -> VpcPeeringConnection {
         VpcPeeringConnection::builder()
             .vpc_peering_connection_id("pcx-1")
-            .requester_vpc_info(VpcPeeringConnectionVpcInfo::builder().vpc_id("vpc-1").build())
-            .accepter_vpc_info(VpcPeeringConnectionVpcInfo::builder().vpc_id("vpc-2").build())
-            .status(VpcPeeringConnectionStateReason::builder().code(state).build())
+            .requester_vpc_info(
+                VpcPeeringConnectionVpcInfo::builder()
+                    .vpc_id("vpc-1")
+                    .build(),
+            )
+            .accepter_vpc_info(
+                VpcPeeringConnectionVpcInfo::builder()
+                    .vpc_id("vpc-2")
+                    .build(),
+            )
+            .status(
+                VpcPeeringConnectionStateReason::builder()
+                    .code(state)
+                    .build(),
+            )
             .set_tags(Some(tags("peering")))
             .build()
     }
 
     fn complete() -> (Inventory, Inventory) {
         let mut primary = region("us-east-1", 1, "10.10.0.0/16", "10.20.0.0/16");
-        primary.peerings.push(peering(VpcPeeringConnectionStateReasonCode::Active));
+        primary
+            .peerings
+            .push(peering(VpcPeeringConnectionStateReasonCode::Active));
         let dr = region("us-east-2", 2, "10.20.0.0/16", "10.10.0.0/16");
         (primary, dr)
     }
@@ -385,7 +421,10 @@ mod tests {
         assert_eq!(observed.drift, Vec::<String>::new());
         assert_eq!(observed.az_count, 2);
         assert_eq!(observed.name, "payments");
-        assert_eq!(observed.user_tags, [("Team".to_string(), "sre".to_string())].into());
+        assert_eq!(
+            observed.user_tags,
+            [("Team".to_string(), "sre".to_string())].into()
+        );
         assert_eq!(observed.peering_connection_id.as_deref(), Some("pcx-1"));
         let p = observed.primary.unwrap();
         assert_eq!(p.availability_zones, ["us-east-1-a", "us-east-1-b"]);
@@ -399,12 +438,16 @@ mod tests {
 
     #[test]
     fn nothing_at_all_is_none() {
-        assert_eq!(observe(&Inventory::default(), &Inventory::default(), &defaults()), None);
+        assert_eq!(
+            observe(&Inventory::default(), &Inventory::default(), &defaults()),
+            None
+        );
     }
 
     #[test]
     fn drift_is_reported_per_part() {
-        let cases: Vec<(&str, fn(&mut Inventory, &mut Inventory), &str)> = vec![
+        type Breaker = fn(&mut Inventory, &mut Inventory);
+        let cases: Vec<(&str, Breaker, &str)> = vec![
             (
                 "private subnet deleted",
                 |p, _| p.subnets.retain(|s| s.subnet_id() != Some("subnet-1q1")),
@@ -429,7 +472,11 @@ mod tests {
                         .route_table_id("rtb-2q0")
                         .vpc_id("vpc-2")
                         .set_tags(Some(tags(&part::private_route_table(0))))
-                        .associations(RouteTableAssociation::builder().subnet_id("subnet-2q0").build())
+                        .associations(
+                            RouteTableAssociation::builder()
+                                .subnet_id("subnet-2q0")
+                                .build(),
+                        )
                         .build()
                 },
                 "us-east-2: route to 0.0.0.0/0 missing from rtb-2q0",

@@ -47,7 +47,11 @@ pub(super) enum RouteProblem {
 }
 
 /// Checks that `rt` sends `destination` to `target` through an active route.
-pub(super) fn check_route(rt: &RouteTable, destination: &str, target: Target) -> Option<RouteProblem> {
+pub(super) fn check_route(
+    rt: &RouteTable,
+    destination: &str,
+    target: Target,
+) -> Option<RouteProblem> {
     let Some(route) = route_to(rt, destination) else {
         return Some(RouteProblem::Missing);
     };
@@ -155,7 +159,11 @@ pub(super) async fn ensure_route(
 }
 
 /// Deletes a route; a route or table that is already gone is success.
-pub(super) async fn delete_route(rc: &RegionCtx, rt_id: &str, destination: &str) -> Result<(), AwsError> {
+pub(super) async fn delete_route(
+    rc: &RegionCtx,
+    rt_id: &str,
+    destination: &str,
+) -> Result<(), AwsError> {
     let label = format!("{rt_id} {destination}");
     let result = rc
         .ec2()
@@ -219,7 +227,10 @@ pub(super) async fn ensure_association(
     }
 }
 
-fn association_of<'a>(tables: &'a [RouteTable], subnet_id: &str) -> Option<&'a RouteTableAssociation> {
+fn association_of<'a>(
+    tables: &'a [RouteTable],
+    subnet_id: &str,
+) -> Option<&'a RouteTableAssociation> {
     tables
         .iter()
         .flat_map(|rt| rt.associations())
@@ -239,7 +250,12 @@ async fn replace_association(
         .route_table_id(rt_id)
         .send()
         .await
-        .map_err(api_error("replacing", ASSOCIATION, association_id, &rc.region))?;
+        .map_err(api_error(
+            "replacing",
+            ASSOCIATION,
+            association_id,
+            &rc.region,
+        ))?;
     tracing::info!("moved {subnet_id} to {rt_id} in {}", rc.region);
     Ok(())
 }
@@ -252,7 +268,12 @@ pub(super) async fn disassociate(rc: &RegionCtx, association_id: &str) -> Result
         .association_id(association_id)
         .send()
         .await
-        .map_err(api_error("deleting", ASSOCIATION, association_id, &rc.region));
+        .map_err(api_error(
+            "deleting",
+            ASSOCIATION,
+            association_id,
+            &rc.region,
+        ));
     ok_if_not_found(result).map(drop)
 }
 
@@ -295,14 +316,31 @@ mod tests {
                 Target::InternetGateway("igw-1"),
                 Some(RouteProblem::WrongTarget("nat-1".into())),
             ),
-            ("10.20.0.0/16", Target::Peering("pcx-1"), Some(RouteProblem::Blackhole)),
-            ("10.30.0.0/16", Target::Peering("pcx-1"), Some(RouteProblem::Missing)),
+            (
+                "10.20.0.0/16",
+                Target::Peering("pcx-1"),
+                Some(RouteProblem::Blackhole),
+            ),
+            (
+                "10.30.0.0/16",
+                Target::Peering("pcx-1"),
+                Some(RouteProblem::Missing),
+            ),
         ];
         for (dest, target, expected) in cases {
-            assert_eq!(check_route(&rt, dest, target), expected, "{dest} {target:?}");
+            assert_eq!(
+                check_route(&rt, dest, target),
+                expected,
+                "{dest} {target:?}"
+            );
         }
         assert_eq!(
-            describe_problem(&RouteProblem::Missing, "rtb-1", "10.30.0.0/16", Target::Peering("pcx-1")),
+            describe_problem(
+                &RouteProblem::Missing,
+                "rtb-1",
+                "10.30.0.0/16",
+                Target::Peering("pcx-1")
+            ),
             "route to 10.30.0.0/16 missing from rtb-1"
         );
     }

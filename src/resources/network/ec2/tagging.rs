@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use aws_sdk_ec2::types::Tag;
 
 use crate::aws::error::api_error;
-use crate::aws::tags::{is_managed_key, standard_tags, tag_value, to_ec2_tags, Tags, NAME_TAG, PART_TAG};
+use crate::aws::tags::{
+    is_managed_key, standard_tags, tag_value, to_ec2_tags, Tags, NAME_TAG, PART_TAG,
+};
 use crate::aws::{AwsContext, AwsError, RegionCtx};
 
 use super::find::{nat_is_live, peering_is_live, Inventory, Tagged};
@@ -47,7 +49,12 @@ async fn retag_region(
     if !removed.is_empty() {
         ec2.delete_tags()
             .set_resources(Some(ids.clone()))
-            .set_tags(Some(removed.iter().map(|k| Tag::builder().key(k).build()).collect()))
+            .set_tags(Some(
+                removed
+                    .iter()
+                    .map(|k| Tag::builder().key(k).build())
+                    .collect(),
+            ))
             .send()
             .await
             .map_err(api_error("untagging", RESOURCES, &owner, &rc.region))?;
@@ -60,7 +67,9 @@ async fn retag_region(
         .map_err(api_error("tagging", RESOURCES, &owner, &rc.region))?;
     // Name tags differ per part; rewrite only those that changed (the network was renamed).
     for (id, tags) in objects {
-        let Some(part) = tag_value(tags, PART_TAG) else { continue };
+        let Some(part) = tag_value(tags, PART_TAG) else {
+            continue;
+        };
         let name = spec.name_of(part);
         if tag_value(tags, NAME_TAG) != Some(name.as_str()) {
             ec2.create_tags()
@@ -127,14 +136,28 @@ mod tests {
     use super::*;
 
     fn map(pairs: &[(&str, &str)]) -> Tags {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn removed_keys_are_the_old_ones_no_longer_wanted() {
-        let desired = map(&[("Team", "sre"), ("CostCenter", "payments"), ("Environment", "dev")]);
+        let desired = map(&[
+            ("Team", "sre"),
+            ("CostCenter", "payments"),
+            ("Environment", "dev"),
+        ]);
         let old_user = map(&[("Team", "core"), ("Owner", "alice"), ("Name", "x")]);
-        let old_default = map(&[("CostCenter", "payments"), ("Budget", "1"), ("Owner", "bob")]);
-        assert_eq!(removed_keys(&desired, &old_user, &old_default), ["Budget", "Owner"]);
+        let old_default = map(&[
+            ("CostCenter", "payments"),
+            ("Budget", "1"),
+            ("Owner", "bob"),
+        ]);
+        assert_eq!(
+            removed_keys(&desired, &old_user, &old_default),
+            ["Budget", "Owner"]
+        );
     }
 }

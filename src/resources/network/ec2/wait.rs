@@ -14,7 +14,11 @@ use super::find::{
 /// What reads of an object just created may briefly answer (EC2 is eventually consistent).
 const NOT_YET_VISIBLE: &str = "not yet visible";
 
-pub(super) async fn vpc_available(rc: &RegionCtx, id: &str, deadline: Deadline) -> Result<(), AwsError> {
+pub(super) async fn vpc_available(
+    rc: &RegionCtx,
+    id: &str,
+    deadline: Deadline,
+) -> Result<(), AwsError> {
     let ec2 = rc.ec2();
     wait_for(deadline, VPC, id, &rc.region, || async {
         match find_vpc_by_id(&ec2, &rc.region, id).await {
@@ -29,7 +33,11 @@ pub(super) async fn vpc_available(rc: &RegionCtx, id: &str, deadline: Deadline) 
 
 /// Waits until a new NAT gateway is `available`; a NAT gateway that fails or disappears ends the
 /// wait with AWS's reason.
-pub(super) async fn nat_available(rc: &RegionCtx, id: &str, deadline: Deadline) -> Result<(), AwsError> {
+pub(super) async fn nat_available(
+    rc: &RegionCtx,
+    id: &str,
+    deadline: Deadline,
+) -> Result<(), AwsError> {
     let ec2 = rc.ec2();
     wait_for(deadline, NAT_GATEWAY, id, &rc.region, || async {
         let nat = match find_nat_gateway_by_id(&ec2, &rc.region, id).await {
@@ -39,26 +47,30 @@ pub(super) async fn nat_available(rc: &RegionCtx, id: &str, deadline: Deadline) 
         };
         match nat.state() {
             Some(NatGatewayState::Available) => Ok(Poll::Ready(())),
-            Some(NatGatewayState::Failed | NatGatewayState::Deleting | NatGatewayState::Deleted) => {
-                Err(AwsError::Api {
-                    verb: "creating".into(),
-                    what: NAT_GATEWAY.into(),
-                    id: id.into(),
-                    region: rc.region.clone(),
-                    code: nat.failure_code().map(str::to_owned),
-                    message: nat.failure_message().map_or_else(
-                        || format!("the NAT gateway is {}", state_name(nat.state())),
-                        str::to_owned,
-                    ),
-                })
-            }
+            Some(
+                NatGatewayState::Failed | NatGatewayState::Deleting | NatGatewayState::Deleted,
+            ) => Err(AwsError::api(
+                "creating",
+                NAT_GATEWAY,
+                id,
+                &rc.region,
+                nat.failure_code().map(str::to_owned),
+                nat.failure_message().map_or_else(
+                    || format!("the NAT gateway is {}", state_name(nat.state())),
+                    str::to_owned,
+                ),
+            )),
             state => Ok(Poll::Pending(state_name(state))),
         }
     })
     .await
 }
 
-pub(super) async fn nat_deleted(rc: &RegionCtx, id: &str, deadline: Deadline) -> Result<(), AwsError> {
+pub(super) async fn nat_deleted(
+    rc: &RegionCtx,
+    id: &str,
+    deadline: Deadline,
+) -> Result<(), AwsError> {
     let ec2 = rc.ec2();
     wait_for(deadline, NAT_GATEWAY, id, &rc.region, || async {
         match find_nat_gateway_by_id(&ec2, &rc.region, id).await {
@@ -96,7 +108,11 @@ pub(super) async fn peering_acceptable(
     .await
 }
 
-pub(super) async fn peering_active(rc: &RegionCtx, id: &str, deadline: Deadline) -> Result<(), AwsError> {
+pub(super) async fn peering_active(
+    rc: &RegionCtx,
+    id: &str,
+    deadline: Deadline,
+) -> Result<(), AwsError> {
     use VpcPeeringConnectionStateReasonCode as S;
     let ec2 = rc.ec2();
     wait_for(deadline, PEERING, id, &rc.region, || async {
@@ -112,7 +128,11 @@ pub(super) async fn peering_active(rc: &RegionCtx, id: &str, deadline: Deadline)
     .await
 }
 
-pub(super) async fn peering_deleted(rc: &RegionCtx, id: &str, deadline: Deadline) -> Result<(), AwsError> {
+pub(super) async fn peering_deleted(
+    rc: &RegionCtx,
+    id: &str,
+    deadline: Deadline,
+) -> Result<(), AwsError> {
     use VpcPeeringConnectionStateReasonCode as S;
     let ec2 = rc.ec2();
     wait_for(deadline, PEERING, id, &rc.region, || async {
@@ -135,14 +155,14 @@ fn peering_failed(
     pcx: &aws_sdk_ec2::types::VpcPeeringConnection,
 ) -> AwsError {
     let reason = pcx.status().and_then(|s| s.message()).unwrap_or_default();
-    AwsError::Api {
-        verb: "creating".into(),
-        what: PEERING.into(),
-        id: id.into(),
-        region: rc.region.clone(),
-        code: None,
-        message: format!("the peering connection is {state}: {reason}"),
-    }
+    AwsError::api(
+        "creating",
+        PEERING,
+        id,
+        &rc.region,
+        None,
+        format!("the peering connection is {state}: {reason}"),
+    )
 }
 
 /// Runs `attempt` until it stops failing with `DependencyViolation` (or `InUse`), which EC2
