@@ -3,4 +3,5 @@
 
 mod harness;
 mod network_acc;
+mod network_aws;
 mod protocol;

@@ -188,17 +188,17 @@ fn bad_network_input_fails_at_plan_naming_the_attribute() {
         (
             ("10.10.0.0/16", "10.10.128.0/17", ""),
             "Overlapping CIDR blocks",
-            "dr = {",
+            "dr      = { cidr_block = \"10.10.128.0/17\" }",
         ),
         (
             ("10.10.0.0/16", "10.20.0.0/16", "dr_region = \"us-east-1\""),
             "DR region must differ",
-            "dr_region",
+            "dr_region = \"us-east-1\"",
         ),
         (
             ("10.10.0/16", "10.20.0.0/16", ""),
             "Invalid CIDR block",
-            "primary = {",
+            "primary = { cidr_block = \"10.10.0/16\" }",
         ),
     ];
     for ((primary, dr, provider_extra), summary, source_line) in cases {

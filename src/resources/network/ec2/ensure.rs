@@ -20,8 +20,8 @@ use super::find::{
     find_available_zones, Inventory, ELASTIC_IP, INTERNET_GATEWAY, NAT_GATEWAY, ROUTE_TABLE,
     SUBNET, VPC,
 };
-use super::routes::{ensure_association, ensure_route, Target, ANYWHERE};
 use super::peering::{add_peer_routes, ensure_peering};
+use super::routes::{ensure_association, ensure_route, Target, ANYWHERE};
 use super::{observe::read, part, wait, NetworkSpec, ObservedNetwork};
 
 /// Creates whatever part of the network is missing in either region, repairs routes and

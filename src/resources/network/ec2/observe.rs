@@ -10,7 +10,9 @@ use aws_sdk_ec2::types::{
 use crate::aws::tags::{from_ec2_tags, user_tags, NAME_TAG};
 use crate::aws::{AwsContext, AwsError};
 
-use super::find::{peering_is_live, peering_state, state_name, Inventory, Tagged};
+use super::find::{
+    peering_connects, peering_is_live, peering_state, state_name, Inventory, Tagged,
+};
 use super::routes::{check_route, describe_problem, is_associated, Target, ANYWHERE};
 use super::{owner_tag_value, part, ObservedNetwork, RegionNetwork};
 
@@ -73,7 +75,19 @@ fn live_peering<'a>(
     };
     let mut candidates = tagged(primary);
     candidates.extend(tagged(dr));
-    if let Some(live) = candidates.iter().find(|p| peering_is_live(p)) {
+    let vpc_ids = primary
+        .vpc()
+        .and_then(Vpc::vpc_id)
+        .zip(dr.vpc().and_then(Vpc::vpc_id));
+    let joins_our_vpcs = |p: &VpcPeeringConnection| {
+        vpc_ids.is_some_and(|(requester, accepter)| peering_connects(p, requester, accepter))
+    };
+    // Prefer the one joining today's VPCs over a leftover of a replaced VPC.
+    let live = candidates
+        .iter()
+        .filter(|p| peering_is_live(p))
+        .max_by_key(|p| joins_our_vpcs(p));
+    if let Some(live) = live {
         let state = peering_state(live);
         if state != Some(&VpcPeeringConnectionStateReasonCode::Active) {
             drift.push(format!(
