@@ -30,7 +30,10 @@ fn main() -> ExitCode {
     }
     let debug = args.first().is_some_and(|a| a == "--debug");
     logging::init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("starting the async runtime: {e}");

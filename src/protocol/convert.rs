@@ -177,7 +177,11 @@ mod tests {
     fn diagnostic_paths_map_every_step() {
         let mut d = Diagnostics::new();
         d.error_at(
-            AttributePath::root().attr("primary").attr("tags").key("k").index(2),
+            AttributePath::root()
+                .attr("primary")
+                .attr("tags")
+                .key("k")
+                .index(2),
             "bad",
             "detail",
         );

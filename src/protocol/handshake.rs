@@ -79,7 +79,8 @@ mod tests {
 
     #[test]
     fn environment_checks() {
-        let cases: &[(Option<&str>, Option<&str>, Result<(), HandshakeError>)] = &[
+        type Case<'a> = (Option<&'a str>, Option<&'a str>, Result<(), HandshakeError>);
+        let cases: &[Case] = &[
             (Some(MAGIC_COOKIE_VALUE), Some("5,6"), Ok(())),
             (Some(MAGIC_COOKIE_VALUE), Some("6,5"), Ok(())),
             (Some(MAGIC_COOKIE_VALUE), Some("6"), Ok(())),
@@ -93,7 +94,11 @@ mod tests {
             ),
         ];
         for (cookie, versions, want) in cases {
-            assert_eq!(&check_environment(*cookie, *versions), want, "{cookie:?} {versions:?}");
+            assert_eq!(
+                &check_environment(*cookie, *versions),
+                want,
+                "{cookie:?} {versions:?}"
+            );
         }
     }
 
@@ -101,6 +106,9 @@ mod tests {
     fn handshake_line_has_unpadded_base64() {
         let line = handshake_line("tcp", "127.0.0.1:1234", Some(&[1, 2, 3, 4]));
         assert_eq!(line, "1|6|tcp|127.0.0.1:1234|grpc|AQIDBA");
-        assert_eq!(handshake_line("tcp", "127.0.0.1:1", None), "1|6|tcp|127.0.0.1:1|grpc|");
+        assert_eq!(
+            handshake_line("tcp", "127.0.0.1:1", None),
+            "1|6|tcp|127.0.0.1:1|grpc|"
+        );
     }
 }

@@ -98,7 +98,10 @@ impl Provider for ProviderService {
         tracing::debug!(terraform_version = %req.terraform_version, "configuring provider");
         let diags = self
             .server
-            .configure(&convert::raw_value(req.config.as_ref()), &req.terraform_version)
+            .configure(
+                &convert::raw_value(req.config.as_ref()),
+                &req.terraform_version,
+            )
             .await;
         Ok(Response::new(pb::configure_provider::Response {
             diagnostics: convert::diagnostics(&diags),
@@ -154,7 +157,10 @@ impl Provider for ProviderService {
         tracing::debug!(type_name = %req.type_name, "read resource");
         let out = self
             .server
-            .read_resource(&req.type_name, &convert::raw_value(req.current_state.as_ref()))
+            .read_resource(
+                &req.type_name,
+                &convert::raw_value(req.current_state.as_ref()),
+            )
             .await;
         Ok(Response::new(pb::read_resource::Response {
             new_state: out.value.map(convert::dynamic_value),

@@ -230,7 +230,10 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(20)
 
 /// `--debug`: serve without Terraform spawning us, in plaintext, and tell the
 /// operator how to attach Terraform.
-pub async fn run_debug(server: Arc<ProviderServer>, source_address: &str) -> Result<(), ServeError> {
+pub async fn run_debug(
+    server: Arc<ProviderServer>,
+    source_address: &str,
+) -> Result<(), ServeError> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(ServeError::Bind)?;

@@ -44,7 +44,9 @@ impl ServerIdentity {
         params
             .distinguished_name
             .push(DnType::OrganizationName, "drpair");
-        params.distinguished_name.push(DnType::CommonName, "localhost");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.key_usages = vec![
             KeyUsagePurpose::DigitalSignature,

@@ -69,17 +69,37 @@ mod tests {
         for ok in ["dev", "prod", "qa-2", "a"] {
             assert!(!errors(validate_environment, ok), "{ok}");
         }
-        for bad in ["", "Dev", "2dev", "dev-", "de--v", "dev_1", "abcdefghijklmnopqrstu"] {
+        for bad in [
+            "",
+            "Dev",
+            "2dev",
+            "dev-",
+            "de--v",
+            "dev_1",
+            "abcdefghijklmnopqrstu",
+        ] {
             assert!(errors(validate_environment, bad), "{bad}");
         }
     }
 
     #[test]
     fn regions() {
-        for ok in ["us-east-1", "us-gov-west-1", "eu-central-2", "ap-southeast-5"] {
+        for ok in [
+            "us-east-1",
+            "us-gov-west-1",
+            "eu-central-2",
+            "ap-southeast-5",
+        ] {
             assert!(!errors(validate_region, ok), "{ok}");
         }
-        for bad in ["", "us-east", "useast1", "US-EAST-1", "us-east-x", "u-east-1"] {
+        for bad in [
+            "",
+            "us-east",
+            "useast1",
+            "US-EAST-1",
+            "us-east-x",
+            "u-east-1",
+        ] {
             assert!(errors(validate_region, bad), "{bad}");
         }
     }

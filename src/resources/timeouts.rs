@@ -53,7 +53,11 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 
 pub fn validate(t: &Val<Timeouts>, path: &AttributePath, diags: &mut Diagnostics) {
     let Val::Known(t) = t else { return };
-    for (name, v) in [("create", &t.create), ("update", &t.update), ("delete", &t.delete)] {
+    for (name, v) in [
+        ("create", &t.create),
+        ("update", &t.update),
+        ("delete", &t.delete),
+    ] {
         if let Val::Known(s) = v {
             if parse_duration(s).is_none() {
                 diags.error_at(
@@ -80,7 +84,11 @@ pub fn deadline(t: &Val<Timeouts>, op: Operation, default: Duration) -> Deadline
         Operation::Update => t.update.known(),
         Operation::Delete => t.delete.known(),
     });
-    Deadline::after(configured.and_then(|s| parse_duration(s)).unwrap_or(default))
+    Deadline::after(
+        configured
+            .and_then(|s| parse_duration(s))
+            .unwrap_or(default),
+    )
 }
 
 #[cfg(test)]

@@ -50,10 +50,20 @@ fn live_nats(emulator: &Emulator, region: &str) -> Vec<Value> {
 }
 
 fn live_peerings(emulator: &Emulator, region: &str) -> Vec<Value> {
-    owned(emulator, region, "DescribeVpcPeeringConnections", "VpcPeeringConnections")
-        .into_iter()
-        .filter(|p| !matches!(p["Status"]["Code"].as_str(), Some("deleted" | "rejected" | "failed")))
-        .collect()
+    owned(
+        emulator,
+        region,
+        "DescribeVpcPeeringConnections",
+        "VpcPeeringConnections",
+    )
+    .into_iter()
+    .filter(|p| {
+        !matches!(
+            p["Status"]["Code"].as_str(),
+            Some("deleted" | "rejected" | "failed")
+        )
+    })
+    .collect()
 }
 
 #[test]
@@ -68,7 +78,10 @@ fn network_lifecycle() {
     let state = ws.state_resource("drpair_network.main");
     assert_eq!(state["id"], "payments-test");
     assert_eq!(state["drift"], json!([]));
-    for (region, role, side) in [("us-east-1", "primary", "primary"), ("us-east-2", "dr", "dr")] {
+    for (region, role, side) in [
+        ("us-east-1", "primary", "primary"),
+        ("us-east-2", "dr", "dr"),
+    ] {
         let vpcs = owned(&emulator, region, "DescribeVpcs", "Vpcs");
         assert_eq!(vpcs.len(), 1, "{region}: {vpcs:#?}");
         let vpc = &vpcs[0];
@@ -76,16 +89,36 @@ fn network_lifecycle() {
         assert_eq!(tag(vpc, "Environment"), Some("test"));
         assert_eq!(tag(vpc, "DR-Role"), Some(role));
         assert_eq!(tag(vpc, "CostCenter"), Some("payments"));
-        assert_eq!(owned(&emulator, region, "DescribeSubnets", "Subnets").len(), 6);
-        assert_eq!(state[side]["availability_zones"].as_array().unwrap().len(), 3);
+        assert_eq!(
+            owned(&emulator, region, "DescribeSubnets", "Subnets").len(),
+            6
+        );
+        assert_eq!(
+            state[side]["availability_zones"].as_array().unwrap().len(),
+            3
+        );
         assert_eq!(live_nats(&emulator, region).len(), 3, "{region}");
         assert_eq!(
-            owned(&emulator, region, "DescribeInternetGateways", "InternetGateways").len(),
+            owned(
+                &emulator,
+                region,
+                "DescribeInternetGateways",
+                "InternetGateways"
+            )
+            .len(),
             1
         );
-        let peer_cidr = if side == "primary" { "10.20.0.0/16" } else { "10.10.0.0/16" };
+        let peer_cidr = if side == "primary" {
+            "10.20.0.0/16"
+        } else {
+            "10.10.0.0/16"
+        };
         let tables = owned(&emulator, region, "DescribeRouteTables", "RouteTables");
-        assert_eq!(tables.len(), 4, "{region}: 1 public + 3 private route tables");
+        assert_eq!(
+            tables.len(),
+            4,
+            "{region}: 1 public + 3 private route tables"
+        );
         for t in &tables {
             let routes = t["Routes"].as_array().unwrap();
             assert!(
@@ -93,7 +126,9 @@ fn network_lifecycle() {
                     && r["VpcPeeringConnectionId"] == state["peering_connection_id"]),
                 "{region}: no peering route in {t:#}"
             );
-            assert!(routes.iter().any(|r| r["DestinationCidrBlock"] == "0.0.0.0/0"));
+            assert!(routes
+                .iter()
+                .any(|r| r["DestinationCidrBlock"] == "0.0.0.0/0"));
         }
     }
     let peering = &live_peerings(&emulator, "us-east-1")[0];
@@ -106,13 +141,24 @@ fn network_lifecycle() {
     ws.state_rm("drpair_network.main");
     ws.import("drpair_network.main", "payments-test");
     let imported = ws.state_resource("drpair_network.main");
-    for key in ["id", "name", "az_count", "primary", "dr", "peering_connection_id", "tags_all"] {
+    for key in [
+        "id",
+        "name",
+        "az_count",
+        "primary",
+        "dr",
+        "peering_connection_id",
+        "tags_all",
+    ] {
         assert_eq!(imported[key], state[key], "imported {key}");
     }
     ws.assert_no_changes();
 
     // 4. A tag change is applied in place: same VPCs, new tag in both regions.
-    ws.write_config(&network_config(&emulator.endpoint, "tags = { Team = \"sre\" }"));
+    ws.write_config(&network_config(
+        &emulator.endpoint,
+        "tags = { Team = \"sre\" }",
+    ));
     let (code, plan) = ws.plan_exit_code();
     assert_eq!(code, 2, "{plan}");
     assert!(plan.stdout.contains("update in-place"), "{plan}");
@@ -130,7 +176,9 @@ fn network_lifecycle() {
     ws.assert_no_changes();
 
     // 5. Out-of-band deletion: a DR route to the primary and a primary subnet.
-    let dr_table = updated["dr"]["private_route_table_ids"][0].as_str().unwrap();
+    let dr_table = updated["dr"]["private_route_table_ids"][0]
+        .as_str()
+        .unwrap();
     emulator.aws_ok(
         "ec2",
         "us-east-2",
@@ -172,8 +220,14 @@ fn network_lifecycle() {
             let left = owned(&emulator, region, op, key);
             assert!(left.is_empty(), "{region} {op} left {left:#?}");
         }
-        assert!(live_nats(&emulator, region).is_empty(), "{region} NAT gateways left");
-        assert!(live_peerings(&emulator, region).is_empty(), "{region} peering left");
+        assert!(
+            live_nats(&emulator, region).is_empty(),
+            "{region} NAT gateways left"
+        );
+        assert!(
+            live_peerings(&emulator, region).is_empty(),
+            "{region} peering left"
+        );
     }
     ws.destroy();
 }
@@ -216,7 +270,10 @@ resource "drpair_network" "main" {{
         assert_eq!(code, 1, "{summary}: {out}");
         let text = out.combined();
         assert!(text.contains(summary), "expected {summary:?}: {text}");
-        assert!(text.contains(source_line), "expected the attribute's line {source_line:?}: {text}");
+        assert!(
+            text.contains(source_line),
+            "expected the attribute's line {source_line:?}: {text}"
+        );
     }
     // Nothing was created by any of them.
     for region in ["us-east-1", "us-east-2"] {

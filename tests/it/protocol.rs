@@ -118,11 +118,31 @@ async fn schema_and_validation_over_grpc() {
     let ty = network_type();
     let rty = attr_type(&ty, "primary");
     let cases = [
-        ("10.10.0.0/16", "10.10.128.0/17", Some(".dr.cidr_block"), "Overlapping"),
+        (
+            "10.10.0.0/16",
+            "10.10.128.0/17",
+            Some(".dr.cidr_block"),
+            "Overlapping",
+        ),
         ("10.10.0.0/16", "10.20.0.0/16", None, ""),
-        ("10.10.0.300/16", "10.20.0.0/16", Some(".primary.cidr_block"), "Invalid CIDR"),
-        ("10.10.0.1/16", "10.20.0.0/16", Some(".primary.cidr_block"), "Invalid CIDR"),
-        ("10.10.0.0/27", "10.20.0.0/16", Some(".primary.cidr_block"), "cannot hold"),
+        (
+            "10.10.0.300/16",
+            "10.20.0.0/16",
+            Some(".primary.cidr_block"),
+            "Invalid CIDR",
+        ),
+        (
+            "10.10.0.1/16",
+            "10.20.0.0/16",
+            Some(".primary.cidr_block"),
+            "Invalid CIDR",
+        ),
+        (
+            "10.10.0.0/27",
+            "10.20.0.0/16",
+            Some(".primary.cidr_block"),
+            "cannot hold",
+        ),
     ];
     for (primary, dr, want_path, want_summary) in cases {
         let config = msgpack(
@@ -174,7 +194,10 @@ async fn schema_and_validation_over_grpc() {
         .into_inner()
         .diagnostics;
     assert_eq!(diags.len(), 1, "{diags:?}");
-    assert_eq!(path_text(diags[0].attribute.as_ref().unwrap()), ".dr_region");
+    assert_eq!(
+        path_text(diags[0].attribute.as_ref().unwrap()),
+        ".dr_region"
+    );
 
     // Malformed msgpack is a diagnostic, not a crash.
     let diags = client
@@ -213,7 +236,9 @@ impl ServerCertVerifier for PinnedServer {
         if end_entity.as_ref() == self.0.as_ref() {
             Ok(ServerCertVerified::assertion())
         } else {
-            Err(rustls::Error::General("unexpected server certificate".into()))
+            Err(rustls::Error::General(
+                "unexpected server certificate".into(),
+            ))
         }
     }
 
@@ -300,8 +325,8 @@ async fn schema_call(channel: Result<Channel, tonic::transport::Error>) -> Resul
 async fn mtls_accepts_only_the_pinned_client_certificate() {
     let identity = ServerIdentity::generate().unwrap();
     let (pinned_der, pinned_key, pinned_pem) = terraform_like_client_cert();
-    let config = tls::server_config(&identity, tls::parse_pem_certificate(&pinned_pem).unwrap())
-        .unwrap();
+    let config =
+        tls::server_config(&identity, tls::parse_pem_certificate(&pinned_pem).unwrap()).unwrap();
     let (addr, shutdown) = start_server(Transport::Tls(config)).await;
     let server_cert = identity.cert_der.clone();
 
@@ -310,13 +335,25 @@ async fn mtls_accepts_only_the_pinned_client_certificate() {
 
     let (other_der, other_key, _) = terraform_like_client_cert();
     let wrong = tls_channel(addr, server_cert.clone(), Some((other_der, other_key))).await;
-    assert!(schema_call(wrong).await.is_err(), "another certificate must be refused");
+    assert!(
+        schema_call(wrong).await.is_err(),
+        "another certificate must be refused"
+    );
 
     let none = tls_channel(addr, server_cert.clone(), None).await;
-    assert!(schema_call(none).await.is_err(), "no certificate must be refused");
+    assert!(
+        schema_call(none).await.is_err(),
+        "no certificate must be refused"
+    );
 
-    let plain = Endpoint::from_shared(format!("http://{addr}")).unwrap().connect().await;
-    assert!(schema_call(plain).await.is_err(), "plaintext must be refused");
+    let plain = Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await;
+    assert!(
+        schema_call(plain).await.is_err(),
+        "plaintext must be refused"
+    );
     shutdown.trigger();
 }
 
@@ -354,7 +391,10 @@ async fn handshake_mtls_and_prompt_exit_on_shutdown() {
     let fields: Vec<&str> = line.trim_end().split('|').collect();
     assert_eq!(&fields[..3], &["1", "6", "tcp"], "{line}");
     assert_eq!(fields[4], "grpc");
-    assert!(!fields[5].ends_with('='), "certificate must be unpadded base64");
+    assert!(
+        !fields[5].ends_with('='),
+        "certificate must be unpadded base64"
+    );
     use base64::Engine;
     let server_der = base64::engine::general_purpose::STANDARD_NO_PAD
         .decode(fields[5])

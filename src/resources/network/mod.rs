@@ -134,7 +134,11 @@ impl Resource for Network {
         };
         let mut parsed = Vec::new();
         for side in ["primary", "dr"] {
-            let region = if side == "primary" { &config.primary } else { &config.dr };
+            let region = if side == "primary" {
+                &config.primary
+            } else {
+                &config.dr
+            };
             let Some(cidr) = region.known().and_then(|r| r.cidr_block.known()) else {
                 continue;
             };
@@ -144,7 +148,11 @@ impl Resource for Network {
                 Ok(net) => {
                     if let Some(n) = az_count {
                         if let Err(e) = cidr::plan_subnets(cidr, n) {
-                            diags.error_at(path.clone(), "CIDR block cannot hold the subnets", e.to_string());
+                            diags.error_at(
+                                path.clone(),
+                                "CIDR block cannot hold the subnets",
+                                e.to_string(),
+                            );
                         }
                     }
                     parsed.push((path, net));
@@ -254,7 +262,12 @@ impl Resource for Network {
         }
     }
 
-    async fn import(&self, client: &DrClient, id: &str, diags: &mut Diagnostics) -> Option<NetworkModel> {
+    async fn import(
+        &self,
+        client: &DrClient,
+        id: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<NetworkModel> {
         match ec2::read(&client.aws, id, &BTreeMap::new()).await {
             Ok(Some(observed)) => {
                 let seed = NetworkModel {
@@ -263,7 +276,11 @@ impl Resource for Network {
                 };
                 let mut model = from_observed(client, &seed, observed);
                 let own = own_tags(client, model.tags_all.known().cloned().unwrap_or_default());
-                model.tags = if own.is_empty() { Val::Null } else { Val::Known(own) };
+                model.tags = if own.is_empty() {
+                    Val::Null
+                } else {
+                    Val::Known(own)
+                };
                 Some(model)
             }
             Ok(None) => {
@@ -304,7 +321,10 @@ fn network_id(name: &str, client: &DrClient) -> String {
     format!("{name}-{}", client.environment)
 }
 
-fn merged_tags(client: &DrClient, tags: &Val<BTreeMap<String, String>>) -> BTreeMap<String, String> {
+fn merged_tags(
+    client: &DrClient,
+    tags: &Val<BTreeMap<String, String>>,
+) -> BTreeMap<String, String> {
     let mut all = client.default_tags.clone();
     if let Val::Known(t) = tags {
         all.extend(t.clone());
@@ -348,8 +368,12 @@ fn spec(client: &DrClient, m: &NetworkModel) -> Option<NetworkSpec> {
         az_count: u8::try_from(*m.az_count.known()?).ok()?,
         default_tags: client.default_tags.clone(),
         user_tags: m.tags.known().cloned().unwrap_or_default(),
-        primary: RegionSpec { cidr_block: cidr(&m.primary)? },
-        dr: RegionSpec { cidr_block: cidr(&m.dr)? },
+        primary: RegionSpec {
+            cidr_block: cidr(&m.primary)?,
+        },
+        dr: RegionSpec {
+            cidr_block: cidr(&m.dr)?,
+        },
     })
 }
 
@@ -388,7 +412,11 @@ fn from_observed(client: &DrClient, base: &NetworkModel, o: ObservedNetwork) -> 
             .unwrap_or_default();
         let n = net.cloned().unwrap_or_default();
         Val::Known(RegionModel {
-            cidr_block: Val::Known(if n.cidr_block.is_empty() { cidr } else { n.cidr_block }),
+            cidr_block: Val::Known(if n.cidr_block.is_empty() {
+                cidr
+            } else {
+                n.cidr_block
+            }),
             region: Val::Known(client.aws.region(role).region.clone()),
             vpc_id: Val::Known(n.vpc_id),
             availability_zones: Val::Known(n.availability_zones),
@@ -403,7 +431,10 @@ fn from_observed(client: &DrClient, base: &NetworkModel, o: ObservedNetwork) -> 
     let mut drift = o.drift.clone();
     for (role, net) in [(Role::Primary, &o.primary), (Role::Dr, &o.dr)] {
         if net.is_none() && !drift.iter().any(|d| d.contains("VPC")) {
-            drift.push(format!("{}: VPC is missing", client.aws.region(role).region));
+            drift.push(format!(
+                "{}: VPC is missing",
+                client.aws.region(role).region
+            ));
         }
     }
     let name = if o.name.is_empty() {
