@@ -1,6 +1,5 @@
 //! One SDK configuration per region, built from the standard AWS credential chain.
 
-use std::sync::OnceLock;
 
 use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
@@ -70,7 +69,6 @@ pub struct RegionCtx {
     pub region: String,
     pub role: Role,
     pub config: SdkConfig,
-    ec2: OnceLock<aws_sdk_ec2::Client>,
 }
 
 impl RegionCtx {
@@ -79,16 +77,52 @@ impl RegionCtx {
             region: region.into(),
             role,
             config,
-            ec2: OnceLock::new(),
         }
     }
 
-    /// The EC2 client for this region, built once and shared (clients are cheap to clone).
-    pub fn ec2(&self) -> aws_sdk_ec2::Client {
-        self.ec2
-            .get_or_init(|| aws_sdk_ec2::Client::new(&self.config))
-            .clone()
+    /// S3 needs path-style addressing behind a custom endpoint (an emulator
+    /// has no per-bucket DNS names).
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::config::Builder::from(&self.config)
+            .force_path_style(self.config.endpoint_url().is_some())
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
     }
+}
+
+/// One method per AWS service: a client for this region. Clients share the
+/// configuration's HTTP connection pool and credentials cache, so building
+/// one per operation is cheap.
+macro_rules! region_clients {
+    ($($method:ident => $krate:ident),* $(,)?) => {
+        impl RegionCtx {
+            $(
+                pub fn $method(&self) -> $krate::Client {
+                    $krate::Client::new(&self.config)
+                }
+            )*
+        }
+    };
+}
+
+region_clients! {
+    autoscaling => aws_sdk_autoscaling,
+    backup => aws_sdk_backup,
+    cloudwatch => aws_sdk_cloudwatch,
+    dynamodb => aws_sdk_dynamodb,
+    ec2 => aws_sdk_ec2,
+    elbv2 => aws_sdk_elasticloadbalancingv2,
+    eventbridge => aws_sdk_eventbridge,
+    firehose => aws_sdk_firehose,
+    iam => aws_sdk_iam,
+    kms => aws_sdk_kms,
+    lambda => aws_sdk_lambda,
+    rds => aws_sdk_rds,
+    route53 => aws_sdk_route53,
+    secretsmanager => aws_sdk_secretsmanager,
+    sns => aws_sdk_sns,
+    ssm => aws_sdk_ssm,
+    sts => aws_sdk_sts,
 }
 
 /// Both regions of the pair.
