@@ -51,6 +51,9 @@ fn main() -> ExitCode {
     // Background tasks (idle connections, SDK pools) must not delay the exit
     // Terraform is waiting for.
     runtime.shutdown_background();
+    if let Some(kb) = peak_rss_kb() {
+        tracing::debug!(peak_rss_kb = kb, "provider exiting");
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -58,4 +61,11 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The process's peak resident set (`VmHWM`), for the benchmark's memory figure.
+fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }

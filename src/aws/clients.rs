@@ -1,6 +1,5 @@
 //! One SDK configuration per region, built from the standard AWS credential chain.
 
-
 use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, Region};

@@ -2,7 +2,9 @@
 //! traits. It knows nothing about gRPC or AWS: the protocol layer converts wire
 //! types into these, and resources only ever see their own serde models.
 
+pub mod action;
 pub mod diag;
+pub mod function;
 pub mod path;
 pub mod plan;
 pub mod provider;

@@ -2,7 +2,9 @@
 //! It owns the registry of resources and data sources, decodes wire values
 //! with the right schema, and dispatches to the typed implementations.
 
+use super::action::{DynAction, Progress};
 use super::diag::Diagnostics;
+use super::function::{Function, FunctionError, Signature};
 use super::resource::{DynDataSource, DynResource, ProviderData};
 use super::schema::Schema;
 use super::typed::to_typed;
@@ -73,6 +75,12 @@ pub trait Provider: Send + Sync + 'static {
     ) -> Option<ProviderData>;
     fn resources(&self) -> Vec<Arc<dyn DynResource>>;
     fn data_sources(&self) -> Vec<Arc<dyn DynDataSource>>;
+    fn actions(&self) -> Vec<Arc<dyn DynAction>> {
+        Vec::new()
+    }
+    fn functions(&self) -> Vec<Arc<dyn Function>> {
+        Vec::new()
+    }
 }
 
 #[async_trait]
@@ -140,6 +148,8 @@ pub struct ProviderSchemas {
     pub provider: Schema,
     pub resources: BTreeMap<String, Schema>,
     pub data_sources: BTreeMap<String, Schema>,
+    pub actions: BTreeMap<String, Schema>,
+    pub functions: BTreeMap<String, Signature>,
 }
 
 pub struct PlanOutput {
@@ -157,6 +167,8 @@ pub struct ProviderServer {
     provider: Box<dyn DynProvider>,
     resources: BTreeMap<String, Arc<dyn DynResource>>,
     data_sources: BTreeMap<String, Arc<dyn DynDataSource>>,
+    actions: BTreeMap<String, Arc<dyn DynAction>>,
+    functions: BTreeMap<String, Arc<dyn Function>>,
     configured: RwLock<Option<ProviderData>>,
 }
 
@@ -172,10 +184,22 @@ impl ProviderServer {
             .into_iter()
             .map(|d| (d.type_name().to_string(), d))
             .collect();
+        let actions = provider
+            .actions()
+            .into_iter()
+            .map(|a| (a.type_name().to_string(), a))
+            .collect();
+        let functions = provider
+            .functions()
+            .into_iter()
+            .map(|f| (f.name().to_string(), f))
+            .collect();
         Self {
             provider: Box::new(provider),
             resources,
             data_sources,
+            actions,
+            functions,
             configured: RwLock::new(None),
         }
     }
@@ -193,7 +217,25 @@ impl ProviderServer {
                 .iter()
                 .map(|(k, d)| (k.clone(), d.schema()))
                 .collect(),
+            actions: self
+                .actions
+                .iter()
+                .map(|(k, a)| (k.clone(), a.schema()))
+                .collect(),
+            functions: self
+                .functions
+                .iter()
+                .map(|(k, f)| (k.clone(), f.signature()))
+                .collect(),
         }
+    }
+
+    pub fn action_type_names(&self) -> Vec<String> {
+        self.actions.keys().cloned().collect()
+    }
+
+    pub fn function_names(&self) -> Vec<String> {
+        self.functions.keys().cloned().collect()
     }
 
     pub fn resource_type_names(&self) -> Vec<String> {
@@ -436,6 +478,122 @@ impl ProviderServer {
         diags.extend(more);
         let value = Some(RawValue::encode(&state, &ty, &mut diags));
         ServedValue { value, diags }
+    }
+}
+
+impl ProviderServer {
+    fn action(&self, type_name: &str, diags: &mut Diagnostics) -> Option<Arc<dyn DynAction>> {
+        let a = self.actions.get(type_name).cloned();
+        if a.is_none() {
+            diags.error(
+                "Unknown action type",
+                format!("The drpair provider has no action {type_name:?}."),
+            );
+        }
+        a
+    }
+
+    pub fn validate_action_config(&self, type_name: &str, config: &RawValue) -> Diagnostics {
+        let mut diags = Diagnostics::new();
+        let Some(a) = self.action(type_name, &mut diags) else {
+            return diags;
+        };
+        let v = config.decode(&a.schema().ty(), "action configuration", &mut diags);
+        if !diags.has_errors() {
+            diags.extend(a.validate(&v));
+        }
+        diags
+    }
+
+    pub async fn plan_action(&self, type_name: &str, config: &RawValue) -> Diagnostics {
+        let mut diags = Diagnostics::new();
+        let Some(a) = self.action(type_name, &mut diags) else {
+            return diags;
+        };
+        let v = config.decode(&a.schema().ty(), "action configuration", &mut diags);
+        if !diags.has_errors() {
+            let data = self.data();
+            diags.extend(a.plan(data.as_ref(), &v).await);
+        }
+        diags
+    }
+
+    pub async fn invoke_action(
+        &self,
+        type_name: &str,
+        config: &RawValue,
+        progress: Progress,
+    ) -> Diagnostics {
+        let mut diags = Diagnostics::new();
+        let Some(a) = self.action(type_name, &mut diags) else {
+            return diags;
+        };
+        let v = config.decode(&a.schema().ty(), "action configuration", &mut diags);
+        if !diags.has_errors() {
+            let data = self.data();
+            diags.extend(a.invoke(data.as_ref(), &v, progress).await);
+        }
+        diags
+    }
+
+    /// Calls a provider function with its msgpack arguments.
+    pub fn call_function(&self, name: &str, args: &[RawValue]) -> Result<RawValue, FunctionError> {
+        let Some(f) = self.functions.get(name) else {
+            return Err(FunctionError {
+                text: format!("The drpair provider has no function {name:?}."),
+                argument: None,
+            });
+        };
+        let sig = f.signature();
+        let mut values = Vec::with_capacity(args.len());
+        for (i, raw) in args.iter().enumerate() {
+            let Some(param) = sig.parameters.get(i).or(sig.variadic.as_ref()) else {
+                return Err(FunctionError {
+                    text: format!(
+                        "{name} takes {} arguments, got {}.",
+                        sig.parameters.len(),
+                        args.len()
+                    ),
+                    argument: None,
+                });
+            };
+            let mut diags = Diagnostics::new();
+            let v = raw.decode(&param.ty, "function argument", &mut diags);
+            if diags.has_errors() {
+                return Err(FunctionError::argument(i, diags.to_string()));
+            }
+            if v.is_null() && !param.allow_null {
+                return Err(FunctionError::argument(
+                    i,
+                    format!("{} must not be null.", param.name),
+                ));
+            }
+            if !v.is_wholly_known() && !param.allow_unknown {
+                let mut diags = Diagnostics::new();
+                return Ok(RawValue::encode(&Value::Unknown, &sig.returns, &mut diags));
+            }
+            values.push(v);
+        }
+        if values.len() < sig.parameters.len() {
+            return Err(FunctionError {
+                text: format!(
+                    "{name} takes {} arguments, got {}.",
+                    sig.parameters.len(),
+                    values.len()
+                ),
+                argument: None,
+            });
+        }
+        let result = f.call(&values)?;
+        let mut diags = Diagnostics::new();
+        let raw = RawValue::encode(&result, &sig.returns, &mut diags);
+        if diags.has_errors() {
+            return Err(FunctionError {
+                text: diags.to_string(),
+                argument: None,
+            });
+        }
+        Ok(raw)
     }
 }
 

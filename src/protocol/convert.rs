@@ -1,6 +1,7 @@
 //! One mapper per wire type: framework → tfplugin6 and back. Nothing else.
 
 use super::tfplugin6 as pb;
+use crate::framework::function::{FunctionError, Signature};
 use crate::framework::path::{AttributePath, PathStep};
 use crate::framework::provider::RawValue;
 use crate::framework::schema::{AttrKind, Attribute, Block, NestedBlock, Nesting, Schema};
@@ -86,6 +87,35 @@ fn nested_block(b: &NestedBlock) -> pb::schema::NestedBlock {
         nesting: nesting as i32,
         min_items: b.min_items,
         max_items: b.max_items,
+    }
+}
+
+pub fn function(sig: &Signature) -> pb::Function {
+    let param = |p: &crate::framework::function::Parameter| pb::function::Parameter {
+        name: p.name.clone(),
+        r#type: p.ty.to_json_bytes(),
+        allow_null_value: p.allow_null,
+        allow_unknown_values: p.allow_unknown,
+        description: p.description.clone(),
+        description_kind: pb::StringKind::Markdown as i32,
+    };
+    pb::Function {
+        parameters: sig.parameters.iter().map(param).collect(),
+        variadic_parameter: sig.variadic.as_ref().map(param),
+        r#return: Some(pb::function::Return {
+            r#type: sig.returns.to_json_bytes(),
+        }),
+        summary: sig.summary.clone(),
+        description: sig.description.clone(),
+        description_kind: pb::StringKind::Markdown as i32,
+        deprecation_message: String::new(),
+    }
+}
+
+pub fn function_error(e: FunctionError) -> pb::FunctionError {
+    pb::FunctionError {
+        text: e.text,
+        function_argument: e.argument,
     }
 }
 

@@ -5,8 +5,10 @@
 use super::convert;
 use super::tfplugin6 as pb;
 use super::tfplugin6::provider_server::Provider;
+use crate::framework::action::Progress;
 use crate::framework::provider::ProviderServer;
 use std::sync::Arc;
+use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
 pub struct ProviderService {
@@ -51,6 +53,18 @@ impl Provider for ProviderService {
                 .into_iter()
                 .map(|type_name| DataSourceMetadata { type_name })
                 .collect(),
+            actions: self
+                .server
+                .action_type_names()
+                .into_iter()
+                .map(|type_name| pb::get_metadata::ActionMetadata { type_name })
+                .collect(),
+            functions: self
+                .server
+                .function_names()
+                .into_iter()
+                .map(|name| pb::get_metadata::FunctionMetadata { name })
+                .collect(),
             ..Default::default()
         }))
     }
@@ -72,9 +86,134 @@ impl Provider for ProviderService {
                 .iter()
                 .map(|(k, s)| (k.clone(), convert::schema(s)))
                 .collect(),
+            action_schemas: schemas
+                .actions
+                .iter()
+                .map(|(k, s)| {
+                    let schema = Some(convert::schema(s));
+                    (k.clone(), pb::ActionSchema { schema })
+                })
+                .collect(),
+            functions: schemas
+                .functions
+                .iter()
+                .map(|(k, f)| (k.clone(), convert::function(f)))
+                .collect(),
             server_capabilities: Some(Self::capabilities()),
             ..Default::default()
         }))
+    }
+
+    async fn get_functions(
+        &self,
+        _req: Request<pb::get_functions::Request>,
+    ) -> RpcResult<pb::get_functions::Response> {
+        let schemas = self.server.schemas();
+        Ok(Response::new(pb::get_functions::Response {
+            functions: schemas
+                .functions
+                .iter()
+                .map(|(k, f)| (k.clone(), convert::function(f)))
+                .collect(),
+            diagnostics: Vec::new(),
+        }))
+    }
+
+    async fn call_function(
+        &self,
+        req: Request<pb::call_function::Request>,
+    ) -> RpcResult<pb::call_function::Response> {
+        let req = req.into_inner();
+        let args: Vec<_> = req
+            .arguments
+            .iter()
+            .map(|a| convert::raw_value(Some(a)))
+            .collect();
+        Ok(Response::new(
+            match self.server.call_function(&req.name, &args) {
+                Ok(v) => pb::call_function::Response {
+                    result: Some(convert::dynamic_value(v)),
+                    error: None,
+                },
+                Err(e) => pb::call_function::Response {
+                    result: None,
+                    error: Some(convert::function_error(e)),
+                },
+            },
+        ))
+    }
+
+    async fn validate_action_config(
+        &self,
+        req: Request<pb::validate_action_config::Request>,
+    ) -> RpcResult<pb::validate_action_config::Response> {
+        let req = req.into_inner();
+        let diags = self
+            .server
+            .validate_action_config(&req.type_name, &convert::raw_value(req.config.as_ref()));
+        Ok(Response::new(pb::validate_action_config::Response {
+            diagnostics: convert::diagnostics(&diags),
+        }))
+    }
+
+    async fn plan_action(
+        &self,
+        req: Request<pb::plan_action::Request>,
+    ) -> RpcResult<pb::plan_action::Response> {
+        let req = req.into_inner();
+        let diags = self
+            .server
+            .plan_action(&req.action_type, &convert::raw_value(req.config.as_ref()))
+            .await;
+        Ok(Response::new(pb::plan_action::Response {
+            diagnostics: convert::diagnostics(&diags),
+            deferred: None,
+        }))
+    }
+
+    /// Streams the action's progress messages as they happen, then one
+    /// completion event with its diagnostics.
+    async fn invoke_action(
+        &self,
+        req: Request<pb::invoke_action::Request>,
+    ) -> RpcResult<BoxStream<pb::invoke_action::Event>> {
+        use pb::invoke_action::event::{Completed, Progress as ProgressEvent, Type};
+        use pb::invoke_action::Event;
+        let req = req.into_inner();
+        tracing::info!(action_type = %req.action_type, "invoke action");
+        let (progress_tx, mut progress_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
+        let server = self.server.clone();
+        tokio::spawn(async move {
+            let progress_event = |message| Event {
+                r#type: Some(Type::Progress(ProgressEvent { message })),
+            };
+            let config = convert::raw_value(req.config.as_ref());
+            let invoke =
+                server.invoke_action(&req.action_type, &config, Progress::new(progress_tx));
+            tokio::pin!(invoke);
+            // One task forwards everything, so progress always precedes completion.
+            let diags = loop {
+                tokio::select! {
+                    biased;
+                    Some(message) = progress_rx.recv() => {
+                        let _ = events_tx.send(Ok(progress_event(message)));
+                    }
+                    diags = &mut invoke => break diags,
+                }
+            };
+            while let Ok(message) = progress_rx.try_recv() {
+                let _ = events_tx.send(Ok(progress_event(message)));
+            }
+            let completed = Event {
+                r#type: Some(Type::Completed(Completed {
+                    diagnostics: convert::diagnostics(&diags),
+                })),
+            };
+            let _ = events_tx.send(Ok(completed));
+        });
+        let stream = tokio_stream::wrappers::UnboundedReceiverStream::new(events_rx);
+        Ok(Response::new(Box::pin(stream)))
     }
 
     async fn validate_provider_config(
