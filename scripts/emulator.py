@@ -1,14 +1,18 @@
-"""Serve moto's AWS API emulator on 127.0.0.1 for drpair's tests (run through scripts/emulator)."""
+"""Serve moto's AWS API emulator on 127.0.0.1 for drpair's tests (run through scripts/emulator).
+
+moto (pinned in requirements.txt) with the project's extensions (scripts/emulator_ext/): CloudWatch
+over rpc-v2-cbor, metric streams, Aurora global database failover, DynamoDB global tables, AWS
+Backup selections, Route 53 health status and TestDNSAnswer, Lambda without Docker, and run-time
+controls under /_drpair/ (see docs/EMULATOR.md). Refuses to start on another moto version.
+"""
 
 import argparse
 import importlib
-import io
 import os
 import re
 import signal
 import sys
 import threading
-from urllib.parse import parse_qs
 
 # Settings moto reads from the environment, some at import time: set them before importing it.
 os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
@@ -17,6 +21,27 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The moto version the extensions were written against (they patch its internals).
+MOTO_VERSION = "5.2.5"
+
+
+def check_moto_version():
+    """Exits with a clear message unless the installed moto is the one the extensions expect."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version("moto")
+    except PackageNotFoundError:
+        installed = None
+    if installed != MOTO_VERSION:
+        print(
+            f"scripts/emulator: refusing to start: its extensions are written for moto {MOTO_VERSION}, "
+            f"but {'moto ' + installed if installed else 'no moto'} is installed in {sys.prefix}. "
+            "Run scripts/bootstrap --force to install the pinned requirements.txt.",
+            file=sys.stderr,
+            flush=True,
+        )
+        sys.exit(2)
 
 
 def parse_args(argv):
@@ -63,39 +88,17 @@ def load_extensions(app, names):
     return app
 
 
-_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,]+/\d{8}/([^/,]+)/([^/,]+)/")
 _ERROR_CODE = re.compile(rb"<Code>([^<]+)</Code>|\"__type\"\s*:\s*\"(?:[^\"#]*#)?([^\"]+)\"|\"[Cc]ode\"\s*:\s*\"([^\"]+)\"")
 
 
 def _operation(environ):
     """Region, service and operation of a request, as far as the request tells them."""
-    region, service = "-", "-"
-    scope = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
-    if scope:
-        region, service = scope.group(1), scope.group(2)
-    target = environ.get("HTTP_X_AMZ_TARGET")
-    if target:
-        return region, service, target.rsplit(".", 1)[-1]
-    action = parse_qs(environ.get("QUERY_STRING", "")).get("Action")
-    if action:
-        return region, service, action[0]
-    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
-        # Query-protocol services (EC2, IAM, STS, RDS) put Action in the form body: read it and
-        # hand moto an identical stream.
-        length = environ.get("CONTENT_LENGTH")
-        if length:
-            body = environ["wsgi.input"].read(int(length))
-        elif environ.get("wsgi.input_terminated"):
-            body = environ["wsgi.input"].read()
-        else:
-            body = None
-        if body is not None:
-            environ["wsgi.input"] = io.BytesIO(body)
-            environ["CONTENT_LENGTH"] = str(len(body))
-            action = parse_qs(body.decode("utf-8", "replace")).get("Action")
-            if action:
-                return region, service, action[0]
-    return region, service, f"{environ.get('REQUEST_METHOD', '?')} {environ.get('PATH_INFO', '')}"
+    from emulator_ext.common import classify, is_aws_request
+
+    if not is_aws_request(environ):
+        return "-", "-", f"{environ.get('REQUEST_METHOD', '?')} {environ.get('PATH_INFO', '')}"
+    service, operation, region, _ = classify(environ)
+    return region, service, operation
 
 
 class RequestLog:
@@ -118,6 +121,9 @@ class RequestLog:
 
         try:
             result = self.app(environ, record_status)
+        except ConnectionAbortedError as exc:
+            print(f"{what} -> connection dropped ({exc})", file=self.stream, flush=True)
+            raise
         except BaseException as exc:
             # werkzeug answers 500 and logs the traceback below this line.
             print(f"{what} -> 500 (emulator raised {type(exc).__name__}: {exc})", file=self.stream, flush=True)
@@ -132,13 +138,18 @@ class RequestLog:
             found = _ERROR_CODE.search(body[:8192])
             if found:
                 detail = " " + next(g for g in found.groups() if g).decode("utf-8", "replace")
+        if environ.get("drpair.fault"):
+            detail += f" [{environ['drpair.fault']}]"
         print(f"{what} -> {code.split(' ', 1)[0]}{detail}", file=self.stream, flush=True)
         return result
 
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    check_moto_version()
     os.environ.setdefault("MOTO_PORT", str(args.port))
+    if HERE not in sys.path:
+        sys.path.insert(0, HERE)
 
     import logging
 

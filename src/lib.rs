@@ -6,6 +6,7 @@
 
 pub mod aws;
 pub mod framework;
+pub mod functions;
 pub mod protocol;
 pub mod provider;
 pub mod resources;

@@ -1,11 +1,38 @@
 """Project extensions to the moto emulator, loaded by scripts/emulator.py before it serves.
 
 Work around the emulator's known gaps here, never in the provider's code paths that real AWS
-would take. Each extension module exposes ``register(app)``; it may patch moto's backends, and
-may return a WSGI application wrapping ``app`` (returning None keeps ``app``).
+would take. Each module exposes ``register(app)``: it may patch moto's backends and responses
+(so ordinary moto calls see its effects), and may return a WSGI application wrapping ``app``.
+
+Requests pass the wrappers outermost first:
+
+    controls         /_drpair/ endpoints; call counts, added latency, injected faults
+    cloudwatch_cbor  CloudWatch rpc-v2-cbor <-> awsJson1.0
+    errors           AWS-style errors instead of moto's HTML tracebacks
+    route53_health   TestDNSAnswer (moto does not route it)
+    moto
 """
+
+import importlib
+
+# Patches of moto's backends and responses (order does not matter).
+PATCHES = (
+    "cloudwatch_alarms",
+    "metric_streams",
+    "rds_global",
+    "dynamodb_global",
+    "backup_selections",
+    "lambda_iam",
+)
+# WSGI wrappers, innermost first.
+WRAPPERS = ("route53_health", "errors", "cloudwatch_cbor", "controls")
 
 
 def register(app):
-    """Called once with moto's WSGI application before the server starts. Nothing yet."""
+    """Called once with moto's WSGI application before the server starts."""
+    for name in PATCHES + WRAPPERS:
+        module = importlib.import_module(f"{__name__}.{name}")
+        wrapped = module.register(app)
+        if wrapped is not None:
+            app = wrapped
     return app

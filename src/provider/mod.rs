@@ -5,6 +5,8 @@ mod validate;
 
 use crate::aws::tags::is_managed_key;
 use crate::aws::{AwsContext, AwsSettings};
+use crate::framework::action::DynAction;
+use crate::framework::function::Function;
 use crate::framework::provider::Provider;
 use crate::framework::resource::{DynDataSource, DynResource, ProviderData};
 use crate::framework::schema::{Attribute, Block, Schema};
@@ -191,5 +193,13 @@ impl Provider for DrPair {
 
     fn data_sources(&self) -> Vec<Arc<dyn DynDataSource>> {
         crate::resources::data_sources()
+    }
+
+    fn actions(&self) -> Vec<Arc<dyn DynAction>> {
+        crate::resources::actions()
+    }
+
+    fn functions(&self) -> Vec<Arc<dyn Function>> {
+        crate::functions::functions()
     }
 }

@@ -1,15 +1,26 @@
-//! The registry: every resource and data source drpair offers.
+//! The registry: every resource, data source and action drpair offers.
 
+pub mod global_database;
 pub mod network;
+pub mod session_table;
 pub mod timeouts;
 
+use crate::framework::action::DynAction;
 use crate::framework::resource::{DynDataSource, DynResource};
 use std::sync::Arc;
 
 pub fn resources() -> Vec<Arc<dyn DynResource>> {
-    vec![Arc::new(network::Network)]
+    vec![
+        Arc::new(global_database::GlobalDatabase),
+        Arc::new(network::Network),
+        Arc::new(session_table::SessionTable),
+    ]
 }
 
 pub fn data_sources() -> Vec<Arc<dyn DynDataSource>> {
+    vec![]
+}
+
+pub fn actions() -> Vec<Arc<dyn DynAction>> {
     vec![]
 }

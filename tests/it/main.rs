@@ -5,3 +5,4 @@ mod harness;
 mod network_acc;
 mod network_aws;
 mod protocol;
+mod session_table_acc;

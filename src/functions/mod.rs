@@ -1,0 +1,161 @@
+//! Provider functions: `provider::drpair::rto_budget(...)` and
+//! `provider::drpair::dr_name(...)`, for users composing their own resources
+//! with drpair's rules.
+
+use crate::framework::function::{Function, FunctionError, Parameter, Signature};
+use crate::framework::value::{Number, Value};
+use crate::framework::Type;
+use crate::provider::DEFAULT_NAME_VERSION;
+use std::sync::Arc;
+
+/// Time from the DNS failover decision to a writable DR database that the
+/// RTO budget reserves: Aurora global database failover (unplanned,
+/// AllowDataLoss) typically completes in 1–2 minutes; 120 s is the allowance.
+pub const PROMOTION_ALLOWANCE_SECONDS: i64 = 120;
+
+/// Route 53 alias records have a fixed 60 s TTL.
+pub const ALIAS_TTL_SECONDS: i64 = 60;
+
+/// Detection (interval × threshold) + DNS TTL + promotion: the worst-case
+/// time from the primary failing to clients writing in the DR region.
+pub fn rto_budget_seconds(
+    request_interval: i64,
+    failure_threshold: i64,
+    ttl: i64,
+    promotion: i64,
+) -> i64 {
+    request_interval * failure_threshold + ttl + promotion
+}
+
+/// `{name}-{version}-{environment}`, the naming rule of database-related
+/// objects (see MIGRATION.md).
+pub fn dr_name(name: &str, version: &str, environment: &str) -> String {
+    format!("{name}-{version}-{environment}")
+}
+
+pub fn functions() -> Vec<Arc<dyn Function>> {
+    vec![Arc::new(RtoBudget), Arc::new(DrName)]
+}
+
+struct RtoBudget;
+
+fn whole_number(args: &[Value], i: usize, name: &str, min: i64) -> Result<i64, FunctionError> {
+    let n = args[i].as_i64().ok_or_else(|| {
+        FunctionError::argument(
+            i,
+            format!("{name} must be a whole number of seconds or checks."),
+        )
+    })?;
+    if n < min {
+        return Err(FunctionError::argument(
+            i,
+            format!("{name} must be at least {min}, got {n}."),
+        ));
+    }
+    Ok(n)
+}
+
+impl Function for RtoBudget {
+    fn name(&self) -> &'static str {
+        "rto_budget"
+    }
+
+    fn signature(&self) -> Signature {
+        Signature {
+            summary: "Worst-case recovery time of a DNS failover".into(),
+            description: "Returns `request_interval × failure_threshold + ttl_seconds + promotion_seconds`: the seconds from the primary failing until Route 53 has detected it, resolvers have dropped the cached answer, and the DR database accepts writes. Compare it with the RTO target (300 s for the payment system).".into(),
+            parameters: vec![
+                Parameter::new("request_interval", Type::Number, "Seconds between Route 53 health checks (10 or 30)."),
+                Parameter::new("failure_threshold", Type::Number, "Consecutive failed checks before the endpoint is unhealthy (1-10)."),
+                Parameter::new("ttl_seconds", Type::Number, "DNS TTL of the record (alias records: 60)."),
+                Parameter::new("promotion_seconds", Type::Number, "Time to promote the DR database (drpair assumes 120)."),
+            ],
+            variadic: None,
+            returns: Type::Number,
+        }
+    }
+
+    fn call(&self, args: &[Value]) -> Result<Value, FunctionError> {
+        let interval = whole_number(args, 0, "request_interval", 1)?;
+        let threshold = whole_number(args, 1, "failure_threshold", 1)?;
+        let ttl = whole_number(args, 2, "ttl_seconds", 0)?;
+        let promotion = whole_number(args, 3, "promotion_seconds", 0)?;
+        Ok(Value::Number(Number::Int(rto_budget_seconds(
+            interval, threshold, ttl, promotion,
+        ))))
+    }
+}
+
+struct DrName;
+
+impl Function for DrName {
+    fn name(&self) -> &'static str {
+        "dr_name"
+    }
+
+    fn signature(&self) -> Signature {
+        Signature {
+            summary: "The v2 name of a database-related object".into(),
+            description: "Returns `{name}-v2-{environment}`, e.g. `dr_name(\"primary-db-cluster\", \"dev\")` is `primary-db-cluster-v2-dev`: the naming scheme drpair uses for database-related objects so that a v2 stack can run beside a v1 one (see MIGRATION.md).".into(),
+            parameters: vec![
+                Parameter::new("name", Type::String, "Base name, e.g. `primary-db-cluster`."),
+                Parameter::new("environment", Type::String, "Environment, e.g. `dev`."),
+            ],
+            variadic: None,
+            returns: Type::String,
+        }
+    }
+
+    fn call(&self, args: &[Value]) -> Result<Value, FunctionError> {
+        let text = |i: usize, what: &str| {
+            args[i].as_str().filter(|s| !s.is_empty()).ok_or_else(|| {
+                FunctionError::argument(i, format!("{what} must be a non-empty string."))
+            })
+        };
+        let name = text(0, "name")?;
+        let environment = text(1, "environment")?;
+        Ok(Value::String(dr_name(
+            name,
+            DEFAULT_NAME_VERSION,
+            environment,
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(v: i64) -> Value {
+        Value::Number(Number::Int(v))
+    }
+
+    #[test]
+    fn rto_budget_table() {
+        let cases = [
+            ((10, 3, 60, 120), Ok(210)),
+            ((30, 10, 60, 120), Ok(480)),
+            ((10, 0, 60, 120), Err(1)),
+            ((10, 3, -1, 120), Err(2)),
+        ];
+        for ((i, t, ttl, p), want) in cases {
+            let got = RtoBudget.call(&[n(i), n(t), n(ttl), n(p)]);
+            match want {
+                Ok(v) => assert_eq!(got, Ok(n(v))),
+                Err(arg) => assert_eq!(got.unwrap_err().argument, Some(arg)),
+            }
+        }
+    }
+
+    #[test]
+    fn dr_name_follows_the_v2_rule() {
+        let got = DrName.call(&[
+            Value::String("primary-db-cluster".into()),
+            Value::String("dev".into()),
+        ]);
+        assert_eq!(got, Ok(Value::String("primary-db-cluster-v2-dev".into())));
+        assert!(DrName
+            .call(&[Value::String(String::new()), Value::String("dev".into())])
+            .is_err());
+    }
+}

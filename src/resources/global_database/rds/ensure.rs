@@ -1,0 +1,237 @@
+//! [`ensure`]: create, adopt and repair. Everything is looked up first and only what is
+//! missing or different is changed, so re-running completes an interrupted create, repairs
+//! out-of-band deletions and applies in-place updates.
+//!
+//! Order, with one deadline: subnets checked → per region (in parallel) KMS key, subnet group,
+//! security group, parameter group → secret (replicated with the DR key) → global cluster →
+//! the writer's cluster and instances → the secondary's cluster and instances → engine minor
+//! upgrades (secondary first) → managed RPO on the writer's parameter group.
+
+use std::collections::BTreeSet;
+
+use crate::aws::{AwsContext, AwsError, Deadline, RegionCtx, Role};
+
+use super::clusters::{
+    ensure_cluster, ensure_global, ensure_instances, set_master_password, set_rpo, upgrade_cluster,
+    version_covers, Joining,
+};
+use super::find::{find_cluster, find_global_cluster, find_vpc_cidrs, subnets_layout, SUBNETS};
+use super::foundation::{ensure_foundation, Placement};
+use super::observe::load;
+use super::secret::{ensure_secret, read_password, Password};
+use super::{arn_region, DatabaseSpec, Observed};
+
+/// Brings the database to the spec in both regions and returns what exists afterwards. On
+/// failure the error comes with what exists at that point, for the state and a later destroy.
+pub async fn ensure(
+    ctx: &AwsContext,
+    spec: &DatabaseSpec,
+    deadline: Deadline,
+) -> Result<Observed, (AwsError, Option<Observed>)> {
+    let global_id = spec.names.global_cluster();
+    tracing::info!(
+        "ensuring Aurora global database {global_id} in {} and {}",
+        ctx.primary.region,
+        ctx.dr.region
+    );
+    let result = match converge(ctx, spec, deadline).await {
+        Ok(()) => load(ctx, &spec.names).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(observed) => {
+            tracing::info!("Aurora global database {global_id} is complete");
+            Ok(observed)
+        }
+        Err(e) => {
+            tracing::warn!("Aurora global database {global_id} is incomplete: {e}");
+            let partial = load(ctx, &spec.names).await.ok();
+            Err((e, partial))
+        }
+    }
+}
+
+async fn converge(
+    ctx: &AwsContext,
+    spec: &DatabaseSpec,
+    deadline: Deadline,
+) -> Result<(), AwsError> {
+    let observed = load(ctx, &spec.names).await?;
+    let (primary_vpc, dr_vpc) =
+        tokio::try_join!(subnets_vpc(&ctx.primary, spec), subnets_vpc(&ctx.dr, spec))?;
+    let (primary_cidrs, dr_cidrs) = tokio::try_join!(
+        find_vpc_cidrs(&ctx.primary, &primary_vpc),
+        find_vpc_cidrs(&ctx.dr, &dr_vpc)
+    )?;
+    let allowed: Vec<String> = primary_cidrs
+        .into_iter()
+        .chain(dr_cidrs)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let placement = |vpc_id| Placement {
+        vpc_id,
+        allowed_cidrs: &allowed,
+    };
+    let (primary_placement, dr_placement) = (placement(&primary_vpc), placement(&dr_vpc));
+    let (primary, dr) = tokio::try_join!(
+        ensure_foundation(&ctx.primary, spec, &observed.primary, &primary_placement),
+        ensure_foundation(&ctx.dr, spec, &observed.dr, &dr_placement),
+    )?;
+    let (_, secret_created) = ensure_secret(
+        ctx,
+        spec,
+        observed.secret.as_ref(),
+        &primary.key_arn,
+        &dr.key_arn,
+    )
+    .await?;
+
+    let standalone = Role::BOTH.into_iter().find_map(|role| {
+        let c = observed.region(role).cluster.as_ref()?;
+        (c.global_cluster_id.is_none() && c.status != "deleting").then_some((role, c))
+    });
+    let source = standalone.filter(|_| observed.global.is_none());
+    ensure_global(
+        &ctx.primary,
+        spec,
+        observed.global.as_ref(),
+        source.map(|(_, c)| c),
+        deadline,
+    )
+    .await?;
+
+    let global = find_global_cluster(&ctx.primary, &spec.names.global_cluster()).await?;
+    let writer_role = global
+        .as_ref()
+        .and_then(|g| g.writer())
+        .and_then(|w| role_of(ctx, &w.cluster_arn))
+        .or(source.map(|(role, _)| role))
+        .unwrap_or(Role::Primary);
+    let foundation = |role: Role| match role {
+        Role::Primary => &primary,
+        Role::Dr => &dr,
+    };
+
+    let mut password: Option<Password> = None;
+    for role in [writer_role, writer_role.peer()] {
+        let rc = ctx.region(role);
+        let existing = find_cluster(rc, &spec.names.cluster(role)).await?;
+        let creating_writer = role == writer_role && existing.is_none();
+        if creating_writer || (role == writer_role && secret_created) {
+            password = Some(master_password(ctx, spec, rc).await?);
+        }
+        let joining = match (&password, creating_writer) {
+            (Some(p), true) => Joining::Writer(p),
+            _ => Joining::Secondary,
+        };
+        let cluster = ensure_cluster(
+            rc,
+            spec,
+            existing.as_ref(),
+            foundation(role),
+            joining,
+            deadline,
+        )
+        .await?;
+        if role == writer_role && existing.is_some() && secret_created {
+            if let Some(p) = &password {
+                set_master_password(rc, &cluster.id, p, deadline).await?;
+            }
+        }
+        ensure_instances(rc, spec, &cluster.writer_instances, deadline).await?;
+    }
+    drop(password);
+
+    upgrade_engine(ctx, spec, writer_role, deadline).await?;
+    align_rpo(ctx, spec, &observed, writer_role).await
+}
+
+/// The single VPC of a region's subnets, which must span at least two availability zones.
+async fn subnets_vpc(rc: &RegionCtx, spec: &DatabaseSpec) -> Result<String, AwsError> {
+    let ids = &spec.region(rc.role).subnet_ids;
+    let label = format!("{}.subnet_ids", rc.role.tag_value());
+    let fail =
+        |message: String| AwsError::api("checking", SUBNETS, &label, &rc.region, None, message);
+    let layout = subnets_layout(rc, ids).await?;
+    if !layout.missing.is_empty() {
+        return Err(fail(format!(
+            "subnets {} do not exist",
+            layout.missing.join(", ")
+        )));
+    }
+    match layout.vpc_ids.as_slice() {
+        [vpc] if layout.availability_zones.len() >= 2 => Ok(vpc.clone()),
+        [_] => Err(fail(format!(
+            "the subnets are all in {}; Aurora needs subnets in at least two availability zones",
+            layout.availability_zones.join(", ")
+        ))),
+        vpcs => Err(fail(format!(
+            "the subnets must all be in one VPC, they are in {}",
+            vpcs.join(", ")
+        ))),
+    }
+}
+
+fn role_of(ctx: &AwsContext, cluster_arn: &str) -> Option<Role> {
+    let region = arn_region(cluster_arn)?;
+    Role::BOTH
+        .into_iter()
+        .find(|r| ctx.region(*r).region == region)
+}
+
+/// The password from the secret, read where the writer is (the replica there) and, failing
+/// that, from the primary secret.
+async fn master_password(
+    ctx: &AwsContext,
+    spec: &DatabaseSpec,
+    rc: &RegionCtx,
+) -> Result<Password, AwsError> {
+    let name = spec.names.secret();
+    match read_password(rc, &name).await {
+        Ok(p) => Ok(p),
+        Err(_) if rc.role != Role::Primary => read_password(&ctx.primary, &name).await,
+        Err(e) => Err(e),
+    }
+}
+
+/// Minor version upgrades, secondary first, as Aurora global databases require.
+async fn upgrade_engine(
+    ctx: &AwsContext,
+    spec: &DatabaseSpec,
+    writer_role: Role,
+    deadline: Deadline,
+) -> Result<(), AwsError> {
+    for role in [writer_role.peer(), writer_role] {
+        let rc = ctx.region(role);
+        let id = spec.names.cluster(role);
+        if let Some(c) = find_cluster(rc, &id).await? {
+            if !version_covers(&c.engine_version, &spec.engine_version) {
+                upgrade_cluster(rc, spec, &id, deadline).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The managed RPO lives on the writer's parameter group only: a secondary that is promoted
+/// must not start out pausing commits because its former primary is unreachable.
+async fn align_rpo(
+    ctx: &AwsContext,
+    spec: &DatabaseSpec,
+    observed: &Observed,
+    writer_role: Role,
+) -> Result<(), AwsError> {
+    for role in Role::BOTH {
+        let current = observed
+            .region(role)
+            .parameter_group
+            .as_ref()
+            .and_then(|g| g.rpo_seconds);
+        let wanted = (role == writer_role).then_some(spec.rpo_target_seconds);
+        if current != wanted {
+            set_rpo(ctx.region(role), &spec.names.parameter_group(role), wanted).await?;
+        }
+    }
+    Ok(())
+}

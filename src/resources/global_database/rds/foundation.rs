@@ -1,0 +1,454 @@
+//! What each region needs before a cluster can live there: a KMS key (with its alias), a DB
+//! subnet group, a security group letting PostgreSQL in from both VPCs, and a cluster parameter
+//! group. Each is found by its name and created, repaired or adopted as needed.
+
+use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType};
+use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+
+use crate::aws::error::ok_if_not_found;
+use crate::aws::tags::{tag_specification, Tags};
+use crate::aws::{AwsError, RegionCtx};
+
+use super::find::{
+    aws_error, find_unaliased_keys, KMS_KEY, PARAMETER_GROUP, SECURITY_GROUP, SUBNET_GROUP,
+};
+use super::{part, DatabaseSpec, KeyInfo, RegionObserved, PARAMETER_FAMILY, POSTGRES_PORT};
+
+/// What the clusters of a region are built on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct Foundation {
+    pub key_arn: String,
+    pub security_group_id: String,
+}
+
+/// Where a region's database goes: the subnets' VPC, and every CIDR block allowed in.
+pub(super) struct Placement<'a> {
+    pub vpc_id: &'a str,
+    pub allowed_cidrs: &'a [String],
+}
+
+pub(super) async fn ensure_foundation(
+    rc: &RegionCtx,
+    spec: &DatabaseSpec,
+    observed: &RegionObserved,
+    placement: &Placement<'_>,
+) -> Result<Foundation, AwsError> {
+    let (key_arn, security_group_id, (), ()) = tokio::try_join!(
+        ensure_key(rc, spec, observed.key.as_ref()),
+        ensure_security_group(rc, spec, observed, placement),
+        ensure_subnet_group(rc, spec, observed),
+        ensure_parameter_group(rc, spec, observed),
+    )?;
+    Ok(Foundation {
+        key_arn,
+        security_group_id,
+    })
+}
+
+fn role_tag(rc: &RegionCtx) -> &'static str {
+    rc.role.tag_value()
+}
+
+async fn ensure_key(
+    rc: &RegionCtx,
+    spec: &DatabaseSpec,
+    existing: Option<&KeyInfo>,
+) -> Result<String, AwsError> {
+    let alias = spec.names.key_alias(rc.role);
+    let kms = rc.kms();
+    if let Some(key) = existing {
+        // A key scheduled for deletion or disabled outside Terraform still encrypts the
+        // cluster's storage: bring it back rather than replace it.
+        if key.state == "PendingDeletion" {
+            kms.cancel_key_deletion()
+                .key_id(&key.key_id)
+                .send()
+                .await
+                .map_err(aws_error(
+                    "cancelling the deletion of",
+                    KMS_KEY,
+                    &alias,
+                    &rc.region,
+                ))?;
+            tracing::info!(
+                "cancelled the scheduled deletion of {alias} in {}",
+                rc.region
+            );
+        }
+        if key.state == "PendingDeletion" || key.state == "Disabled" {
+            kms.enable_key()
+                .key_id(&key.key_id)
+                .send()
+                .await
+                .map_err(aws_error("enabling", KMS_KEY, &alias, &rc.region))?;
+            return Ok(key.arn.clone());
+        }
+        if key.state == "Enabled" {
+            return Ok(key.arn.clone());
+        }
+        return Err(AwsError::api(
+            "using",
+            KMS_KEY,
+            &alias,
+            &rc.region,
+            None,
+            format!("the key is in state {}", key.state),
+        ));
+    }
+    let owner = spec.names.owner();
+    let adopted = find_unaliased_keys(rc, &owner, part::KMS_KEY).await?;
+    let key = match adopted.into_iter().next() {
+        Some(key) => {
+            tracing::info!(
+                "adopting KMS key {} in {} for {alias}",
+                key.key_id,
+                rc.region
+            );
+            key
+        }
+        None => create_key(rc, spec, &alias).await?,
+    };
+    let out = kms
+        .create_alias()
+        .alias_name(&alias)
+        .target_key_id(&key.key_id)
+        .send()
+        .await
+        .map_err(aws_error(
+            "creating the alias of",
+            KMS_KEY,
+            &alias,
+            &rc.region,
+        ));
+    match out {
+        Ok(_) => {}
+        Err(e) if e.code() == Some("AlreadyExistsException") => {
+            kms.update_alias()
+                .alias_name(&alias)
+                .target_key_id(&key.key_id)
+                .send()
+                .await
+                .map_err(aws_error(
+                    "updating the alias of",
+                    KMS_KEY,
+                    &alias,
+                    &rc.region,
+                ))?;
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(key.arn)
+}
+
+async fn create_key(rc: &RegionCtx, spec: &DatabaseSpec, alias: &str) -> Result<KeyInfo, AwsError> {
+    let tags = spec.tags(
+        role_tag(rc),
+        part::KMS_KEY,
+        alias.trim_start_matches("alias/"),
+    );
+    let kms_tags = tags
+        .iter()
+        .map(|(k, v)| {
+            aws_sdk_kms::types::Tag::builder()
+                .tag_key(k)
+                .tag_value(v)
+                .build()
+                .map_err(|e| AwsError::Config(e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let out = rc
+        .kms()
+        .create_key()
+        .description(format!(
+            "Encrypts Aurora global database {} and its master secret in {} (drpair)",
+            spec.names.global_cluster(),
+            rc.region
+        ))
+        .key_usage(KeyUsageType::EncryptDecrypt)
+        .key_spec(KeySpec::SymmetricDefault)
+        .set_tags(Some(kms_tags))
+        .send()
+        .await
+        .map_err(aws_error("creating", KMS_KEY, alias, &rc.region))?;
+    let meta = out.key_metadata().ok_or_else(|| {
+        AwsError::api(
+            "creating",
+            KMS_KEY,
+            alias,
+            &rc.region,
+            None,
+            "no key metadata returned",
+        )
+    })?;
+    tracing::info!("created KMS key {} in {}", meta.key_id(), rc.region);
+    Ok(KeyInfo {
+        arn: meta.arn().unwrap_or_default().to_owned(),
+        key_id: meta.key_id().to_owned(),
+        state: "Enabled".into(),
+    })
+}
+
+fn rds_tags(tags: &Tags) -> Vec<aws_sdk_rds::types::Tag> {
+    tags.iter()
+        .map(|(k, v)| aws_sdk_rds::types::Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+pub(super) fn tags_for(
+    spec: &DatabaseSpec,
+    dr_role: &str,
+    part: &str,
+    name: &str,
+) -> Vec<aws_sdk_rds::types::Tag> {
+    rds_tags(&spec.tags(dr_role, part, name))
+}
+
+async fn ensure_subnet_group(
+    rc: &RegionCtx,
+    spec: &DatabaseSpec,
+    observed: &RegionObserved,
+) -> Result<(), AwsError> {
+    let name = spec.names.subnet_group(rc.role);
+    let wanted = &spec.region(rc.role).subnet_ids;
+    let rds = rc.rds();
+    match &observed.subnet_group {
+        None => {
+            rds.create_db_subnet_group()
+                .db_subnet_group_name(&name)
+                .db_subnet_group_description(format!(
+                    "Subnets of {} (drpair)",
+                    spec.names.cluster(rc.role)
+                ))
+                .set_subnet_ids(Some(wanted.clone()))
+                .set_tags(Some(tags_for(
+                    spec,
+                    role_tag(rc),
+                    part::SUBNET_GROUP,
+                    &name,
+                )))
+                .send()
+                .await
+                .map_err(aws_error("creating", SUBNET_GROUP, &name, &rc.region))?;
+            tracing::info!("created DB subnet group {name} in {}", rc.region);
+        }
+        Some(group) if !same_set(&group.subnet_ids, wanted) => {
+            rds.modify_db_subnet_group()
+                .db_subnet_group_name(&name)
+                .set_subnet_ids(Some(wanted.clone()))
+                .send()
+                .await
+                .map_err(aws_error("updating", SUBNET_GROUP, &name, &rc.region))?;
+            tracing::info!(
+                "updated the subnets of DB subnet group {name} in {}",
+                rc.region
+            );
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+async fn ensure_parameter_group(
+    rc: &RegionCtx,
+    spec: &DatabaseSpec,
+    observed: &RegionObserved,
+) -> Result<(), AwsError> {
+    if observed.parameter_group.is_some() {
+        return Ok(());
+    }
+    let name = spec.names.parameter_group(rc.role);
+    rc.rds()
+        .create_db_cluster_parameter_group()
+        .db_cluster_parameter_group_name(&name)
+        .db_parameter_group_family(PARAMETER_FAMILY)
+        .description(format!(
+            "Parameters of {} (drpair); the writer's group carries the managed RPO",
+            spec.names.cluster(rc.role)
+        ))
+        .set_tags(Some(tags_for(
+            spec,
+            role_tag(rc),
+            part::PARAMETER_GROUP,
+            &name,
+        )))
+        .send()
+        .await
+        .map_err(aws_error("creating", PARAMETER_GROUP, &name, &rc.region))?;
+    tracing::info!("created DB cluster parameter group {name} in {}", rc.region);
+    Ok(())
+}
+
+async fn ensure_security_group(
+    rc: &RegionCtx,
+    spec: &DatabaseSpec,
+    observed: &RegionObserved,
+    placement: &Placement<'_>,
+) -> Result<String, AwsError> {
+    let name = spec.names.security_group(rc.role);
+    let ec2 = rc.ec2();
+    let (id, allowed) = match &observed.security_group {
+        Some(sg) if sg.vpc_id != placement.vpc_id => {
+            return Err(AwsError::api(
+                "using",
+                SECURITY_GROUP,
+                &name,
+                &rc.region,
+                None,
+                format!(
+                    "the security group is in {} but the subnets are in {}; a database cannot move to another VPC in place",
+                    sg.vpc_id, placement.vpc_id
+                ),
+            ));
+        }
+        Some(sg) => (sg.id.clone(), sg.allowed_cidrs.clone()),
+        None => {
+            let out = ec2
+                .create_security_group()
+                .group_name(&name)
+                .description(format!(
+                    "PostgreSQL to {} from both regions' VPCs (drpair)",
+                    spec.names.cluster(rc.role)
+                ))
+                .vpc_id(placement.vpc_id)
+                .tag_specifications(tag_specification(
+                    ResourceType::SecurityGroup,
+                    &spec.tags(role_tag(rc), part::SECURITY_GROUP, &name),
+                ))
+                .send()
+                .await
+                .map_err(aws_error("creating", SECURITY_GROUP, &name, &rc.region))?;
+            let id = out.group_id().unwrap_or_default().to_owned();
+            tracing::info!("created security group {id} ({name}) in {}", rc.region);
+            (id, Vec::new())
+        }
+    };
+    let missing: Vec<&String> = placement
+        .allowed_cidrs
+        .iter()
+        .filter(|c| !allowed.contains(c))
+        .collect();
+    if !missing.is_empty() {
+        let rule = IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(POSTGRES_PORT)
+            .to_port(POSTGRES_PORT)
+            .set_ip_ranges(Some(
+                missing
+                    .iter()
+                    .map(|c| {
+                        IpRange::builder()
+                            .cidr_ip(*c)
+                            .description("PostgreSQL from a drpair VPC")
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .build();
+        let out = ec2
+            .authorize_security_group_ingress()
+            .group_id(&id)
+            .ip_permissions(rule)
+            .send()
+            .await
+            .map_err(aws_error(
+                "authorizing PostgreSQL into",
+                SECURITY_GROUP,
+                &id,
+                &rc.region,
+            ));
+        match out {
+            Ok(_) => {}
+            Err(e) if e.code() == Some("InvalidPermission.Duplicate") => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(id)
+}
+
+/// Deletes a region's subnet group, parameter group and security group. Idempotent; the
+/// security group is retried while AWS still holds network interfaces of deleted instances.
+pub(super) async fn delete_foundation(
+    rc: &RegionCtx,
+    names: &super::Names,
+    observed: &RegionObserved,
+    deadline: crate::aws::Deadline,
+) -> Result<(), AwsError> {
+    let rds = rc.rds();
+    let subnet_group = names.subnet_group(rc.role);
+    if observed.subnet_group.is_some() {
+        let out = rds
+            .delete_db_subnet_group()
+            .db_subnet_group_name(&subnet_group)
+            .send()
+            .await
+            .map_err(aws_error(
+                "deleting",
+                SUBNET_GROUP,
+                &subnet_group,
+                &rc.region,
+            ));
+        ok_if_not_found(out)?;
+    }
+    let parameter_group = names.parameter_group(rc.role);
+    if observed.parameter_group.is_some() {
+        let out = rds
+            .delete_db_cluster_parameter_group()
+            .db_cluster_parameter_group_name(&parameter_group)
+            .send()
+            .await
+            .map_err(aws_error(
+                "deleting",
+                PARAMETER_GROUP,
+                &parameter_group,
+                &rc.region,
+            ));
+        ok_if_not_found(out)?;
+    }
+    if let Some(sg) = &observed.security_group {
+        let ec2 = rc.ec2();
+        crate::aws::wait_for(deadline, SECURITY_GROUP, &sg.id, &rc.region, || async {
+            let out = ec2
+                .delete_security_group()
+                .group_id(&sg.id)
+                .send()
+                .await
+                .map_err(aws_error("deleting", SECURITY_GROUP, &sg.id, &rc.region));
+            match ok_if_not_found(out) {
+                Ok(_) => Ok(crate::aws::Poll::Ready(())),
+                Err(e) if e.is_dependency_violation() => {
+                    Ok(crate::aws::Poll::Pending("in use".into()))
+                }
+                Err(e) => Err(e),
+            }
+        })
+        .await?;
+    }
+    tracing::info!(
+        "deleted the subnet, parameter and security groups in {}",
+        rc.region
+    );
+    Ok(())
+}
+
+fn same_set(a: &[String], b: &[String]) -> bool {
+    let mut a: Vec<&String> = a.iter().collect();
+    let mut b: Vec<&String> = b.iter().collect();
+    a.sort();
+    a.dedup();
+    b.sort();
+    b.dedup();
+    a == b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subnet_sets() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert!(same_set(&s(&["a", "b"]), &s(&["b", "a"])));
+        assert!(!same_set(&s(&["a", "b"]), &s(&["a", "c"])));
+        assert!(!same_set(&s(&["a"]), &s(&["a", "b"])));
+    }
+}

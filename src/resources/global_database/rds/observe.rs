@@ -1,0 +1,182 @@
+//! [`read`]: what exists in both regions, and how it differs from a complete database.
+
+use std::collections::BTreeSet;
+
+use crate::aws::{AwsContext, AwsError, RegionCtx, Role};
+
+use super::find::{
+    find_cluster, find_global_cluster, find_instances, find_key, find_parameter_group,
+    find_security_group, find_subnet_group, find_vpc_cidrs, instance_info,
+};
+use super::secret::find_secret;
+use super::{arn_region, Names, Observed, RegionObserved};
+
+/// Reads the database from both regions. `None` when the database itself is gone (no global
+/// cluster and no cluster in either region): whatever else is left is adopted by a new create.
+pub async fn read(ctx: &AwsContext, names: &Names) -> Result<Option<Observed>, AwsError> {
+    let observed = load(ctx, names).await?;
+    Ok((!observed.database_gone()).then_some(observed))
+}
+
+/// Everything the database owns in both regions, gone or not, with the drift computed.
+pub(super) async fn load(ctx: &AwsContext, names: &Names) -> Result<Observed, AwsError> {
+    let global_id = names.global_cluster();
+    let secret_name = names.secret();
+    let (primary, dr, global, secret) = tokio::try_join!(
+        load_region(&ctx.primary, names),
+        load_region(&ctx.dr, names),
+        find_global_cluster(&ctx.primary, &global_id),
+        find_secret(&ctx.primary, &secret_name),
+    )?;
+    let mut observed = Observed {
+        writer_region: global
+            .as_ref()
+            .and_then(|g| g.writer())
+            .and_then(|w| arn_region(&w.cluster_arn))
+            .map(str::to_owned),
+        global,
+        secret,
+        primary,
+        dr,
+        drift: Vec::new(),
+    };
+    observed.drift = drift(ctx, names, &observed);
+    Ok(observed)
+}
+
+async fn load_region(rc: &RegionCtx, names: &Names) -> Result<RegionObserved, AwsError> {
+    let role = rc.role;
+    let cluster_id = names.cluster(role);
+    let owner = names.owner();
+    let (alias, subnet_group, parameter_group, security_group) = (
+        names.key_alias(role),
+        names.subnet_group(role),
+        names.parameter_group(role),
+        names.security_group(role),
+    );
+    let (key, subnet_group, parameter_group, security_group, cluster) = tokio::try_join!(
+        find_key(rc, &alias),
+        find_subnet_group(rc, &subnet_group),
+        find_parameter_group(rc, &parameter_group),
+        find_security_group(rc, &security_group, &owner),
+        find_cluster(rc, &cluster_id),
+    )?;
+    let instances = match &cluster {
+        Some(_) => find_instances(rc, &cluster_id)
+            .await?
+            .iter()
+            .map(|i| {
+                let id = i.db_instance_identifier().unwrap_or_default();
+                instance_info(i, names.instance_number(role, id))
+            })
+            .filter(|i| !i.is_deleting())
+            .collect(),
+        None => Vec::new(),
+    };
+    let vpc_id = security_group
+        .as_ref()
+        .map(|g| g.vpc_id.clone())
+        .or_else(|| subnet_group.as_ref().map(|g| g.vpc_id.clone()))
+        .filter(|v| !v.is_empty());
+    let vpc_cidrs = match vpc_id {
+        Some(vpc_id) => find_vpc_cidrs(rc, &vpc_id).await?,
+        None => Vec::new(),
+    };
+    Ok(RegionObserved {
+        region: rc.region.clone(),
+        key,
+        subnet_group,
+        parameter_group,
+        security_group,
+        vpc_cidrs,
+        cluster,
+        instances,
+    })
+}
+
+/// Human-readable differences from a complete database; empty when nothing needs repair.
+fn drift(ctx: &AwsContext, names: &Names, o: &Observed) -> Vec<String> {
+    let mut drift = Vec::new();
+    let global_id = names.global_cluster();
+    let secret = names.secret();
+    let all_cidrs: BTreeSet<&String> = o.primary.vpc_cidrs.iter().chain(&o.dr.vpc_cidrs).collect();
+    for role in Role::BOTH {
+        let r = o.region(role);
+        let region = &ctx.region(role).region;
+        let alias = names.key_alias(role);
+        match r.key.as_ref().map(|k| k.state.as_str()) {
+            None => drift.push(format!("{region}: KMS key {alias} is missing")),
+            Some("Enabled") => {}
+            Some("PendingDeletion") => drift.push(format!(
+                "{region}: KMS key {alias} is scheduled for deletion"
+            )),
+            Some(state) => drift.push(format!("{region}: KMS key {alias} is {state}")),
+        }
+        if r.subnet_group.is_none() {
+            drift.push(format!(
+                "{region}: DB subnet group {} is missing",
+                names.subnet_group(role)
+            ));
+        }
+        if r.parameter_group.is_none() {
+            drift.push(format!(
+                "{region}: DB cluster parameter group {} is missing",
+                names.parameter_group(role)
+            ));
+        }
+        let sg_name = names.security_group(role);
+        match &r.security_group {
+            None => drift.push(format!("{region}: security group {sg_name} is missing")),
+            Some(sg) => {
+                for cidr in all_cidrs.iter().filter(|c| !sg.allowed_cidrs.contains(c)) {
+                    drift.push(format!(
+                        "{region}: security group {sg_name} does not allow PostgreSQL from {cidr}"
+                    ));
+                }
+            }
+        }
+        let cluster_id = names.cluster(role);
+        match &r.cluster {
+            None => drift.push(format!("{region}: Aurora cluster {cluster_id} is missing")),
+            Some(c) => {
+                let member = o.global.as_ref().is_some_and(|g| g.is_member(&c.arn));
+                if o.global.is_some() && !member {
+                    drift.push(format!(
+                        "{region}: Aurora cluster {cluster_id} is not a member of global cluster {global_id}"
+                    ));
+                }
+                if let Some(sg) = &r.security_group {
+                    if !c.security_group_ids.contains(&sg.id) {
+                        drift.push(format!(
+                            "{region}: Aurora cluster {cluster_id} does not use security group {sg_name}"
+                        ));
+                    }
+                }
+                let group = names.parameter_group(role);
+                if r.parameter_group.is_some() && c.parameter_group != group {
+                    drift.push(format!(
+                        "{region}: Aurora cluster {cluster_id} does not use parameter group {group}"
+                    ));
+                }
+            }
+        }
+    }
+    if o.global.is_none() {
+        drift.push(format!("Aurora global cluster {global_id} is missing"));
+    }
+    match &o.secret {
+        None => drift.push(format!("secret {secret} is missing")),
+        Some(s) if s.deleted => drift.push(format!("secret {secret} is scheduled for deletion")),
+        Some(s) => {
+            let dr_region = &ctx.dr.region;
+            match s.replicas.get(dr_region).map(String::as_str) {
+                None => drift.push(format!("secret {secret} has no replica in {dr_region}")),
+                Some("Failed") => drift.push(format!(
+                    "secret {secret}: replication to {dr_region} failed"
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    drift
+}
