@@ -5,6 +5,7 @@
 //! [`framework`] (values, schemas, typed resources) → [`resources`] → [`aws`].
 
 pub mod aws;
+pub mod docs;
 pub mod framework;
 pub mod functions;
 pub mod protocol;

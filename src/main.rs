@@ -8,6 +8,9 @@ const USAGE: &str = "terraform-provider-drpair: the drpair Terraform provider.
 
 Terraform starts this binary itself. Options for people:
   --debug     serve without Terraform and print the TF_REATTACH_PROVIDERS value to use
+  docs [--check] [DOCS_DIR] [EXAMPLES_DIR]
+              generate the registry docs from the schemas (default docs/ and examples/),
+              or with --check report where the checked-in docs differ
   --version   print the version
   --help      print this text";
 
@@ -22,6 +25,7 @@ fn main() -> ExitCode {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
         }
+        Some("docs") => return docs_command(&args[1..]),
         Some("--debug") | None => {}
         Some(other) => {
             eprintln!("unknown argument {other:?}\n\n{USAGE}");
@@ -68,4 +72,33 @@ fn peak_rss_kb() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn docs_command(args: &[String]) -> ExitCode {
+    let check = args.iter().any(|a| a == "--check");
+    let mut dirs = args.iter().filter(|a| !a.starts_with("--"));
+    let docs = dirs.next().map_or("docs", String::as_str);
+    let examples = dirs.next().map_or("examples", String::as_str);
+    let pages = drpair::docs::render(&drpair::provider_server(), std::path::Path::new(examples));
+    if check {
+        let problems = drpair::docs::check(&pages, std::path::Path::new(docs));
+        for p in &problems {
+            eprintln!("{p}");
+        }
+        if problems.is_empty() {
+            return ExitCode::SUCCESS;
+        }
+        eprintln!("run `cargo run --bin terraform-provider-drpair -- docs` to regenerate");
+        return ExitCode::FAILURE;
+    }
+    match drpair::docs::write(&pages, std::path::Path::new(docs)) {
+        Ok(()) => {
+            println!("wrote {} pages to {docs}/", pages.len());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("writing docs to {docs}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

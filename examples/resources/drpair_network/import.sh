@@ -1,0 +1,2 @@
+# The id is {name}-{environment}: the network's owner tag in both regions.
+terraform import drpair_network.main payments-dev

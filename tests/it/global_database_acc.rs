@@ -1,0 +1,715 @@
+//! drpair_global_database through the real Terraform CLI against the emulator, as numbered
+//! steps: create on the network's subnets and check both regions, empty plan, import, in-place
+//! updates (not recreated), protected destroy refused, the DR half deleted out of band and
+//! repaired, an emulated failover (plan empty, writer_region moves), destroy in one run; the
+//! secret's value nowhere in state, plans or the provider's log; final snapshots keep their
+//! keys; and the plan-time errors of bad input.
+
+use crate::harness::{provider_block, Emulator, Workspace};
+use serde_json::{json, Value};
+
+const ADDR: &str = "drpair_global_database.main";
+const GLOBAL: &str = "global-db-cluster-v2-test";
+const PRIMARY: &str = "primary-db-cluster-v2-test";
+const DR: &str = "dr-db-cluster-v2-test";
+const SECRET: &str = "db-password-v2-test";
+const OWNER: &str = "drpair_global_database/global-db-cluster-v2-test";
+const REGIONS: [(&str, &str, &str); 2] =
+    [("us-east-1", "primary", PRIMARY), ("us-east-2", "dr", DR)];
+
+/// The database's inputs that the steps change.
+struct Db {
+    primary_count: u32,
+    dr_count: u32,
+    deletion_protection: bool,
+    skip_final_snapshot: bool,
+    rpo: u32,
+    extra: &'static str,
+}
+
+impl Default for Db {
+    fn default() -> Self {
+        Db {
+            primary_count: 2,
+            dr_count: 1,
+            deletion_protection: false,
+            skip_final_snapshot: true,
+            rpo: 60,
+            extra: "",
+        }
+    }
+}
+
+fn database(db: &Db, primary_subnets: &str, dr_subnets: &str) -> String {
+    format!(
+        r#"
+resource "drpair_global_database" "main" {{
+  engine_version      = "14.9"
+  database_name       = "payments"
+  master_username     = "payments_admin"
+  instance_class      = "db.r6g.large"
+  primary             = {{ subnet_ids = {primary_subnets}, instance_count = {} }}
+  dr                  = {{ subnet_ids = {dr_subnets}, instance_count = {} }}
+  rpo_target_seconds  = {}
+  deletion_protection = {}
+  skip_final_snapshot = {}
+  {}
+}}
+"#,
+        db.primary_count,
+        db.dr_count,
+        db.rpo,
+        db.deletion_protection,
+        db.skip_final_snapshot,
+        db.extra
+    )
+}
+
+/// The database on the subnets of a drpair_network in the same configuration.
+fn config_with_network(endpoint: &str, db: &Db) -> String {
+    format!(
+        r#"{}
+resource "drpair_network" "main" {{
+  name    = "payments"
+  primary = {{ cidr_block = "10.10.0.0/16" }}
+  dr      = {{ cidr_block = "10.20.0.0/16" }}
+}}
+{}"#,
+        provider_block(endpoint, "default_tags = { CostCenter = \"payments\" }"),
+        database(
+            db,
+            "drpair_network.main.primary.private_subnet_ids",
+            "drpair_network.main.dr.private_subnet_ids"
+        )
+    )
+}
+
+fn tag<'a>(tags: &'a Value, key: &str) -> Option<&'a str> {
+    tags.as_array()?
+        .iter()
+        .find(|t| t["Key"] == key || t["TagKey"] == key)
+        .and_then(|t| t["Value"].as_str().or(t["TagValue"].as_str()))
+}
+
+fn cluster(emulator: &Emulator, region: &str, id: &str) -> Option<Value> {
+    let out = emulator.aws(
+        "rds",
+        region,
+        "DescribeDBClusters",
+        &json!({ "DBClusterIdentifier": id }),
+    );
+    out.ok().map(|o| o["DBClusters"][0].clone())
+}
+
+fn instances(emulator: &Emulator, region: &str, cluster_id: &str) -> Vec<String> {
+    let out = emulator.aws_ok(
+        "rds",
+        region,
+        "DescribeDBInstances",
+        &json!({ "Filters": [{ "Name": "db-cluster-id", "Values": [cluster_id] }] }),
+    );
+    let mut ids: Vec<String> = out["DBInstances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["DBInstanceStatus"] != "deleting")
+        .map(|i| i["DBInstanceIdentifier"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn global(emulator: &Emulator) -> Option<Value> {
+    emulator
+        .aws(
+            "rds",
+            "us-east-1",
+            "DescribeGlobalClusters",
+            &json!({ "GlobalClusterIdentifier": GLOBAL }),
+        )
+        .ok()
+        .map(|o| o["GlobalClusters"][0].clone())
+}
+
+/// `rds.global_db_rpo` of a cluster parameter group, when set.
+fn rpo(emulator: &Emulator, region: &str, role: &str) -> Option<String> {
+    let group = format!("{role}-db-cluster-params-v2-test");
+    let out = emulator.aws_ok(
+        "rds",
+        region,
+        "DescribeDBClusterParameters",
+        &json!({ "DBClusterParameterGroupName": group, "Source": "user" }),
+    );
+    out["Parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["ParameterName"] == "rds.global_db_rpo")
+        .and_then(|p| p["ParameterValue"].as_str().map(String::from))
+}
+
+fn the_password(emulator: &Emulator) -> String {
+    let out = emulator.aws_ok(
+        "secretsmanager",
+        "us-east-1",
+        "GetSecretValue",
+        &json!({ "SecretId": SECRET }),
+    );
+    let value: Value = serde_json::from_str(out["SecretString"].as_str().unwrap()).unwrap();
+    let password = value["password"].as_str().unwrap().to_string();
+    assert!(password.len() >= 32, "a generated password: {value}");
+    for c in ['/', '@', '"', ' '] {
+        assert!(!password.contains(c), "RDS rejects {c:?} in passwords");
+    }
+    password
+}
+
+/// Checks one region's objects after apply: names, tags, encryption, membership.
+fn check_region(
+    emulator: &Emulator,
+    state: &Value,
+    region: &str,
+    role: &str,
+    id: &str,
+    count: usize,
+) {
+    let side = &state[role];
+    let c = cluster(emulator, region, id).unwrap_or_else(|| panic!("{region}: no cluster {id}"));
+    assert_eq!(side["cluster_identifier"], id);
+    assert_eq!(c["DBClusterArn"], side["cluster_arn"]);
+    assert_eq!(c["Endpoint"], side["endpoint"]);
+    assert_eq!(c["StorageEncrypted"], true, "{region}");
+    assert_eq!(
+        c["KmsKeyId"], side["kms_key_arn"],
+        "{region}: encrypted with its own key"
+    );
+    assert_eq!(c["GlobalClusterIdentifier"], GLOBAL);
+    assert_eq!(
+        c["DBSubnetGroup"],
+        format!("{role}-db-subnet-group-v2-test")
+    );
+    assert_eq!(
+        c["DBClusterParameterGroup"],
+        format!("{role}-db-cluster-params-v2-test")
+    );
+    assert_eq!(
+        c["VpcSecurityGroups"][0]["VpcSecurityGroupId"],
+        side["security_group_id"]
+    );
+    assert_eq!(tag(&c["TagList"], "Environment"), Some("test"));
+    assert_eq!(tag(&c["TagList"], "DR-Role"), Some(role));
+    assert_eq!(tag(&c["TagList"], "CostCenter"), Some("payments"));
+    assert_eq!(tag(&c["TagList"], "drpair:owner"), Some(OWNER));
+    let want: Vec<String> = (1..=count).map(|n| format!("{id}-{n}")).collect();
+    assert_eq!(instances(emulator, region, id), want, "{region} instances");
+    let alias = format!("alias/{role}-db-key-v2-test");
+    let key = emulator.aws_ok("kms", region, "DescribeKey", &json!({ "KeyId": alias }));
+    assert_eq!(key["KeyMetadata"]["Arn"], side["kms_key_arn"]);
+    let key_tags = emulator.aws_ok(
+        "kms",
+        region,
+        "ListResourceTags",
+        &json!({ "KeyId": alias }),
+    );
+    assert_eq!(
+        tag(&key_tags["Tags"], "DR-Role"),
+        Some(role),
+        "{region} key"
+    );
+    let sg = emulator.aws_ok(
+        "ec2",
+        region,
+        "DescribeSecurityGroups",
+        &json!({ "GroupIds": [side["security_group_id"]] }),
+    );
+    let rules = sg["SecurityGroups"][0]["IpPermissions"].to_string();
+    for cidr in ["10.10.0.0/16", "10.20.0.0/16"] {
+        assert!(
+            rules.contains(cidr) && rules.contains("5432"),
+            "{region}: PostgreSQL from {cidr}: {rules}"
+        );
+    }
+}
+
+/// Nothing the database owned is left in either region (keys only pending deletion).
+fn check_nothing_left(emulator: &Emulator) {
+    assert!(global(emulator).is_none(), "global cluster left");
+    for (region, role, id) in REGIONS {
+        assert!(
+            cluster(emulator, region, id).is_none(),
+            "{region}: cluster left"
+        );
+        assert!(
+            instances(emulator, region, id).is_empty(),
+            "{region}: instances left"
+        );
+        for (op, param, name) in [
+            (
+                "DescribeDBSubnetGroups",
+                "DBSubnetGroupName",
+                format!("{role}-db-subnet-group-v2-test"),
+            ),
+            (
+                "DescribeDBClusterParameterGroups",
+                "DBClusterParameterGroupName",
+                format!("{role}-db-cluster-params-v2-test"),
+            ),
+        ] {
+            assert!(
+                emulator
+                    .aws("rds", region, op, &json!({ param: name }))
+                    .is_err(),
+                "{region}: {name} left"
+            );
+        }
+        let sgs = emulator.aws_ok(
+            "ec2",
+            region,
+            "DescribeSecurityGroups",
+            &json!({ "Filters": [{ "Name": "tag:drpair:owner", "Values": [OWNER] }] }),
+        );
+        assert_eq!(
+            sgs["SecurityGroups"],
+            json!([]),
+            "{region}: security group left"
+        );
+        let secret = emulator.aws(
+            "secretsmanager",
+            region,
+            "DescribeSecret",
+            &json!({ "SecretId": SECRET }),
+        );
+        assert!(secret.is_err(), "{region}: secret left: {secret:?}");
+        let alias = format!("alias/{role}-db-key-v2-test");
+        assert!(
+            emulator
+                .aws("kms", region, "DescribeKey", &json!({ "KeyId": alias }))
+                .is_err(),
+            "{region}: alias left"
+        );
+    }
+}
+
+/// The secret's value must appear in none of these texts.
+fn assert_secret_absent(password: &str, texts: &[(&str, String)]) {
+    for (what, text) in texts {
+        assert!(!text.is_empty(), "{what} is empty: nothing was checked");
+        assert!(
+            !text.contains(password),
+            "the master password appears in {what}"
+        );
+    }
+}
+
+#[test]
+fn global_database_lifecycle() {
+    let emulator = Emulator::start();
+    let mut ws = Workspace::new(&emulator);
+    // The most verbose provider log: the SDK's own wire logs included.
+    ws.set_env("TF_LOG_PROVIDER", "TRACE");
+    let write = |db: &Db| ws.write_config(&config_with_network(&emulator.endpoint, db));
+    write(&Db::default());
+    ws.init();
+    let mut seen: Vec<(&str, String)> = Vec::new();
+
+    // 1. Create, then check both regions.
+    seen.push(("apply output", ws.apply().combined()));
+    let state = ws.state_resource(ADDR);
+    assert_eq!(state["id"], GLOBAL);
+    assert_eq!(state["global_cluster_identifier"], GLOBAL);
+    assert_eq!(state["writer_region"], "us-east-1");
+    assert_eq!(state["drift"], json!([]));
+    assert!(
+        state["secret_arn"].as_str().unwrap().contains(SECRET),
+        "{state:#}"
+    );
+    assert!(state.get("password").is_none() && !state.to_string().contains("\"password\""));
+    for (region, role, id) in REGIONS {
+        check_region(
+            &emulator,
+            &state,
+            region,
+            role,
+            id,
+            if role == "primary" { 2 } else { 1 },
+        );
+    }
+    let g = global(&emulator).unwrap();
+    assert_eq!(g["StorageEncrypted"], true);
+    assert_eq!(g["Engine"], "aurora-postgresql");
+    let members = g["GlobalClusterMembers"].as_array().unwrap();
+    assert_eq!(members.len(), 2, "{g:#}");
+    let writer = members.iter().find(|m| m["IsWriter"] == true).unwrap();
+    assert_eq!(writer["DBClusterArn"], state["primary"]["cluster_arn"]);
+    assert!(members
+        .iter()
+        .any(|m| m["DBClusterArn"] == state["dr"]["cluster_arn"]));
+    let global_tags = emulator.aws_ok(
+        "rds",
+        "us-east-1",
+        "ListTagsForResource",
+        &json!({ "ResourceName": g["GlobalClusterArn"] }),
+    );
+    assert_eq!(tag(&global_tags["TagList"], "DR-Role"), Some("global"));
+    assert_eq!(tag(&global_tags["TagList"], "Environment"), Some("test"));
+    let secret = emulator.aws_ok(
+        "secretsmanager",
+        "us-east-1",
+        "DescribeSecret",
+        &json!({ "SecretId": SECRET }),
+    );
+    assert_eq!(secret["KmsKeyId"], state["primary"]["kms_key_arn"]);
+    assert!(
+        secret["ReplicationStatus"]
+            .to_string()
+            .contains("us-east-2"),
+        "{secret:#}"
+    );
+    assert_eq!(tag(&secret["Tags"], "Environment"), Some("test"));
+    let replica = emulator.aws_ok(
+        "secretsmanager",
+        "us-east-2",
+        "DescribeSecret",
+        &json!({ "SecretId": SECRET }),
+    );
+    assert_eq!(replica["PrimaryRegion"], "us-east-1");
+    assert_eq!(
+        rpo(&emulator, "us-east-1", "primary").as_deref(),
+        Some("60")
+    );
+    assert_eq!(
+        rpo(&emulator, "us-east-2", "dr"),
+        None,
+        "the secondary keeps its own group"
+    );
+    let password = the_password(&emulator);
+
+    // 2. Plan right after apply is empty.
+    ws.assert_no_changes();
+    seen.push(("plan output", ws.plan_exit_code().1.combined()));
+
+    // 3. Import by id: the same values; skip_final_snapshot (not in AWS) comes back false.
+    ws.state_rm(ADDR);
+    seen.push(("import output", ws.import(ADDR, GLOBAL).combined()));
+    let imported = ws.state_resource(ADDR);
+    for key in [
+        "id",
+        "engine_version",
+        "database_name",
+        "master_username",
+        "instance_class",
+        "primary",
+        "dr",
+        "rpo_target_seconds",
+        "deletion_protection",
+        "secret_arn",
+        "writer_region",
+        "tags_all",
+        "drift",
+    ] {
+        assert_eq!(imported[key], state[key], "imported {key}");
+    }
+    assert_eq!(imported["skip_final_snapshot"], false);
+    let (code, plan) = ws.plan_exit_code();
+    assert_eq!(code, 2, "{plan}");
+    assert!(
+        plan.stdout.contains("skip_final_snapshot = false -> true")
+            && plan.stdout.contains("0 to add, 1 to change, 0 to destroy"),
+        "{plan}"
+    );
+    ws.apply();
+    ws.assert_no_changes();
+
+    // 4. In place: more instances, deletion protection on, a tag. Nothing recreated.
+    let created = cluster(&emulator, "us-east-1", PRIMARY).unwrap()["ClusterCreateTime"].clone();
+    write(&Db {
+        primary_count: 3,
+        dr_count: 2,
+        deletion_protection: true,
+        extra: "tags = { Team = \"sre\" }",
+        ..Db::default()
+    });
+    let (code, plan) = ws.plan_exit_code();
+    assert_eq!(code, 2, "{plan}");
+    assert!(
+        plan.stdout.contains("update in-place") && !plan.stdout.contains("must be replaced"),
+        "{plan}"
+    );
+    ws.apply();
+    let updated = ws.state_resource(ADDR);
+    for side in ["primary", "dr"] {
+        assert_eq!(updated[side]["cluster_arn"], state[side]["cluster_arn"]);
+    }
+    assert_eq!(
+        cluster(&emulator, "us-east-1", PRIMARY).unwrap()["ClusterCreateTime"],
+        created,
+        "not recreated"
+    );
+    assert_eq!(instances(&emulator, "us-east-1", PRIMARY).len(), 3);
+    assert_eq!(instances(&emulator, "us-east-2", DR).len(), 2);
+    for (region, _, id) in REGIONS {
+        let c = cluster(&emulator, region, id).unwrap();
+        assert_eq!(c["DeletionProtection"], true, "{region}");
+        assert_eq!(tag(&c["TagList"], "Team"), Some("sre"), "{region}");
+    }
+    assert_eq!(global(&emulator).unwrap()["DeletionProtection"], true);
+    ws.assert_no_changes();
+
+    // 5. Destroy while protected is refused, naming the way out; nothing is deleted.
+    let refused = ws.tf(&["destroy", "-auto-approve", "-input=false"]);
+    assert!(!refused.success(), "{refused}");
+    let text = refused.combined();
+    assert!(
+        text.contains("Deletion protection is on") && text.contains("deletion_protection = false"),
+        "{text}"
+    );
+    assert!(cluster(&emulator, "us-east-2", DR).is_some() && global(&emulator).is_some());
+    write(&Db::default());
+    ws.apply();
+    assert_eq!(
+        instances(&emulator, "us-east-1", PRIMARY).len(),
+        2,
+        "scaled back in"
+    );
+    ws.assert_no_changes();
+
+    // 6. The DR half deleted out of band: detached, instances, cluster, subnet group, replica.
+    let dr_arn = state["dr"]["cluster_arn"].clone();
+    emulator.aws_ok(
+        "rds",
+        "us-east-2",
+        "RemoveFromGlobalCluster",
+        &json!({ "GlobalClusterIdentifier": GLOBAL, "DbClusterIdentifier": dr_arn }),
+    );
+    emulator.aws_ok(
+        "rds",
+        "us-east-2",
+        "DescribeDBClusters",
+        &json!({ "DBClusterIdentifier": DR }),
+    );
+    emulator.aws_ok(
+        "rds",
+        "us-east-2",
+        "DeleteDBInstance",
+        &json!({ "DBInstanceIdentifier": format!("{DR}-1") }),
+    );
+    emulator.aws_ok(
+        "rds",
+        "us-east-2",
+        "DeleteDBCluster",
+        &json!({ "DBClusterIdentifier": DR, "SkipFinalSnapshot": true }),
+    );
+    emulator.aws_ok(
+        "rds",
+        "us-east-2",
+        "DeleteDBSubnetGroup",
+        &json!({ "DBSubnetGroupName": "dr-db-subnet-group-v2-test" }),
+    );
+    emulator.aws_ok(
+        "secretsmanager",
+        "us-east-1",
+        "RemoveRegionsFromReplication",
+        &json!({ "SecretId": SECRET, "RemoveReplicaRegions": ["us-east-2"] }),
+    );
+    let (code, plan) = ws.plan_exit_code();
+    assert_eq!(code, 2, "the missing DR half must plan a repair: {plan}");
+    assert!(
+        plan.stdout.contains("dr-db-cluster-v2-test is missing")
+            && plan.stdout.contains("no replica in us-east-2"),
+        "{plan}"
+    );
+    seen.push(("repair plan output", plan.combined()));
+    ws.apply();
+    let repaired = ws.state_resource(ADDR);
+    assert_eq!(repaired["drift"], json!([]));
+    check_region(&emulator, &repaired, "us-east-2", "dr", DR, 1);
+    assert!(global(&emulator).unwrap()["GlobalClusterMembers"]
+        .to_string()
+        .contains(dr_arn.as_str().unwrap()));
+    emulator.aws_ok(
+        "secretsmanager",
+        "us-east-2",
+        "DescribeSecret",
+        &json!({ "SecretId": SECRET }),
+    );
+    ws.assert_no_changes();
+
+    // 7. Failover to the DR region: not drift. The plan stays empty and writer_region follows.
+    emulator.aws_ok("rds", "us-east-2", "FailoverGlobalCluster", &json!({ "GlobalClusterIdentifier": GLOBAL, "TargetDbClusterIdentifier": dr_arn, "AllowDataLoss": true }));
+    ws.assert_no_changes();
+    ws.tf(&["apply", "-refresh-only", "-auto-approve", "-input=false"]);
+    let failed_over = ws.state_resource(ADDR);
+    assert_eq!(failed_over["writer_region"], "us-east-2");
+    assert_eq!(
+        failed_over["primary"]["cluster_identifier"], PRIMARY,
+        "primary keeps meaning us-east-1"
+    );
+    assert_eq!(
+        failed_over["primary"]["cluster_arn"],
+        state["primary"]["cluster_arn"]
+    );
+    ws.assert_no_changes();
+    // The next change moves the managed RPO to the new writer's group.
+    write(&Db {
+        rpo: 45,
+        ..Db::default()
+    });
+    ws.apply();
+    assert_eq!(rpo(&emulator, "us-east-2", "dr").as_deref(), Some("45"));
+    assert_eq!(rpo(&emulator, "us-east-1", "primary"), None);
+    ws.assert_no_changes();
+
+    // 8. The secret's value is nowhere in state, plans or the provider's log.
+    seen.push(("terraform show -json", ws.show_json().to_string()));
+    seen.push((
+        "the provider log (TF_LOG_PATH)",
+        ws.terraform_log(usize::MAX),
+    ));
+    assert!(
+        seen.last().unwrap().1.contains("creating Aurora cluster"),
+        "the log holds the provider's lines"
+    );
+    assert_secret_absent(&password, &seen);
+
+    // 9. Destroy after the failover, in one run: nothing left in either region.
+    ws.destroy();
+    check_nothing_left(&emulator);
+    ws.destroy();
+    assert_secret_absent(
+        &password,
+        &[(
+            "the provider log after destroy",
+            ws.terraform_log(usize::MAX),
+        )],
+    );
+}
+
+/// Default subnets of a region's default VPC (one per availability zone).
+fn default_subnets(emulator: &Emulator, region: &str, n: usize) -> Vec<String> {
+    let out = emulator.aws_ok(
+        "ec2",
+        region,
+        "DescribeSubnets",
+        &json!({ "Filters": [{ "Name": "default-for-az", "Values": ["true"] }] }),
+    );
+    let mut ids: Vec<String> = out["Subnets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["SubnetId"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids.truncate(n);
+    ids
+}
+
+fn hcl_list(ids: &[String]) -> String {
+    format!(
+        "[{}]",
+        ids.iter()
+            .map(|i| format!("\"{i}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+#[test]
+fn global_database_final_snapshots_keep_their_keys() {
+    let emulator = Emulator::start();
+    let ws = Workspace::new(&emulator);
+    let (p, d) = (
+        default_subnets(&emulator, "us-east-1", 2),
+        default_subnets(&emulator, "us-east-2", 2),
+    );
+    let db = Db {
+        primary_count: 1,
+        skip_final_snapshot: false,
+        ..Db::default()
+    };
+    ws.write_config(&format!(
+        "{}{}",
+        provider_block(&emulator.endpoint, ""),
+        database(&db, &hcl_list(&p), &hcl_list(&d))
+    ));
+    ws.init();
+    ws.apply();
+    ws.assert_no_changes();
+    let out = ws.destroy();
+    assert!(out.combined().contains("Final snapshots kept"), "{out}");
+    for (region, role, id) in REGIONS {
+        let snaps = emulator.aws_ok(
+            "rds",
+            region,
+            "DescribeDBClusterSnapshots",
+            &json!({ "DBClusterIdentifier": id, "SnapshotType": "manual" }),
+        );
+        let names = snaps["DBClusterSnapshots"].to_string();
+        assert!(names.contains(&format!("{id}-final-")), "{region}: {names}");
+        let key = emulator.aws_ok(
+            "kms",
+            region,
+            "DescribeKey",
+            &json!({ "KeyId": format!("alias/{role}-db-key-v2-test") }),
+        );
+        assert_eq!(
+            key["KeyMetadata"]["KeyState"], "Enabled",
+            "{region}: the snapshot's key is kept"
+        );
+        assert!(cluster(&emulator, region, id).is_none());
+    }
+    assert!(global(&emulator).is_none());
+}
+
+#[test]
+fn bad_global_database_input_fails_at_plan_naming_the_attribute() {
+    let emulator = Emulator::start();
+    let ws = Workspace::new(&emulator);
+    let (p, d) = (
+        default_subnets(&emulator, "us-east-1", 2),
+        default_subnets(&emulator, "us-east-2", 2),
+    );
+    let good = database(&Db::default(), &hcl_list(&p), &hcl_list(&d));
+    ws.write_config(&format!("{}{good}", provider_block(&emulator.endpoint, "")));
+    ws.init();
+    let one_subnet = format!("subnet_ids = {}", hcl_list(&p[..1]));
+    let cases = [
+        (
+            "engine_version      = \"14.9\"",
+            "engine_version      = \"15.4\"",
+            "Unsupported engine version",
+        ),
+        (
+            "instance_count = 1 }",
+            "instance_count = 0 }",
+            "Invalid instance count",
+        ),
+        (
+            &format!("subnet_ids = {}", hcl_list(&p)) as &str,
+            one_subnet.as_str(),
+            "Not enough subnets",
+        ),
+        (
+            "rpo_target_seconds  = 60",
+            "rpo_target_seconds  = 5",
+            "RPO target out of range",
+        ),
+        ("db.r6g.large", "r6g.large", "Invalid instance class"),
+    ];
+    for (from, to, summary) in cases {
+        assert!(good.contains(from), "{from}");
+        ws.write_config(&format!(
+            "{}{}",
+            provider_block(&emulator.endpoint, ""),
+            good.replacen(from, to, 1)
+        ));
+        let (code, out) = ws.plan_exit_code();
+        assert_eq!(code, 1, "{summary}: {out}");
+        let text = out.combined();
+        assert!(text.contains(summary), "expected {summary:?}: {text}");
+        assert!(
+            text.contains(to),
+            "expected the attribute's source {to:?}: {text}"
+        );
+    }
+    assert!(global(&emulator).is_none(), "nothing was created");
+}
