@@ -113,10 +113,13 @@ class RequestLog:
             what = "%s %s %s" % _operation(environ)
         except Exception as exc:  # logging must never break a request
             what = f"(unparsed request: {exc!r})"
-        status = []
+        status, error_header = [], []
 
         def record_status(code, headers, exc_info=None):
             status.append(code)
+            for name, value in headers:
+                if name.lower() in ("x-amzn-query-error", "x-amzn-errortype") and value:
+                    error_header.append(value.split(";", 1)[0].split(":", 1)[0])
             return start_response(code, headers, exc_info)
 
         try:
@@ -136,7 +139,9 @@ class RequestLog:
                 result.close()
             result = [body]
             found = _ERROR_CODE.search(body[:8192])
-            if found:
+            if error_header:
+                detail = " " + error_header[0]
+            elif found:
                 detail = " " + next(g for g in found.groups() if g).decode("utf-8", "replace")
         if environ.get("drpair.fault"):
             detail += f" [{environ['drpair.fault']}]"

@@ -28,6 +28,7 @@ from moto.core.exceptions import JsonRESTError
 SELECTION_NAME = re.compile(r"^[a-zA-Z0-9\-_.]{1,50}$")
 SELECTIONS_PATH = re.compile(r"/backup/plans/(?P<plan>[^/]+)/selections/?(?P<selection>[^/]*)$")
 NOT_FOUND = "Failed reading Backup plan with provided version"
+JSON = {"Content-Type": "application/json"}
 
 
 class MissingParameterValueException(JsonRESTError):
@@ -163,7 +164,7 @@ def _patch_responses():
             "CreatorRequestId": params.get("CreatorRequestId"),
         }
         existing[selection_id] = record
-        return json.dumps({k: record[k] for k in ("SelectionId", "BackupPlanId", "CreationDate")})
+        return 200, JSON, json.dumps({k: record[k] for k in ("SelectionId", "BackupPlanId", "CreationDate")})
 
     def find(self):
         plan_id, selection_id = ids(self)
@@ -175,12 +176,12 @@ def _patch_responses():
 
     def get_backup_selection(self):
         _, _, record = find(self)
-        return json.dumps({k: v for k, v in record.items() if v is not None})
+        return 200, JSON, json.dumps({k: v for k, v in record.items() if v is not None})
 
     def delete_backup_selection(self):
         plan_id, selection_id, _ = find(self)
         del selections(self.backup_backend, plan_id)[selection_id]
-        return "{}"
+        return 200, JSON, ""
 
     def list_backup_selections(self):
         plan_id, _ = ids(self)
@@ -211,7 +212,7 @@ def _patch_responses():
         result = {"BackupSelectionsList": [{k: v for k, v in e.items() if v is not None} for e in entries]}
         if start + limit < len(records):
             result["NextToken"] = records[start + limit]["SelectionId"]
-        return json.dumps(result)
+        return 200, JSON, json.dumps(result)
 
     def update_backup_plan(self):
         plan_id = urlparse(self.path).path.rstrip("/").split("/")[-1]
@@ -219,7 +220,7 @@ def _patch_responses():
         if not params.get("BackupPlan"):
             raise MissingParameterValueException("Missing required parameter: BackupPlan")
         plan = self.backup_backend.update_backup_plan(plan_id, params["BackupPlan"])
-        return json.dumps(plan.to_dict())
+        return 200, JSON, json.dumps(plan.to_dict())
 
     for handler in (
         create_backup_selection,

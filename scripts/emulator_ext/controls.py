@@ -20,6 +20,7 @@ Every control endpoint answers JSON; bad input gets ``400 {"error": ...}``.
 
 import json
 import random
+import re
 import socket
 import threading
 import time
@@ -41,6 +42,7 @@ _calls = {}
 _faults = []
 _latency = []
 _ids = {"fault": 0, "latency": 0}
+_LABEL = re.compile(r"[(][?]P<([a-z]+)>[^)]*[)]")
 _ERRORS = {"internal": "internal", "500": "internal", "throttle": "throttle", "throttling": "throttle", "drop": "drop"}
 
 
@@ -210,7 +212,8 @@ def _delete(rules, rule_id):
 @control("GET", "")
 @control("GET", "/")
 def index(match, body, query):
-    return 200, {"endpoints": sorted({f"{m} {p.pattern[1:-1]}" for m, p, _ in CONTROL_ROUTES})}
+    readable = {m + " " + _LABEL.sub(r"{\1}", p.pattern[1:-1]) for m, p, _ in CONTROL_ROUTES}
+    return 200, {"endpoints": sorted(readable - {"GET /_drpair"})}
 
 
 def _fault_for(service, operation, region):

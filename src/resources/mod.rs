@@ -1,7 +1,9 @@
 //! The registry: every resource, data source and action drpair offers.
 
+pub mod failover;
 pub mod global_database;
 pub mod network;
+pub mod replication_status;
 pub mod session_table;
 pub mod timeouts;
 
@@ -18,9 +20,9 @@ pub fn resources() -> Vec<Arc<dyn DynResource>> {
 }
 
 pub fn data_sources() -> Vec<Arc<dyn DynDataSource>> {
-    vec![]
+    vec![Arc::new(replication_status::ReplicationStatus)]
 }
 
 pub fn actions() -> Vec<Arc<dyn DynAction>> {
-    vec![]
+    vec![Arc::new(failover::Failover)]
 }

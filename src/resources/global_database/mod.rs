@@ -13,7 +13,7 @@ use crate::aws::Role;
 use crate::framework::resource::Resource;
 use crate::framework::schema::{Attribute, Block, Nesting, Schema};
 use crate::framework::value::{Number, Value};
-use crate::framework::{AttributePath, Diagnostics, Val};
+use crate::framework::{AttributePath, Diagnostics, Type, Val};
 use crate::provider::DrClient;
 use crate::resources::timeouts::{self, Operation, Timeouts};
 use async_trait::async_trait;
@@ -66,8 +66,8 @@ fn region_attribute(name: &str, what: &str, cluster: &str) -> Attribute {
         name,
         Nesting::Single,
         vec![
-            Attribute::string_list("subnet_ids").required().description(format!(
-                "Subnets of the {what} region for the DB subnet group: at least two, in at least two availability zones of one VPC (typically the network's `private_subnet_ids`). The security group lets PostgreSQL in from this VPC and the other region's. Changed in place."
+            Attribute::new("subnet_ids", Type::Set(Box::new(Type::String))).required().description(format!(
+                "Subnets of the {what} region for the DB subnet group (a set: order does not matter): at least two, in at least two availability zones of one VPC (typically the network's `private_subnet_ids`). The security group lets PostgreSQL in from this VPC and the other region's. Changed in place."
             )),
             Attribute::number("instance_count").required().description(format!(
                 "Instances in the {what} cluster, 1 to 16, named `{cluster}-1` … `{cluster}-N`. Changed in place: higher numbers are removed first."

@@ -77,23 +77,17 @@ fn validate_region(r: &RegionModel, path: &AttributePath, diags: &mut Diagnostic
             diags.error_at(
                 path.attr("subnet_ids"),
                 "Not enough subnets",
-                format!("subnet_ids has {} subnet; Aurora needs subnets in at least two availability zones of the region (for example the network's private_subnet_ids).", ids.len()),
+                format!("subnet_ids has {} subnet(s); Aurora needs subnets in at least two availability zones of the region (for example the network's private_subnet_ids).", ids.len()),
             );
         }
-        let mut seen = Vec::new();
-        for (i, id) in ids.iter().enumerate() {
-            let Val::Known(id) = id else { continue };
-            let at = path.attr("subnet_ids").index(i as i64);
+        for id in ids.iter().filter_map(|id| id.known()) {
             if !id.starts_with("subnet-") {
                 diags.error_at(
-                    at,
+                    path.attr("subnet_ids"),
                     "Invalid subnet id",
                     format!("{id:?} is not a subnet id (subnet-…)."),
                 );
-            } else if seen.contains(&id) {
-                diags.error_at(at, "Duplicate subnet id", format!("{id} is listed twice."));
             }
-            seen.push(id);
         }
     }
 }

@@ -5,16 +5,19 @@
 //! secret's value nowhere in state, plans or the provider's log; final snapshots keep their
 //! keys; and the plan-time errors of bad input.
 
-use crate::harness::{provider_block, Emulator, Workspace};
-use serde_json::{json, Value};
+mod checks;
 
-const ADDR: &str = "drpair_global_database.main";
-const GLOBAL: &str = "global-db-cluster-v2-test";
-const PRIMARY: &str = "primary-db-cluster-v2-test";
-const DR: &str = "dr-db-cluster-v2-test";
-const SECRET: &str = "db-password-v2-test";
-const OWNER: &str = "drpair_global_database/global-db-cluster-v2-test";
-const REGIONS: [(&str, &str, &str); 2] =
+use crate::harness::{provider_block, Emulator, Workspace};
+use checks::*;
+use serde_json::json;
+
+pub const ADDR: &str = "drpair_global_database.main";
+pub const GLOBAL: &str = "global-db-cluster-v2-test";
+pub const PRIMARY: &str = "primary-db-cluster-v2-test";
+pub const DR: &str = "dr-db-cluster-v2-test";
+pub const SECRET: &str = "db-password-v2-test";
+pub const OWNER: &str = "drpair_global_database/global-db-cluster-v2-test";
+pub const REGIONS: [(&str, &str, &str); 2] =
     [("us-east-1", "primary", PRIMARY), ("us-east-2", "dr", DR)];
 
 /// The database's inputs that the steps change.
@@ -82,223 +85,6 @@ resource "drpair_network" "main" {{
             "drpair_network.main.dr.private_subnet_ids"
         )
     )
-}
-
-fn tag<'a>(tags: &'a Value, key: &str) -> Option<&'a str> {
-    tags.as_array()?
-        .iter()
-        .find(|t| t["Key"] == key || t["TagKey"] == key)
-        .and_then(|t| t["Value"].as_str().or(t["TagValue"].as_str()))
-}
-
-fn cluster(emulator: &Emulator, region: &str, id: &str) -> Option<Value> {
-    let out = emulator.aws(
-        "rds",
-        region,
-        "DescribeDBClusters",
-        &json!({ "DBClusterIdentifier": id }),
-    );
-    out.ok().map(|o| o["DBClusters"][0].clone())
-}
-
-fn instances(emulator: &Emulator, region: &str, cluster_id: &str) -> Vec<String> {
-    let out = emulator.aws_ok(
-        "rds",
-        region,
-        "DescribeDBInstances",
-        &json!({ "Filters": [{ "Name": "db-cluster-id", "Values": [cluster_id] }] }),
-    );
-    let mut ids: Vec<String> = out["DBInstances"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|i| i["DBInstanceStatus"] != "deleting")
-        .map(|i| i["DBInstanceIdentifier"].as_str().unwrap().to_string())
-        .collect();
-    ids.sort();
-    ids
-}
-
-fn global(emulator: &Emulator) -> Option<Value> {
-    emulator
-        .aws(
-            "rds",
-            "us-east-1",
-            "DescribeGlobalClusters",
-            &json!({ "GlobalClusterIdentifier": GLOBAL }),
-        )
-        .ok()
-        .map(|o| o["GlobalClusters"][0].clone())
-}
-
-/// `rds.global_db_rpo` of a cluster parameter group, when set.
-fn rpo(emulator: &Emulator, region: &str, role: &str) -> Option<String> {
-    let group = format!("{role}-db-cluster-params-v2-test");
-    let out = emulator.aws_ok(
-        "rds",
-        region,
-        "DescribeDBClusterParameters",
-        &json!({ "DBClusterParameterGroupName": group, "Source": "user" }),
-    );
-    out["Parameters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["ParameterName"] == "rds.global_db_rpo")
-        .and_then(|p| p["ParameterValue"].as_str().map(String::from))
-}
-
-fn the_password(emulator: &Emulator) -> String {
-    let out = emulator.aws_ok(
-        "secretsmanager",
-        "us-east-1",
-        "GetSecretValue",
-        &json!({ "SecretId": SECRET }),
-    );
-    let value: Value = serde_json::from_str(out["SecretString"].as_str().unwrap()).unwrap();
-    let password = value["password"].as_str().unwrap().to_string();
-    assert!(password.len() >= 32, "a generated password: {value}");
-    for c in ['/', '@', '"', ' '] {
-        assert!(!password.contains(c), "RDS rejects {c:?} in passwords");
-    }
-    password
-}
-
-/// Checks one region's objects after apply: names, tags, encryption, membership.
-fn check_region(
-    emulator: &Emulator,
-    state: &Value,
-    region: &str,
-    role: &str,
-    id: &str,
-    count: usize,
-) {
-    let side = &state[role];
-    let c = cluster(emulator, region, id).unwrap_or_else(|| panic!("{region}: no cluster {id}"));
-    assert_eq!(side["cluster_identifier"], id);
-    assert_eq!(c["DBClusterArn"], side["cluster_arn"]);
-    assert_eq!(c["Endpoint"], side["endpoint"]);
-    assert_eq!(c["StorageEncrypted"], true, "{region}");
-    assert_eq!(
-        c["KmsKeyId"], side["kms_key_arn"],
-        "{region}: encrypted with its own key"
-    );
-    assert_eq!(c["GlobalClusterIdentifier"], GLOBAL);
-    assert_eq!(
-        c["DBSubnetGroup"],
-        format!("{role}-db-subnet-group-v2-test")
-    );
-    assert_eq!(
-        c["DBClusterParameterGroup"],
-        format!("{role}-db-cluster-params-v2-test")
-    );
-    assert_eq!(
-        c["VpcSecurityGroups"][0]["VpcSecurityGroupId"],
-        side["security_group_id"]
-    );
-    assert_eq!(tag(&c["TagList"], "Environment"), Some("test"));
-    assert_eq!(tag(&c["TagList"], "DR-Role"), Some(role));
-    assert_eq!(tag(&c["TagList"], "CostCenter"), Some("payments"));
-    assert_eq!(tag(&c["TagList"], "drpair:owner"), Some(OWNER));
-    let want: Vec<String> = (1..=count).map(|n| format!("{id}-{n}")).collect();
-    assert_eq!(instances(emulator, region, id), want, "{region} instances");
-    let alias = format!("alias/{role}-db-key-v2-test");
-    let key = emulator.aws_ok("kms", region, "DescribeKey", &json!({ "KeyId": alias }));
-    assert_eq!(key["KeyMetadata"]["Arn"], side["kms_key_arn"]);
-    let key_tags = emulator.aws_ok(
-        "kms",
-        region,
-        "ListResourceTags",
-        &json!({ "KeyId": alias }),
-    );
-    assert_eq!(
-        tag(&key_tags["Tags"], "DR-Role"),
-        Some(role),
-        "{region} key"
-    );
-    let sg = emulator.aws_ok(
-        "ec2",
-        region,
-        "DescribeSecurityGroups",
-        &json!({ "GroupIds": [side["security_group_id"]] }),
-    );
-    let rules = sg["SecurityGroups"][0]["IpPermissions"].to_string();
-    for cidr in ["10.10.0.0/16", "10.20.0.0/16"] {
-        assert!(
-            rules.contains(cidr) && rules.contains("5432"),
-            "{region}: PostgreSQL from {cidr}: {rules}"
-        );
-    }
-}
-
-/// Nothing the database owned is left in either region (keys only pending deletion).
-fn check_nothing_left(emulator: &Emulator) {
-    assert!(global(emulator).is_none(), "global cluster left");
-    for (region, role, id) in REGIONS {
-        assert!(
-            cluster(emulator, region, id).is_none(),
-            "{region}: cluster left"
-        );
-        assert!(
-            instances(emulator, region, id).is_empty(),
-            "{region}: instances left"
-        );
-        for (op, param, name) in [
-            (
-                "DescribeDBSubnetGroups",
-                "DBSubnetGroupName",
-                format!("{role}-db-subnet-group-v2-test"),
-            ),
-            (
-                "DescribeDBClusterParameterGroups",
-                "DBClusterParameterGroupName",
-                format!("{role}-db-cluster-params-v2-test"),
-            ),
-        ] {
-            assert!(
-                emulator
-                    .aws("rds", region, op, &json!({ param: name }))
-                    .is_err(),
-                "{region}: {name} left"
-            );
-        }
-        let sgs = emulator.aws_ok(
-            "ec2",
-            region,
-            "DescribeSecurityGroups",
-            &json!({ "Filters": [{ "Name": "tag:drpair:owner", "Values": [OWNER] }] }),
-        );
-        assert_eq!(
-            sgs["SecurityGroups"],
-            json!([]),
-            "{region}: security group left"
-        );
-        let secret = emulator.aws(
-            "secretsmanager",
-            region,
-            "DescribeSecret",
-            &json!({ "SecretId": SECRET }),
-        );
-        assert!(secret.is_err(), "{region}: secret left: {secret:?}");
-        let alias = format!("alias/{role}-db-key-v2-test");
-        assert!(
-            emulator
-                .aws("kms", region, "DescribeKey", &json!({ "KeyId": alias }))
-                .is_err(),
-            "{region}: alias left"
-        );
-    }
-}
-
-/// The secret's value must appear in none of these texts.
-fn assert_secret_absent(password: &str, texts: &[(&str, String)]) {
-    for (what, text) in texts {
-        assert!(!text.is_empty(), "{what} is empty: nothing was checked");
-        assert!(
-            !text.contains(password),
-            "the master password appears in {what}"
-        );
-    }
 }
 
 #[test]
@@ -549,16 +335,6 @@ fn global_database_lifecycle() {
         state["primary"]["cluster_arn"]
     );
     ws.assert_no_changes();
-    // The next change moves the managed RPO to the new writer's group.
-    write(&Db {
-        rpo: 45,
-        ..Db::default()
-    });
-    ws.apply();
-    assert_eq!(rpo(&emulator, "us-east-2", "dr").as_deref(), Some("45"));
-    assert_eq!(rpo(&emulator, "us-east-1", "primary"), None);
-    ws.assert_no_changes();
-
     // 8. The secret's value is nowhere in state, plans or the provider's log.
     seen.push(("terraform show -json", ws.show_json().to_string()));
     seen.push((
@@ -582,35 +358,6 @@ fn global_database_lifecycle() {
             ws.terraform_log(usize::MAX),
         )],
     );
-}
-
-/// Default subnets of a region's default VPC (one per availability zone).
-fn default_subnets(emulator: &Emulator, region: &str, n: usize) -> Vec<String> {
-    let out = emulator.aws_ok(
-        "ec2",
-        region,
-        "DescribeSubnets",
-        &json!({ "Filters": [{ "Name": "default-for-az", "Values": ["true"] }] }),
-    );
-    let mut ids: Vec<String> = out["Subnets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["SubnetId"].as_str().unwrap().to_string())
-        .collect();
-    ids.sort();
-    ids.truncate(n);
-    ids
-}
-
-fn hcl_list(ids: &[String]) -> String {
-    format!(
-        "[{}]",
-        ids.iter()
-            .map(|i| format!("\"{i}\""))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
 }
 
 #[test]
@@ -658,6 +405,60 @@ fn global_database_final_snapshots_keep_their_keys() {
         assert!(cluster(&emulator, region, id).is_none());
     }
     assert!(global(&emulator).is_none());
+}
+
+#[test]
+fn global_database_rpo_follows_the_writer() {
+    let emulator = Emulator::start();
+    let ws = Workspace::new(&emulator);
+    let (p, d) = (
+        default_subnets(&emulator, "us-east-1", 2),
+        default_subnets(&emulator, "us-east-2", 2),
+    );
+    let write = |db: &Db| {
+        ws.write_config(&format!(
+            "{}{}",
+            provider_block(&emulator.endpoint, ""),
+            database(db, &hcl_list(&p), &hcl_list(&d))
+        ))
+    };
+    write(&Db {
+        primary_count: 1,
+        ..Db::default()
+    });
+    ws.init();
+    ws.apply();
+    assert_eq!(
+        rpo(&emulator, "us-east-1", "primary").as_deref(),
+        Some("60")
+    );
+    assert_eq!(rpo(&emulator, "us-east-2", "dr"), None);
+    let dr_arn = ws.state_resource(ADDR)["dr"]["cluster_arn"].clone();
+    emulator.aws_ok(
+        "rds",
+        "us-east-2",
+        "SwitchoverGlobalCluster",
+        &json!({ "GlobalClusterIdentifier": GLOBAL, "TargetDbClusterIdentifier": dr_arn }),
+    );
+    // The switchover alone changes no group (and plans nothing); the next change moves the
+    // managed RPO to the new writer's group and takes it off the new secondary's.
+    ws.assert_no_changes();
+    assert_eq!(
+        rpo(&emulator, "us-east-1", "primary").as_deref(),
+        Some("60")
+    );
+    write(&Db {
+        primary_count: 1,
+        rpo: 45,
+        ..Db::default()
+    });
+    ws.apply();
+    assert_eq!(rpo(&emulator, "us-east-2", "dr").as_deref(), Some("45"));
+    assert_eq!(rpo(&emulator, "us-east-1", "primary"), None);
+    assert_eq!(ws.state_resource(ADDR)["rpo_target_seconds"], 45);
+    ws.assert_no_changes();
+    ws.destroy();
+    check_nothing_left(&emulator);
 }
 
 #[test]

@@ -1,0 +1,223 @@
+//! Live state of a global database, read at the moment it matters: which
+//! region writes, the members' health, the replication lag and the Route 53
+//! health of each region. Shared by the `drpair_failover` action and the
+//! `drpair_replication_status` data source.
+
+use crate::aws::{AwsContext, AwsError, RegionCtx, Role};
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+use aws_smithy_types::DateTime;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const GLOBAL_CLUSTER: &str = "Aurora global cluster";
+const CLUSTER: &str = "Aurora cluster";
+
+/// One member cluster of the global database.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Member {
+    pub arn: String,
+    pub region: String,
+    pub cluster_identifier: String,
+    pub is_writer: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct GlobalView {
+    pub identifier: String,
+    pub status: String,
+    pub members: Vec<Member>,
+}
+
+impl GlobalView {
+    pub fn writer(&self) -> Option<&Member> {
+        self.members.iter().find(|m| m.is_writer)
+    }
+
+    pub fn member_in(&self, region: &str) -> Option<&Member> {
+        self.members.iter().find(|m| m.region == region)
+    }
+}
+
+/// `arn:aws:rds:us-east-2:123456789012:cluster:dr-db-cluster-v2-dev` → region
+/// and identifier.
+fn parse_cluster_arn(arn: &str) -> Option<(String, String)> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    match parts.as_slice() {
+        [_, _, _, region, _, "cluster", id] => Some((region.to_string(), id.to_string())),
+        _ => None,
+    }
+}
+
+/// Describes the global cluster from `rc`'s region (any member region
+/// serves it; the DR region is the one that survives a primary outage).
+pub async fn find_global(rc: &RegionCtx, id: &str) -> Result<Option<GlobalView>, AwsError> {
+    let out = match rc
+        .rds()
+        .describe_global_clusters()
+        .global_cluster_identifier(id)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) => {
+            let err = AwsError::from_sdk("reading", GLOBAL_CLUSTER, id, &rc.region, e);
+            return if err.is_not_found() {
+                Ok(None)
+            } else {
+                Err(err)
+            };
+        }
+    };
+    let Some(g) = out
+        .global_clusters()
+        .iter()
+        .find(|g| g.global_cluster_identifier() == Some(id))
+    else {
+        return Ok(None);
+    };
+    let members = g
+        .global_cluster_members()
+        .iter()
+        .filter_map(|m| {
+            let arn = m.db_cluster_arn()?.to_string();
+            let (region, cluster_identifier) = parse_cluster_arn(&arn)?;
+            Some(Member {
+                arn,
+                region,
+                cluster_identifier,
+                is_writer: m.is_writer().unwrap_or(false),
+            })
+        })
+        .collect();
+    Ok(Some(GlobalView {
+        identifier: id.to_string(),
+        status: g.status().unwrap_or_default().to_string(),
+        members,
+    }))
+}
+
+/// A member cluster's status and writer endpoint, from its own region.
+pub async fn cluster_status(
+    rc: &RegionCtx,
+    id: &str,
+) -> Result<Option<(String, String)>, AwsError> {
+    match rc
+        .rds()
+        .describe_db_clusters()
+        .db_cluster_identifier(id)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.db_clusters().first().map(|c| {
+            (
+                c.status().unwrap_or_default().to_string(),
+                c.endpoint().unwrap_or_default().to_string(),
+            )
+        })),
+        Err(e) => {
+            let err = AwsError::from_sdk("reading", CLUSTER, id, &rc.region, e);
+            if err.is_not_found() {
+                Ok(None)
+            } else {
+                Err(err)
+            }
+        }
+    }
+}
+
+/// The latest `AuroraGlobalDBReplicationLag` (ms) of a secondary cluster, from
+/// CloudWatch in the secondary's region; None when no datapoint in 10 minutes.
+pub async fn replication_lag_ms(rc: &RegionCtx, cluster_id: &str) -> Result<Option<f64>, AwsError> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as i64;
+    let metric = Metric::builder()
+        .namespace("AWS/RDS")
+        .metric_name("AuroraGlobalDBReplicationLag")
+        .dimensions(
+            Dimension::builder()
+                .name("DBClusterIdentifier")
+                .value(cluster_id)
+                .build(),
+        )
+        .build();
+    let query = MetricDataQuery::builder()
+        .id("lag")
+        .metric_stat(
+            MetricStat::builder()
+                .metric(metric)
+                .period(60)
+                .stat("Maximum")
+                .build(),
+        )
+        .build();
+    let out = rc
+        .cloudwatch()
+        .get_metric_data()
+        .metric_data_queries(query)
+        .start_time(DateTime::from_secs(now - 600))
+        .end_time(DateTime::from_secs(now + 60))
+        .send()
+        .await
+        .map_err(|e| {
+            AwsError::from_sdk(
+                "reading",
+                "replication lag metric",
+                cluster_id,
+                &rc.region,
+                e,
+            )
+        })?;
+    let latest = out.metric_data_results().first().and_then(|r| {
+        r.timestamps()
+            .iter()
+            .zip(r.values())
+            .max_by_key(|(t, _)| t.secs())
+            .map(|(_, v)| *v)
+    });
+    Ok(latest)
+}
+
+/// Route 53's view of a health check: healthy when more than 18% of its
+/// checkers report success, as Route 53 itself decides.
+pub async fn health_check_healthy(aws: &AwsContext, id: &str) -> Result<bool, AwsError> {
+    // Route 53 is global; its API lives with the primary region's endpoint.
+    let rc = aws.region(Role::Primary);
+    let out = rc
+        .route53()
+        .get_health_check_status()
+        .health_check_id(id)
+        .send()
+        .await
+        .map_err(|e| {
+            AwsError::from_sdk("reading", "Route 53 health check status", id, "global", e)
+        })?;
+    let observations = out.health_check_observations();
+    if observations.is_empty() {
+        return Ok(false);
+    }
+    let ok = observations
+        .iter()
+        .filter(|o| {
+            o.status_report()
+                .and_then(|r| r.status())
+                .is_some_and(|s| s.starts_with("Success"))
+        })
+        .count();
+    Ok(ok * 100 > observations.len() * 18)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_arns() {
+        assert_eq!(
+            parse_cluster_arn("arn:aws:rds:us-east-2:123456789012:cluster:dr-db-cluster-v2-dev"),
+            Some(("us-east-2".into(), "dr-db-cluster-v2-dev".into()))
+        );
+        assert_eq!(parse_cluster_arn("arn:aws:rds:us-east-2:1:db:x"), None);
+        assert_eq!(parse_cluster_arn("nonsense"), None);
+    }
+}
