@@ -107,6 +107,35 @@ def _parse(environ, service, operation, protocol):
     )
 
 
+def _unknown_operation(service, operation, protocol):
+    """(status, code, message) when the request names an operation the service does not have."""
+    from moto.core.utils import get_service_model
+
+    if " " in operation or protocol in ("rest-json", "rest-xml"):
+        return None
+    try:
+        names = get_service_model(service).operation_names
+    except Exception:
+        return None
+    if operation in names:
+        return None
+    if protocol in ("query", "ec2"):
+        return 400, "InvalidAction", f"The action {operation} is not valid for this web service."
+    return 400, "UnknownOperationException", f"Unknown operation {operation}"
+
+
+def malformed_json(environ):
+    """A JSON-protocol body that is not a JSON object (AWS: SerializationException)."""
+    body = read_body(environ)
+    if not body.strip():
+        return None
+    try:
+        value = json.loads(body)
+    except ValueError as exc:
+        return f"Malformed request body: {exc}"
+    return None if isinstance(value, dict) else "The request body must be a JSON object"
+
+
 def _raised_while_parsing(exc):
     frames = traceback.extract_tb(exc.__traceback__) if exc is not None else []
     return any(f.filename.endswith("moto/core/parse.py") or f.name == "parse_parameters" for f in frames)
@@ -115,6 +144,9 @@ def _raised_while_parsing(exc):
 def explain(environ, exc):
     """(status, code, message) for a request moto failed on."""
     service, operation, _, protocol = classify(environ)
+    unknown = _unknown_operation(service, operation, protocol)
+    if unknown is not None:
+        return unknown
     if isinstance(exc, NotImplementedError):
         return 501, "NotImplemented", f"The drpair emulator (moto 5.2.5) does not implement {service} {operation}: {exc}"
     if isinstance(exc, json.JSONDecodeError) or (exc is not None and _raised_while_parsing(exc)):
@@ -147,7 +179,12 @@ class ErrorGuard:
         if not is_aws_request(environ):
             return self.app(environ, start_response)
         read_body(environ)
-        classify(environ)
+        _, operation, _, protocol = classify(environ)
+        problem = malformed_json(environ) if protocol == "json" else None
+        if problem is not None:
+            status_line, error_headers, error_body = aws_error(environ, 400, "SerializationException", problem)
+            start_response(status_line, error_headers)
+            return [error_body]
         try:
             status, headers, body = call_app(self.app, environ)
             exc = environ.pop("drpair.exception", None)

@@ -24,7 +24,7 @@ use crate::aws::tags::{standard_tags, Tags};
 use crate::aws::Role;
 
 pub use destroy::destroy;
-pub use ensure::{ensure, Adoption};
+pub use ensure::{ensure, Adoption, NOT_OWNED};
 pub use observe::{drift, observe};
 
 /// The owner tag's prefix: the Terraform resource type.

@@ -212,7 +212,7 @@ impl Resource for SessionTable {
         let spec = spec(client, &planned)?;
         let deadline = timeouts::deadline(&planned.timeouts, Operation::Create, DEFAULT_TIMEOUT);
         let adoption = Adoption::OwnedOnly;
-        match converge(
+        let model = converge(
             client,
             &spec,
             &planned,
@@ -221,11 +221,12 @@ impl Resource for SessionTable {
             "Creating session table",
             diags,
         )
-        .await
-        {
-            Some(model) => Some(model),
+        .await;
+        match model {
+            Converged::Applied(model) | Converged::Failed(Some(model)) => Some(model),
             // Nothing readable exists: keep the name in state so destroy removes the keys.
-            None => Some(empty_state(client, planned)),
+            Converged::Failed(None) => Some(empty_state(client, planned)),
+            Converged::Refused => None,
         }
     }
 
@@ -260,7 +261,7 @@ impl Resource for SessionTable {
     ) -> Option<SessionTableModel> {
         let spec = spec(client, &planned)?;
         let deadline = timeouts::deadline(&planned.timeouts, Operation::Update, DEFAULT_TIMEOUT);
-        converge(
+        match converge(
             client,
             &spec,
             &planned,
@@ -270,6 +271,10 @@ impl Resource for SessionTable {
             diags,
         )
         .await
+        {
+            Converged::Applied(model) | Converged::Failed(Some(model)) => Some(model),
+            Converged::Failed(None) | Converged::Refused => None,
+        }
     }
 
     async fn delete(&self, client: &DrClient, prior: SessionTableModel, diags: &mut Diagnostics) {
@@ -373,8 +378,16 @@ fn spec(client: &DrClient, m: &SessionTableModel) -> Option<TableSpec> {
     })
 }
 
-/// Runs the idempotent ensure and maps the outcome to state. On failure the state records what
-/// exists (None when nothing readable does), so destroy can remove it.
+/// What an apply leaves for state.
+enum Converged {
+    Applied(SessionTableModel),
+    /// Failed: what exists (None when nothing readable does), so destroy can remove it.
+    Failed(Option<SessionTableModel>),
+    /// The table is someone else's: nothing may be recorded, or destroy would delete it.
+    Refused,
+}
+
+/// Runs the idempotent ensure and maps the outcome to state.
 async fn converge(
     client: &DrClient,
     spec: &TableSpec,
@@ -383,7 +396,7 @@ async fn converge(
     deadline: Deadline,
     verb: &str,
     diags: &mut Diagnostics,
-) -> Option<SessionTableModel> {
+) -> Converged {
     match dynamo::ensure(&client.aws, spec, adoption, deadline).await {
         Ok(observed) => {
             let left = dynamo::drift(spec, &observed, regions(client));
@@ -396,17 +409,21 @@ async fn converge(
             let mut model = from_observed(client, planned, &observed, Vec::new());
             // Tags are written exactly as planned; reading them back is for drift.
             model.tags_all = planned.tags_all.clone();
-            Some(model)
+            Converged::Applied(model)
+        }
+        Err(e) if e.code() == Some(dynamo::NOT_OWNED) => {
+            diags.error(verb, e.to_string());
+            Converged::Refused
         }
         Err(e) => {
             diags.error(verb, e.to_string());
-            match dynamo::observe(&client.aws, &spec.name).await {
+            Converged::Failed(match dynamo::observe(&client.aws, &spec.name).await {
                 Ok(Some(o)) => {
                     let drift = dynamo::drift(spec, &o, regions(client));
                     Some(from_observed(client, planned, &o, drift))
                 }
                 _ => None,
-            }
+            })
         }
     }
 }

@@ -26,11 +26,11 @@ pub async fn destroy(
     );
     remove_replica(ctx, name, deadline).await?;
     delete_table(&ctx.primary, name, deadline).await?;
-    let alias = key_alias(name);
+    let (alias, owner) = (key_alias(name), owner_tag_value(name));
     let [primary_key, dr_key] = known_keys;
     tokio::try_join!(
-        kms::destroy_key(&ctx.primary, &alias, primary_key),
-        kms::destroy_key(&ctx.dr, &alias, dr_key),
+        kms::destroy_key(&ctx.primary, &alias, &owner, primary_key),
+        kms::destroy_key(&ctx.dr, &alias, &owner, dr_key),
     )?;
     tracing::info!("destroyed session table {name}");
     Ok(())
@@ -97,7 +97,20 @@ async fn delete_table(rc: &RegionCtx, name: &str, deadline: Deadline) -> Result<
     match find::describe_table(rc, name).await? {
         None => return Ok(()),
         Some(t) if find::status(&t) == "DELETING" => {}
-        Some(_) => {
+        Some(t) => {
+            // State names the table, so an untagged one (imported) is ours; another owner's is not.
+            let tags = find::list_tags(rc, t.table_arn().unwrap_or_default()).await?;
+            let owner = owner_tag_value(name);
+            if let Some(other) = tags.get(OWNER_TAG).filter(|o| **o != owner) {
+                return Err(AwsError::api(
+                    "deleting",
+                    TABLE,
+                    name,
+                    &rc.region,
+                    None,
+                    format!("the table is owned by {other}, not {owner}; remove it from this state with `terraform state rm` instead"),
+                ));
+            }
             find::wait_table_active(rc, name, deadline).await?;
             tracing::info!("deleting DynamoDB table {name} in {}", rc.region);
             let sent = rc

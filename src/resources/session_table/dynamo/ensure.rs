@@ -35,6 +35,10 @@ pub async fn ensure(
     adoption: Adoption,
     deadline: Deadline,
 ) -> Result<ObservedTable, AwsError> {
+    // Before anything is created: a table of this name that is not ours stops the apply.
+    if let Some(existing) = find::describe_table(&ctx.primary, &spec.name).await? {
+        check_ownership(&ctx.primary, spec, &existing, adoption).await?;
+    }
     let (primary_key, dr_key) = tokio::try_join!(
         kms::ensure_key(&ctx.primary, spec),
         kms::ensure_key(&ctx.dr, spec),
@@ -151,6 +155,40 @@ async fn create_table(
     find::wait_table_active(rc, &spec.name, deadline).await
 }
 
+/// The error code of [`ensure`] when the table exists and is not this resource's to take: no
+/// state may be recorded for it, or a destroy would delete someone else's table.
+pub const NOT_OWNED: &str = "TableNotOwned";
+
+/// Refuses a table tagged as another owner's, and (on create) an untagged one.
+async fn check_ownership(
+    rc: &RegionCtx,
+    spec: &TableSpec,
+    table: &TableDescription,
+    adoption: Adoption,
+) -> Result<(), AwsError> {
+    let tags = find::list_tags(rc, table.table_arn().unwrap_or_default()).await?;
+    let owner = spec.owner();
+    let refuse = |message: String| {
+        AwsError::api(
+            "adopting",
+            TABLE,
+            &spec.name,
+            &rc.region,
+            Some(NOT_OWNED.into()),
+            message,
+        )
+    };
+    match tags.get(OWNER_TAG) {
+        Some(o) if *o == owner => Ok(()),
+        Some(other) => Err(refuse(format!("the table is owned by {other}, not {owner}"))),
+        None if adoption == Adoption::OwnedOnly => Err(refuse(format!(
+            "a table of this name already exists and is not managed by {owner}; bring it under Terraform with `terraform import <address> {}`",
+            spec.name
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// The source table in the primary region: created, or adopted and repaired (billing mode,
 /// streams, encryption). Returns its ACTIVE description.
 async fn ensure_source_table(
@@ -163,21 +201,9 @@ async fn ensure_source_table(
     let Some(existing) = find::describe_table(rc, &spec.name).await? else {
         return create_table(rc, spec, key, deadline).await;
     };
+    check_ownership(rc, spec, &existing, adoption).await?;
     let fail =
         |message: String| AwsError::api("adopting", TABLE, &spec.name, &rc.region, None, message);
-    let tags = find::list_tags(rc, existing.table_arn().unwrap_or_default()).await?;
-    let owner = spec.owner();
-    match tags.get(OWNER_TAG) {
-        Some(o) if *o == owner => {}
-        Some(other) => return Err(fail(format!("the table is owned by {other}, not {owner}"))),
-        None if adoption == Adoption::OwnedOnly => {
-            return Err(fail(format!(
-                "a table of this name already exists and is not managed by {owner}; bring it under Terraform with `terraform import <address> {}`",
-                spec.name
-            )))
-        }
-        None => {}
-    }
     let actual = find::key_schema(&existing);
     if actual != spec.keys {
         return Err(fail(format!(

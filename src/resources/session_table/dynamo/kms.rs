@@ -276,10 +276,12 @@ async fn retag_key(rc: &RegionCtx, key: &RegionKey, desired: &Tags) -> Result<()
 }
 
 /// Schedules the deletion of the region's key and removes its alias. The key is found through
-/// the alias or, when the alias is already gone, through `known_arn` (from state). Idempotent.
+/// the alias or, when the alias is already gone, through `known_arn` (from state); it is only
+/// touched when it is tagged as `owner`'s or is the one state records. Idempotent.
 pub(super) async fn destroy_key(
     rc: &RegionCtx,
     alias: &str,
+    owner: &str,
     known_arn: Option<&str>,
 ) -> Result<(), AwsError> {
     let key = match find_key(rc, alias).await? {
@@ -290,6 +292,16 @@ pub(super) async fn destroy_key(
         },
     };
     if let Some(key) = &key {
+        let ours = key.tags.get(OWNER_TAG).map(String::as_str) == Some(owner)
+            || known_arn == Some(key.arn.as_str());
+        if !ours {
+            tracing::warn!(
+                "leaving KMS key {} and {alias} ({}): not tagged as owned by {owner}",
+                key.arn,
+                rc.region
+            );
+            return Ok(());
+        }
         if key.state != KeyState::PendingDeletion.as_str() {
             let scheduled = rc
                 .kms()
