@@ -70,7 +70,8 @@ def parse_args(argv):
 def configure_moto():
     from moto.core.config import default_user_config
 
-    # Lambda and Batch without Docker: functions are stored, invocations return a canned answer.
+    # Lambda and Batch without Docker: functions are stored; what Invoke answers is set per function
+    # at /_drpair/lambda/ (emulator_ext/lambda_iam.py).
     default_user_config["lambda"] = {"use_docker": False}
     default_user_config["batch"] = {"use_docker": False}
     # AWS-managed IAM policies (arn:aws:iam::aws:policy/...) exist, as on real AWS.

@@ -153,7 +153,8 @@ fn attribute_groups(
     nested: &mut Vec<(String, Attribute)>,
 ) -> String {
     let mut out = String::new();
-    let groups: [(&str, fn(&Attribute) -> bool); 3] = [
+    type Group = (&'static str, fn(&Attribute) -> bool);
+    let groups: [Group; 3] = [
         ("Required", |a| a.required),
         ("Optional", |a| a.optional),
         ("Read-Only", |a| a.is_computed_only()),

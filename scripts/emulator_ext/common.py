@@ -7,10 +7,10 @@ wire protocol. Errors are rendered the way AWS renders them for that protocol (`
 an SDK parses the code and message instead of choking on an HTML page.
 """
 
+import gzip
 import io
 import json
 import re
-import threading
 import uuid
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
@@ -46,7 +46,8 @@ def client_name(signing_name):
 
 
 def read_body(environ):
-    """The request body as bytes; puts an identical stream back for the next reader."""
+    """The request body as bytes (gunzipped if gzip-encoded); puts an identical stream back for
+    the next reader."""
     if "drpair.body" in environ:
         return environ["drpair.body"]
     stream = environ.get("wsgi.input")
@@ -60,6 +61,13 @@ def read_body(environ):
                 body = b""
         elif environ.get("wsgi.input_terminated") or environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
             body = stream.read()
+    if environ.get("HTTP_CONTENT_ENCODING", "").strip().lower() == "gzip":
+        # SDKs gzip large PutMetricData bodies (the requestCompression trait).
+        try:
+            body = gzip.decompress(body)
+            del environ["HTTP_CONTENT_ENCODING"]
+        except (OSError, EOFError):
+            pass
     set_body(environ, body)
     return body
 
@@ -223,7 +231,6 @@ class ControlError(Exception):
 
 # Control endpoints under /_drpair/: (method, compiled path regex, handler(match, body, query)).
 CONTROL_ROUTES = []
-LOCK = threading.RLock()
 
 
 def control(method, pattern):
@@ -234,13 +241,6 @@ def control(method, pattern):
         return handler
 
     return register
-
-
-def require_bool(body, key):
-    value = body.get(key) if isinstance(body, dict) else None
-    if not isinstance(value, bool):
-        raise ControlError(400, f"body must be a JSON object with a boolean {key!r}")
-    return value
 
 
 def moto_account():

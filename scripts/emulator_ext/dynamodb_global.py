@@ -65,14 +65,14 @@ def _write_autoscaled(account_id, region, table_name):
 def _create_replica(table, region, account_id):
     source_region = table.region_name
     group = group_of(table) or {"regions": [source_region], "pending": {}}
+    if region not in _known_regions():
+        raise _validation(f"The region {region} is not a valid AWS Region for DynamoDB global tables.")
     target_backend = _backends(account_id)[region]
     if region in group["regions"] or table.name in target_backend.tables:
         raise _validation(
             f"Failed to create a the new replica of table with name: '{table.name}' because one or more "
             "replicas already existed as tables."
         )
-    if region not in _known_regions():
-        raise _validation(f"The region {region} is not a valid AWS Region for DynamoDB global tables.")
     if table.billing_mode != "PAY_PER_REQUEST" and not _write_autoscaled(account_id, source_region, table.name):
         raise _validation("Table write capacity should either be Pay-Per-Request or AutoScaled.")
     stream = table.stream_specification or {}

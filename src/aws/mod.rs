@@ -3,6 +3,8 @@
 
 pub mod clients;
 pub mod error;
+pub mod iam;
+pub mod kms;
 pub mod tags;
 pub mod waiter;
 

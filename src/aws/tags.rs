@@ -91,6 +91,27 @@ pub fn tag_value<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
         .and_then(|t| t.value())
 }
 
+/// Tags AWS reserves for itself (`aws:…`): never set, never removed.
+pub fn is_aws_tag(key: &str) -> bool {
+    key.starts_with("aws:")
+}
+
+/// What to change on an object carrying `actual` so that it carries exactly `desired`: the tags
+/// to set (new or changed values) and the keys to remove (AWS's own `aws:` tags are left alone).
+pub fn tag_changes(actual: &Tags, desired: &Tags) -> (Tags, Vec<String>) {
+    let set = desired
+        .iter()
+        .filter(|(k, v)| actual.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let remove = actual
+        .keys()
+        .filter(|k| !desired.contains_key(*k) && !is_aws_tag(k))
+        .cloned()
+        .collect();
+    (set, remove)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +185,18 @@ mod tests {
             user_tags(&actual, &defaults),
             map(&[("Team", "sre"), ("Owner", "alice")])
         );
+    }
+
+    #[test]
+    fn tag_changes_set_and_remove_but_leave_aws_keys() {
+        let actual = map(&[("a", "1"), ("b", "2"), ("aws:cloudformation:stack", "x")]);
+        let desired = map(&[("a", "1"), ("b", "3"), ("c", "4")]);
+        let (set, remove) = tag_changes(&actual, &desired);
+        assert_eq!(set, map(&[("b", "3"), ("c", "4")]));
+        assert!(remove.is_empty());
+        let (set, remove) = tag_changes(&actual, &map(&[("a", "1")]));
+        assert!(set.is_empty());
+        assert_eq!(remove, vec!["b".to_string()]);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The registry: every resource, data source and action drpair offers.
 
+pub mod app_tier;
 pub mod failover;
 pub mod global_database;
 pub mod network;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 pub fn resources() -> Vec<Arc<dyn DynResource>> {
     vec![
+        Arc::new(app_tier::AppTier),
         Arc::new(global_database::GlobalDatabase),
         Arc::new(network::Network),
         Arc::new(session_table::SessionTable),

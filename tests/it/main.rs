@@ -1,6 +1,7 @@
 //! The one integration-test binary (every test binary links the whole AWS
 //! SDK, so there is exactly one).
 
+mod emulator_cloudwatch;
 mod functions_acc;
 mod global_database_acc;
 mod harness;

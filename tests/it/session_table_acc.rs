@@ -366,4 +366,39 @@ fn bad_session_table_input_fails_at_plan_naming_the_attribute() {
     for region in ["us-east-1", "us-east-2"] {
         assert!(describe(&emulator, region).is_none(), "{region}");
     }
+
+    // A table of that name that drpair does not own is refused, and nothing is recorded or made.
+    emulator.aws_ok(
+        "dynamodb",
+        "us-east-1",
+        "CreateTable",
+        &json!({
+            "TableName": TABLE,
+            "AttributeDefinitions": [{ "AttributeName": "session_id", "AttributeType": "S" }],
+            "KeySchema": [{ "AttributeName": "session_id", "KeyType": "HASH" }],
+            "BillingMode": "PAY_PER_REQUEST",
+        }),
+    );
+    ws.write_config(&config(&emulator.endpoint, BASE));
+    let out = ws.apply_expect_error();
+    assert!(
+        out.combined().contains("terraform import"),
+        "expected advice to import: {out}"
+    );
+    assert!(ws.state_addresses().is_empty(), "nothing may be in state");
+    for region in ["us-east-1", "us-east-2"] {
+        assert_eq!(
+            alias_target(&emulator, region),
+            None,
+            "{region}: a key was made"
+        );
+    }
+    assert!(
+        describe(&emulator, "us-east-1").is_some(),
+        "the table stays"
+    );
+    assert!(
+        describe(&emulator, "us-east-2").is_none(),
+        "no replica was added"
+    );
 }

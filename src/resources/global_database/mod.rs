@@ -223,7 +223,7 @@ impl Resource for GlobalDatabase {
         state: GlobalDatabaseModel,
         diags: &mut Diagnostics,
     ) -> Option<GlobalDatabaseModel> {
-        match rds::read(&client.aws, &names(client)).await {
+        match Box::pin(rds::read(&client.aws, &names(client))).await {
             Ok(Some(observed)) => Some(from_observed(client, &state, &observed)),
             Ok(None) => None,
             Err(e) => {
@@ -250,7 +250,7 @@ impl Resource for GlobalDatabase {
         let deadline = timeouts::deadline(&planned.timeouts, Operation::Update, DEFAULT_TIMEOUT);
         if prior.tags_all != planned.tags_all {
             let old = prior.tags_all.known().cloned().unwrap_or_default();
-            if let Err(e) = rds::update_tags(&client.aws, &spec, &old).await {
+            if let Err(e) = Box::pin(rds::update_tags(&client.aws, &spec, &old)).await {
                 diags.error("Updating global database tags", e.to_string());
                 return Some(prior);
             }
@@ -278,7 +278,7 @@ impl Resource for GlobalDatabase {
         }
         let skip = prior.skip_final_snapshot.known().copied().unwrap_or(false);
         let deadline = timeouts::deadline(&prior.timeouts, Operation::Delete, DEFAULT_TIMEOUT);
-        match rds::destroy(&client.aws, &names, skip, deadline).await {
+        match Box::pin(rds::destroy(&client.aws, &names, skip, deadline)).await {
             Ok(outcome) if !outcome.final_snapshots.is_empty() || !outcome.kept_keys.is_empty() => {
                 diags.warning(
                     "Final snapshots kept",
@@ -309,7 +309,7 @@ impl Resource for GlobalDatabase {
             );
             return None;
         }
-        match rds::read(&client.aws, &names).await {
+        match Box::pin(rds::read(&client.aws, &names)).await {
             Ok(Some(observed)) => {
                 let mut model = from_observed(client, &GlobalDatabaseModel::default(), &observed);
                 let own = own_tags(client, model.tags_all.known().unwrap_or(&BTreeMap::new()));
@@ -434,7 +434,7 @@ async fn converge(
     verb: &str,
     diags: &mut Diagnostics,
 ) -> Option<GlobalDatabaseModel> {
-    match rds::ensure(&client.aws, spec, deadline).await {
+    match Box::pin(rds::ensure(&client.aws, spec, deadline)).await {
         Ok(observed) => {
             let mut model = from_observed(client, &planned, &observed);
             // Tags are written exactly as planned; reading them back is for drift.

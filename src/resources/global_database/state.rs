@@ -244,3 +244,206 @@ fn same_set(a: &[String], b: &[String]) -> bool {
     let b: BTreeSet<&String> = b.iter().collect();
     a == b
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::{AwsContext, AwsSettings};
+    use crate::resources::global_database::rds::{
+        ClusterInfo, GlobalInfo, GlobalMember, InstanceInfo, ParameterGroupInfo, SubnetGroupInfo,
+    };
+
+    async fn client() -> DrClient {
+        let aws = AwsContext::load(&AwsSettings {
+            primary_region: "us-east-1".into(),
+            dr_region: "us-east-2".into(),
+            endpoint_url: Some("http://127.0.0.1:1".into()),
+            ..AwsSettings::default()
+        })
+        .await
+        .unwrap();
+        DrClient {
+            aws,
+            environment: "dev".into(),
+            name_version: "v2".into(),
+            default_tags: [("CostCenter".to_string(), "payments".to_string())].into(),
+        }
+    }
+
+    fn region_model(subnets: &[&str], count: i64) -> Val<RegionModel> {
+        Val::Known(RegionModel {
+            subnet_ids: Val::Known(subnets.iter().map(|s| Val::Known(s.to_string())).collect()),
+            instance_count: Val::Known(count),
+            ..RegionModel::default()
+        })
+    }
+
+    fn planned() -> GlobalDatabaseModel {
+        GlobalDatabaseModel {
+            engine_version: Val::Known("14.9".into()),
+            database_name: Val::Known("payments".into()),
+            master_username: Val::Known("payments_admin".into()),
+            instance_class: Val::Known("db.r6g.large".into()),
+            primary: region_model(&["subnet-b", "subnet-a"], 2),
+            dr: region_model(&["subnet-c", "subnet-d"], 1),
+            rpo_target_seconds: Val::Known(60),
+            deletion_protection: Val::Known(true),
+            skip_final_snapshot: Val::Known(false),
+            ..GlobalDatabaseModel::default()
+        }
+    }
+
+    fn region(region: &str, role: Role, count: u32, rpo: Option<i64>) -> RegionObserved {
+        let names = Names::new("dev", "v2");
+        let id = names.cluster(role);
+        RegionObserved {
+            region: region.into(),
+            subnet_group: Some(SubnetGroupInfo {
+                subnet_ids: match role {
+                    Role::Primary => vec!["subnet-a".into(), "subnet-b".into()],
+                    Role::Dr => vec!["subnet-d".into(), "subnet-c".into()],
+                },
+                ..SubnetGroupInfo::default()
+            }),
+            parameter_group: Some(ParameterGroupInfo {
+                rpo_seconds: rpo,
+                ..ParameterGroupInfo::default()
+            }),
+            cluster: Some(ClusterInfo {
+                id: id.clone(),
+                arn: format!("arn:aws:rds:{region}:1:cluster:{id}"),
+                engine_version: "14.9".into(),
+                deletion_protection: true,
+                database_name: Some("payments".into()),
+                master_username: Some("payments_admin".into()),
+                tags: [
+                    ("CostCenter".to_string(), "payments".to_string()),
+                    ("DR-Role".to_string(), role.tag_value().to_string()),
+                ]
+                .into(),
+                ..ClusterInfo::default()
+            }),
+            instances: (1..=count)
+                .map(|n| InstanceInfo {
+                    id: names.instance(role, n),
+                    class: "db.r6g.large".into(),
+                    status: "available".into(),
+                    number: Some(n),
+                    ..InstanceInfo::default()
+                })
+                .collect(),
+            ..RegionObserved::default()
+        }
+    }
+
+    fn observed(writer: &str) -> Observed {
+        Observed {
+            global: Some(GlobalInfo {
+                engine_version: "14.9".into(),
+                database_name: Some("payments".into()),
+                deletion_protection: true,
+                members: vec![GlobalMember {
+                    cluster_arn: format!("arn:aws:rds:{writer}:1:cluster:x"),
+                    is_writer: true,
+                }],
+                ..GlobalInfo::default()
+            }),
+            primary: region("us-east-1", Role::Primary, 2, Some(60)),
+            dr: region("us-east-2", Role::Dr, 1, None),
+            writer_region: Some(writer.into()),
+            ..Observed::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_complete_database_reads_back_as_planned() {
+        let client = client().await;
+        let plan = planned();
+        let state = from_observed(&client, &plan, &observed("us-east-1"));
+        assert_eq!(state.engine_version, plan.engine_version);
+        assert_eq!(state.rpo_target_seconds, Val::Known(60));
+        assert_eq!(state.deletion_protection, Val::Known(true));
+        assert_eq!(state.writer_region, Val::Known("us-east-1".into()));
+        assert_eq!(state.drift, Val::Known(vec![]));
+        let primary = state.primary.known().unwrap();
+        // Same set, the plan's order kept: no perpetual diff.
+        assert_eq!(primary.subnet_ids, plan.primary.known().unwrap().subnet_ids);
+        assert_eq!(primary.instance_count, Val::Known(2));
+        assert_eq!(
+            primary.cluster_identifier,
+            Val::Known("primary-db-cluster-v2-dev".into())
+        );
+        assert_eq!(
+            state.tags_all,
+            Val::Known([("CostCenter".to_string(), "payments".to_string())].into())
+        );
+    }
+
+    #[tokio::test]
+    async fn after_a_failover_nothing_but_the_writer_changes() {
+        let client = client().await;
+        let plan = planned();
+        let before = from_observed(&client, &plan, &observed("us-east-1"));
+        let after = from_observed(&client, &before, &observed("us-east-2"));
+        assert_eq!(after.writer_region, Val::Known("us-east-2".into()));
+        // The RPO is still read from the former writer's group until an apply moves it.
+        assert_eq!(after.rpo_target_seconds, before.rpo_target_seconds);
+        assert_eq!(after.primary, before.primary);
+        assert_eq!(after.dr, before.dr);
+        // Once moved, the new writer's group is the one that counts.
+        let mut moved = observed("us-east-2");
+        moved.primary.parameter_group.as_mut().unwrap().rpo_seconds = None;
+        moved.dr.parameter_group.as_mut().unwrap().rpo_seconds = Some(45);
+        assert_eq!(
+            from_observed(&client, &before, &moved).rpo_target_seconds,
+            Val::Known(45)
+        );
+    }
+
+    #[tokio::test]
+    async fn differences_show_as_changes_or_drift() {
+        let client = client().await;
+        let plan = planned();
+        let mut o = observed("us-east-1");
+        o.global.as_mut().unwrap().engine_version = "14.12".into();
+        o.dr.cluster.as_mut().unwrap().deletion_protection = false;
+        o.primary.instances[1].class = "db.r6g.xlarge".into();
+        o.primary.instances.remove(0);
+        o.dr.cluster = None;
+        o.dr.instances.clear();
+        let state = from_observed(&client, &plan, &o);
+        // A newer minor version AWS applied is not a change.
+        assert_eq!(state.engine_version, Val::Known("14.9".into()));
+        assert_eq!(state.instance_class, Val::Known("db.r6g.xlarge".into()));
+        let primary = state.primary.known().unwrap();
+        assert_eq!(primary.instance_count, Val::Known(1));
+        let dr = state.dr.known().unwrap();
+        assert_eq!(dr.instance_count, Val::Known(0));
+        assert_eq!(dr.cluster_arn, Val::Known(String::new()));
+        let drift = state.drift.known().unwrap();
+        assert!(
+            drift.iter().any(|d| d.contains("not numbered 1 to 1")),
+            "{drift:?}"
+        );
+        // A major version is reported as it is.
+        let mut o = observed("us-east-1");
+        o.global.as_mut().unwrap().engine_version = "15.4".into();
+        assert_eq!(
+            from_observed(&client, &plan, &o).engine_version,
+            Val::Known("15.4".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn spec_needs_every_input_known() {
+        let client = client().await;
+        let mut plan = planned();
+        let spec = spec(&client, &plan).unwrap();
+        assert_eq!(spec.primary.subnet_ids, vec!["subnet-b", "subnet-a"]);
+        assert_eq!(spec.names.global_cluster(), "global-db-cluster-v2-dev");
+        if let Val::Known(r) = &mut plan.dr {
+            r.subnet_ids = Val::Known(vec![Val::Known("subnet-c".into()), Val::Unknown]);
+        }
+        assert!(super::spec(&client, &plan).is_none());
+    }
+}

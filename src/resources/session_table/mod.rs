@@ -62,7 +62,7 @@ fn region_attribute(name: &str, what: &str) -> Attribute {
         vec![
             Attribute::string("region").computed().description("The AWS region of this side."),
             Attribute::string("arn").computed().description(format!("ARN of the {what}.")),
-            Attribute::string("stream_arn").computed().description(format!("ARN of the {what}'s DynamoDB stream (new and old images).")),
+            Attribute::string("stream_arn").computed().description(format!("ARN of the DynamoDB stream (new and old images) of the {what}.")),
             Attribute::string("kms_key_arn").computed().description("ARN of the customer-managed KMS key that encrypts this region's table (alias `alias/{name}`)."),
         ],
     )

@@ -131,7 +131,7 @@ pub fn check_region(
         "kms",
         region,
         "ListResourceTags",
-        &json!({ "KeyId": alias }),
+        &json!({ "KeyId": side["kms_key_arn"] }),
     );
     assert_eq!(
         tag(&key_tags["Tags"], "DR-Role"),

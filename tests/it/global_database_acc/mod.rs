@@ -199,7 +199,9 @@ fn global_database_lifecycle() {
     let (code, plan) = ws.plan_exit_code();
     assert_eq!(code, 2, "{plan}");
     assert!(
-        plan.stdout.contains("skip_final_snapshot = false -> true")
+        plan.stdout.contains("~ skip_final_snapshot")
+            && plan.stdout.contains("= false -> true")
+            && plan.stdout.matches(" -> ").count() == 1
             && plan.stdout.contains("0 to add, 1 to change, 0 to destroy"),
         "{plan}"
     );

@@ -41,7 +41,7 @@ pub async fn destroy(
     deadline: Deadline,
 ) -> Result<DestroyOutcome, AwsError> {
     let global_id = names.global_cluster();
-    let observed = load(ctx, names).await?;
+    let observed = Box::pin(load(ctx, names)).await?;
     let mut outcome = DestroyOutcome::default();
     if observed.is_empty() {
         tracing::info!("Aurora global database {global_id} has nothing left to destroy");
@@ -49,37 +49,42 @@ pub async fn destroy(
     }
     tracing::info!("destroying Aurora global database {global_id}");
     if let Some(global) = &observed.global {
-        detach_members(ctx, global, deadline).await?;
+        Box::pin(detach_members(ctx, global, deadline)).await?;
         delete_global(&ctx.primary, &global_id, deadline).await?;
     }
     let stamp = timestamp();
     let snapshots = tokio::try_join!(
-        delete_cluster(
+        Box::pin(delete_cluster(
             &ctx.primary,
             names,
             &observed,
             skip_final_snapshot,
             &stamp,
             deadline
-        ),
-        delete_cluster(
+        )),
+        Box::pin(delete_cluster(
             &ctx.dr,
             names,
             &observed,
             skip_final_snapshot,
             &stamp,
             deadline
-        ),
+        )),
     )?;
     outcome.final_snapshots = [snapshots.0, snapshots.1].into_iter().flatten().collect();
     tokio::try_join!(
-        delete_foundation(&ctx.primary, names, &observed.primary, deadline),
-        delete_foundation(&ctx.dr, names, &observed.dr, deadline),
+        Box::pin(delete_foundation(
+            &ctx.primary,
+            names,
+            &observed.primary,
+            deadline
+        )),
+        Box::pin(delete_foundation(&ctx.dr, names, &observed.dr, deadline)),
     )?;
-    delete_secret(ctx, &names.secret()).await?;
+    Box::pin(delete_secret(ctx, &names.secret())).await?;
     let kept = tokio::try_join!(
-        delete_key(&ctx.primary, names, &observed),
-        delete_key(&ctx.dr, names, &observed),
+        Box::pin(delete_key(&ctx.primary, names, &observed)),
+        Box::pin(delete_key(&ctx.dr, names, &observed)),
     )?;
     outcome.kept_keys = [kept.0, kept.1].into_iter().flatten().collect();
     tracing::info!("destroyed Aurora global database {global_id}");

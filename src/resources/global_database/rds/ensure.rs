@@ -34,8 +34,8 @@ pub async fn ensure(
         ctx.primary.region,
         ctx.dr.region
     );
-    let result = match converge(ctx, spec, deadline).await {
-        Ok(()) => load(ctx, &spec.names).await,
+    let result = match Box::pin(converge(ctx, spec, deadline)).await {
+        Ok(()) => Box::pin(load(ctx, &spec.names)).await,
         Err(e) => Err(e),
     };
     match result {
@@ -45,7 +45,7 @@ pub async fn ensure(
         }
         Err(e) => {
             tracing::warn!("Aurora global database {global_id} is incomplete: {e}");
-            let partial = load(ctx, &spec.names).await.ok();
+            let partial = Box::pin(load(ctx, &spec.names)).await.ok();
             Err((e, partial))
         }
     }
@@ -56,7 +56,7 @@ async fn converge(
     spec: &DatabaseSpec,
     deadline: Deadline,
 ) -> Result<(), AwsError> {
-    let observed = load(ctx, &spec.names).await?;
+    let observed = Box::pin(load(ctx, &spec.names)).await?;
     let (primary_vpc, dr_vpc) =
         tokio::try_join!(subnets_vpc(&ctx.primary, spec), subnets_vpc(&ctx.dr, spec))?;
     let (primary_cidrs, dr_cidrs) = tokio::try_join!(
@@ -75,16 +75,27 @@ async fn converge(
     };
     let (primary_placement, dr_placement) = (placement(&primary_vpc), placement(&dr_vpc));
     let (primary, dr) = tokio::try_join!(
-        ensure_foundation(&ctx.primary, spec, &observed.primary, &primary_placement),
-        ensure_foundation(&ctx.dr, spec, &observed.dr, &dr_placement),
+        Box::pin(ensure_foundation(
+            &ctx.primary,
+            spec,
+            &observed.primary,
+            &primary_placement
+        )),
+        Box::pin(ensure_foundation(
+            &ctx.dr,
+            spec,
+            &observed.dr,
+            &dr_placement
+        )),
     )?;
-    let (_, secret_created) = ensure_secret(
+    let (_, secret_created) = Box::pin(ensure_secret(
         ctx,
         spec,
         observed.secret.as_ref(),
         &primary.key_arn,
         &dr.key_arn,
-    )
+        deadline,
+    ))
     .await?;
 
     let standalone = Role::BOTH.into_iter().find_map(|role| {
@@ -92,13 +103,13 @@ async fn converge(
         (c.global_cluster_id.is_none() && c.status != "deleting").then_some((role, c))
     });
     let source = standalone.filter(|_| observed.global.is_none());
-    ensure_global(
+    Box::pin(ensure_global(
         &ctx.primary,
         spec,
         observed.global.as_ref(),
         source.map(|(_, c)| c),
         deadline,
-    )
+    ))
     .await?;
 
     let global = find_global_cluster(&ctx.primary, &spec.names.global_cluster()).await?;
@@ -125,26 +136,32 @@ async fn converge(
             (Some(p), true) => Joining::Writer(p),
             _ => Joining::Secondary,
         };
-        let cluster = ensure_cluster(
+        let cluster = Box::pin(ensure_cluster(
             rc,
             spec,
             existing.as_ref(),
             foundation(role),
             joining,
             deadline,
-        )
+        ))
         .await?;
         if role == writer_role && existing.is_some() && secret_created {
             if let Some(p) = &password {
                 set_master_password(rc, &cluster.id, p, deadline).await?;
             }
         }
-        ensure_instances(rc, spec, &cluster.writer_instances, deadline).await?;
+        Box::pin(ensure_instances(
+            rc,
+            spec,
+            &cluster.writer_instances,
+            deadline,
+        ))
+        .await?;
     }
     drop(password);
 
-    upgrade_engine(ctx, spec, writer_role, deadline).await?;
-    align_rpo(ctx, spec, &observed, writer_role).await
+    Box::pin(upgrade_engine(ctx, spec, writer_role, deadline)).await?;
+    Box::pin(align_rpo(ctx, spec, &observed, writer_role)).await
 }
 
 /// The single VPC of a region's subnets, which must span at least two availability zones.

@@ -14,7 +14,7 @@ use super::{arn_region, Names, Observed, RegionObserved};
 /// Reads the database from both regions. `None` when the database itself is gone (no global
 /// cluster and no cluster in either region): whatever else is left is adopted by a new create.
 pub async fn read(ctx: &AwsContext, names: &Names) -> Result<Option<Observed>, AwsError> {
-    let observed = load(ctx, names).await?;
+    let observed = Box::pin(load(ctx, names)).await?;
     Ok((!observed.database_gone()).then_some(observed))
 }
 
@@ -23,8 +23,8 @@ pub(super) async fn load(ctx: &AwsContext, names: &Names) -> Result<Observed, Aw
     let global_id = names.global_cluster();
     let secret_name = names.secret();
     let (primary, dr, global, secret) = tokio::try_join!(
-        load_region(&ctx.primary, names),
-        load_region(&ctx.dr, names),
+        Box::pin(load_region(&ctx.primary, names)),
+        Box::pin(load_region(&ctx.dr, names)),
         find_global_cluster(&ctx.primary, &global_id),
         find_secret(&ctx.primary, &secret_name),
     )?;

@@ -8,7 +8,7 @@ use aws_sdk_secretsmanager::types::{ReplicaRegionType, Tag};
 
 use crate::aws::error::ok_if_not_found;
 use crate::aws::tags::Tags;
-use crate::aws::{AwsContext, AwsError, RegionCtx};
+use crate::aws::{wait_for, AwsContext, AwsError, Deadline, Poll, RegionCtx};
 
 use super::find::{aws_error, SECRET};
 use super::{part, DatabaseSpec, SecretInfo, GLOBAL_ROLE};
@@ -86,6 +86,7 @@ pub(super) async fn ensure_secret(
     existing: Option<&SecretInfo>,
     primary_key_arn: &str,
     dr_key_arn: &str,
+    deadline: Deadline,
 ) -> Result<(String, bool), AwsError> {
     let name = spec.names.secret();
     let rc = &ctx.primary;
@@ -110,25 +111,41 @@ pub(super) async fn ensure_secret(
                 "username": spec.master_username,
                 "password": password.expose(),
             });
-            let out = sm
-                .create_secret()
-                .name(&name)
-                .description(format!(
-                    "Master credentials of Aurora global database {}, managed by drpair",
-                    spec.names.global_cluster()
-                ))
-                .kms_key_id(primary_key_arn)
-                .secret_string(value.to_string())
-                .add_replica_regions(dr_replica(ctx, dr_key_arn))
-                .force_overwrite_replica_secret(true)
-                .set_tags(Some(secret_tags(&spec.tags(
-                    GLOBAL_ROLE,
-                    part::SECRET,
-                    &name,
-                ))))
-                .send()
-                .await
-                .map_err(aws_error("creating", SECRET, &name, &rc.region))?;
+            let value = value.to_string();
+            let tags = secret_tags(&spec.tags(GLOBAL_ROLE, part::SECRET, &name));
+            let description = format!(
+                "Master credentials of Aurora global database {}, managed by drpair",
+                spec.names.global_cluster()
+            );
+            // A secret force-deleted moments ago (a destroy, then a create) keeps its name
+            // reserved for a short while: wait for it rather than fail.
+            let out = wait_for(deadline, SECRET, &name, &rc.region, || async {
+                let out = sm
+                    .create_secret()
+                    .name(&name)
+                    .description(&description)
+                    .kms_key_id(primary_key_arn)
+                    .secret_string(&value)
+                    .add_replica_regions(dr_replica(ctx, dr_key_arn))
+                    .force_overwrite_replica_secret(true)
+                    .set_tags(Some(tags.clone()))
+                    .send()
+                    .await
+                    .map_err(aws_error("creating", SECRET, &name, &rc.region));
+                match out {
+                    Ok(out) => Ok(Poll::Ready(out)),
+                    Err(e)
+                        if e.code() == Some("InvalidRequestException")
+                            && e.to_string().contains("scheduled for deletion") =>
+                    {
+                        Ok(Poll::Pending(
+                            "name still reserved by a deleted secret".into(),
+                        ))
+                    }
+                    Err(e) => Err(e),
+                }
+            })
+            .await?;
             tracing::info!(
                 "created secret {name} in {}, replicated to {}",
                 rc.region,

@@ -19,7 +19,7 @@ pub async fn update_tags(
     spec: &DatabaseSpec,
     old_tags_all: &Tags,
 ) -> Result<(), AwsError> {
-    let observed = load(ctx, &spec.names).await?;
+    let observed = Box::pin(load(ctx, &spec.names)).await?;
     let mut wanted = spec.default_tags.clone();
     wanted.extend(spec.user_tags.clone());
     let removed: Vec<String> = old_tags_all

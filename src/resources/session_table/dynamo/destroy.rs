@@ -2,7 +2,9 @@
 //! wait), then schedule both KMS keys for deletion and remove their aliases. Anything already
 //! gone counts as removed, so destroy finishes in one run and may be run again.
 
-use aws_sdk_dynamodb::types::{DeleteReplicationGroupMemberAction, ReplicationGroupUpdate};
+use aws_sdk_dynamodb::types::{
+    DeleteReplicationGroupMemberAction, ReplicationGroupUpdate, TableDescription,
+};
 
 use crate::aws::error::{api_error, ok_if_not_found};
 use crate::aws::tags::OWNER_TAG;
@@ -24,6 +26,9 @@ pub async fn destroy(
         ctx.primary.region,
         ctx.dr.region
     );
+    if let Some(source) = find::describe_table(&ctx.primary, name).await? {
+        refuse_foreign(&ctx.primary, name, &source).await?;
+    }
     remove_replica(ctx, name, deadline).await?;
     delete_table(&ctx.primary, name, deadline).await?;
     let (alias, owner) = (key_alias(name), owner_tag_value(name));
@@ -92,25 +97,29 @@ async fn remove_replica(ctx: &AwsContext, name: &str, deadline: Deadline) -> Res
     }
 }
 
+/// State names the table, so an untagged one (imported) is ours; another owner's is not.
+async fn refuse_foreign(rc: &RegionCtx, name: &str, t: &TableDescription) -> Result<(), AwsError> {
+    let tags = find::list_tags(rc, t.table_arn().unwrap_or_default()).await?;
+    let owner = owner_tag_value(name);
+    match tags.get(OWNER_TAG).filter(|o| **o != owner) {
+        Some(other) => Err(AwsError::api(
+            "deleting",
+            TABLE,
+            name,
+            &rc.region,
+            None,
+            format!("the table is owned by {other}, not {owner}; take it out of this state with `terraform state rm` instead"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Deletes one region's table and waits until it is gone; a missing table is fine.
 async fn delete_table(rc: &RegionCtx, name: &str, deadline: Deadline) -> Result<(), AwsError> {
     match find::describe_table(rc, name).await? {
         None => return Ok(()),
         Some(t) if find::status(&t) == "DELETING" => {}
-        Some(t) => {
-            // State names the table, so an untagged one (imported) is ours; another owner's is not.
-            let tags = find::list_tags(rc, t.table_arn().unwrap_or_default()).await?;
-            let owner = owner_tag_value(name);
-            if let Some(other) = tags.get(OWNER_TAG).filter(|o| **o != owner) {
-                return Err(AwsError::api(
-                    "deleting",
-                    TABLE,
-                    name,
-                    &rc.region,
-                    None,
-                    format!("the table is owned by {other}, not {owner}; remove it from this state with `terraform state rm` instead"),
-                ));
-            }
+        Some(_) => {
             find::wait_table_active(rc, name, deadline).await?;
             tracing::info!("deleting DynamoDB table {name} in {}", rc.region);
             let sent = rc

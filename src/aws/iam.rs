@@ -1,0 +1,815 @@
+//! IAM roles owned by a drpair resource, by deterministic name: [`ensure_role`] creates or
+//! repairs a role (trust policy, description, tags, inline policies, attached managed policies),
+//! [`find_role`] and [`role_drift`] observe it, [`delete_role`] removes it with everything
+//! attached. Also the caller's account ([`caller_account`]), policy-document builders and
+//! comparison, and a retry for the seconds a new role takes to become assumable.
+//!
+//! IAM is global: pass any region's context (drpair uses the primary's); errors name the role as
+//! `(global/{name})`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::time::Duration;
+
+use aws_sdk_iam::types::Tag;
+use serde_json::{json, Value};
+
+use crate::aws::error::{api_error, ok_if_not_found};
+use crate::aws::tags::{tag_changes, Tags, OWNER_TAG};
+use crate::aws::{AwsError, Deadline, RegionCtx};
+
+pub const ROLE: &str = "IAM role";
+/// How errors name IAM's region.
+pub const GLOBAL: &str = "global";
+/// How long a service may refuse a role that was just created or changed (IAM is eventually
+/// consistent; AWS documents "a few seconds", in practice up to ~10 s, rarely more).
+pub const PROPAGATION_WINDOW: Duration = Duration::from_secs(120);
+
+/// What a role should be. `tags` must include the owner tag (`drpair:owner` = `owner`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RoleSpec {
+    pub name: String,
+    pub description: String,
+    /// The trust policy (who may assume the role), e.g. [`service_trust_policy`].
+    pub trust_policy: Value,
+    /// AWS-managed or customer-managed policies to attach, by ARN.
+    pub managed_policy_arns: Vec<String>,
+    /// Inline policies by name.
+    pub inline_policies: BTreeMap<String, Value>,
+    pub tags: Tags,
+    /// The value of the owner tag: a role tagged with another owner is never touched.
+    pub owner: String,
+}
+
+/// A role as IAM has it. Policy documents are parsed JSON.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ObservedRole {
+    pub name: String,
+    pub arn: String,
+    pub description: String,
+    pub trust_policy: Value,
+    /// Sorted.
+    pub managed_policy_arns: Vec<String>,
+    pub inline_policies: BTreeMap<String, Value>,
+    pub tags: Tags,
+}
+
+/// The account the provider's credentials belong to, and its partition (`aws`, `aws-cn`, …).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Account {
+    pub id: String,
+    pub partition: String,
+}
+
+impl Account {
+    /// `arn:{partition}:iam::{account}:root`: the account as a policy principal.
+    pub fn root_arn(&self) -> String {
+        format!("arn:{}:iam::{}:root", self.partition, self.id)
+    }
+
+    /// The ARN of a role of this account with the default path.
+    pub fn role_arn(&self, name: &str) -> String {
+        format!("arn:{}:iam::{}:role/{name}", self.partition, self.id)
+    }
+}
+
+/// The caller's account and partition, from STS GetCallerIdentity.
+pub async fn caller_account(rc: &RegionCtx) -> Result<Account, AwsError> {
+    let out = rc
+        .sts()
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(api_error("reading", "caller identity", "sts", &rc.region))?;
+    let id = out.account().unwrap_or_default().to_owned();
+    let partition = out
+        .arn()
+        .and_then(|arn| arn.split(':').nth(1))
+        .filter(|p| !p.is_empty())
+        .unwrap_or("aws")
+        .to_owned();
+    if id.is_empty() {
+        return Err(AwsError::api(
+            "reading",
+            "caller identity",
+            "sts",
+            &rc.region,
+            None,
+            "GetCallerIdentity answered no account",
+        ));
+    }
+    Ok(Account { id, partition })
+}
+
+// ---- policy documents ----
+
+/// `{"Version": "2012-10-17", "Statement": [...]}`.
+pub fn policy_document(statements: Vec<Value>) -> Value {
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+/// An Allow statement of `actions` on `resources`.
+pub fn allow(sid: &str, actions: &[&str], resources: &[String]) -> Value {
+    json!({ "Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources })
+}
+
+/// A trust policy letting one AWS service assume the role, optionally only on behalf of
+/// `source_account` (the confused-deputy guard `aws:SourceAccount`).
+pub fn service_trust_policy(service: &str, source_account: Option<&str>) -> Value {
+    let mut statement = json!({
+        "Effect": "Allow",
+        "Principal": { "Service": service },
+        "Action": "sts:AssumeRole",
+    });
+    if let Some(account) = source_account {
+        statement["Condition"] = json!({ "StringEquals": { "aws:SourceAccount": account } });
+    }
+    policy_document(vec![statement])
+}
+
+/// A policy document in a canonical form for comparison: scalars in the list-valued elements
+/// (`Action`, `Resource`, principals, condition values) become sorted lists, so
+/// `"Action": "s3:PutObject"` equals `"Action": ["s3:PutObject"]`.
+pub fn normalize_policy(doc: &Value) -> Value {
+    fn as_sorted_list(v: &Value) -> Value {
+        let mut items: Vec<Value> = match v {
+            Value::Array(items) => items.iter().map(normalize).collect(),
+            other => vec![normalize(other)],
+        };
+        items.sort_by_key(|a| a.to_string());
+        items.dedup();
+        Value::Array(items)
+    }
+    fn normalize(v: &Value) -> Value {
+        match v {
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| {
+                        let listy = matches!(
+                            k.as_str(),
+                            "Action" | "NotAction" | "Resource" | "NotResource"
+                        );
+                        let v = if listy {
+                            as_sorted_list(v)
+                        } else if matches!(k.as_str(), "Principal" | "NotPrincipal")
+                            && v.is_object()
+                        {
+                            Value::Object(
+                                v.as_object()
+                                    .into_iter()
+                                    .flatten()
+                                    .map(|(pk, pv)| (pk.clone(), as_sorted_list(pv)))
+                                    .collect(),
+                            )
+                        } else if k == "Condition" {
+                            // Condition → operator → key → value(s).
+                            Value::Object(
+                                v.as_object()
+                                    .into_iter()
+                                    .flatten()
+                                    .map(|(op, keys)| {
+                                        let keys = keys
+                                            .as_object()
+                                            .into_iter()
+                                            .flatten()
+                                            .map(|(ck, cv)| (ck.clone(), as_sorted_list(cv)))
+                                            .collect();
+                                        (op.clone(), Value::Object(keys))
+                                    })
+                                    .collect(),
+                            )
+                        } else {
+                            normalize(v)
+                        };
+                        (k.clone(), v)
+                    })
+                    .collect(),
+            ),
+            Value::Array(items) => Value::Array(items.iter().map(normalize).collect()),
+            other => other.clone(),
+        }
+    }
+    normalize(doc)
+}
+
+/// Whether two policy documents say the same thing (see [`normalize_policy`]).
+pub fn same_policy(a: &Value, b: &Value) -> bool {
+    normalize_policy(a) == normalize_policy(b)
+}
+
+/// Parses a policy document as IAM returns it: URL-encoded (RFC 3986) JSON, or plain JSON.
+pub fn parse_policy(text: &str) -> Value {
+    serde_json::from_str(text)
+        .or_else(|_| serde_json::from_str(&percent_decode(text)))
+        .unwrap_or_else(|_| Value::String(text.to_owned()))
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The actions of a policy's Allow statements that are wildcards (`*`, `s3:*`, `s3:Put*`).
+pub fn wildcard_actions(doc: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    let statements = match &doc["Statement"] {
+        Value::Array(items) => items.clone(),
+        other => vec![other.clone()],
+    };
+    for s in statements {
+        let actions = match &s["Action"] {
+            Value::Array(items) => items.clone(),
+            other => vec![other.clone()],
+        };
+        for a in actions.iter().filter_map(Value::as_str) {
+            if a.contains('*') {
+                found.push(a.to_owned());
+            }
+        }
+    }
+    found
+}
+
+// ---- roles ----
+
+fn iam_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter()
+        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+        .collect()
+}
+
+/// IAM says `NoSuchEntity` where other services say `…NotFound`.
+fn classify(err: AwsError) -> AwsError {
+    match err {
+        AwsError::Api(f) if f.code.as_deref() == Some("NoSuchEntity") => {
+            AwsError::not_found(&f.what, &f.id, &f.region)
+        }
+        other => other,
+    }
+}
+
+fn error<'a, E, R>(
+    verb: &'a str,
+    name: &'a str,
+) -> impl FnOnce(aws_smithy_runtime_api::client::result::SdkError<E, R>) -> AwsError + 'a
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    move |e| classify(api_error(verb, ROLE, name, GLOBAL)(e))
+}
+
+/// The role with this name, with its policies and tags; None when it does not exist.
+pub async fn find_role(rc: &RegionCtx, name: &str) -> Result<Option<ObservedRole>, AwsError> {
+    let iam = rc.iam();
+    let got = iam
+        .get_role()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(error("reading", name));
+    let Some(role) = ok_if_not_found(got)?.and_then(|o| o.role) else {
+        return Ok(None);
+    };
+    let mut observed = ObservedRole {
+        name: role.role_name().to_owned(),
+        arn: role.arn().to_owned(),
+        description: role.description().unwrap_or_default().to_owned(),
+        trust_policy: role
+            .assume_role_policy_document()
+            .map(parse_policy)
+            .unwrap_or(Value::Null),
+        tags: role
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect(),
+        ..ObservedRole::default()
+    };
+    // A role deleted between these calls reads as gone.
+    match load_policies(rc, name, &mut observed).await {
+        Ok(()) => Ok(Some(observed)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+async fn load_policies(
+    rc: &RegionCtx,
+    name: &str,
+    observed: &mut ObservedRole,
+) -> Result<(), AwsError> {
+    let iam = rc.iam();
+    let mut marker: Option<String> = None;
+    loop {
+        let out = iam
+            .list_attached_role_policies()
+            .role_name(name)
+            .set_marker(marker.take())
+            .send()
+            .await
+            .map_err(error("listing policies attached to", name))?;
+        observed.managed_policy_arns.extend(
+            out.attached_policies()
+                .iter()
+                .filter_map(|p| p.policy_arn().map(str::to_owned)),
+        );
+        match out.marker() {
+            Some(next) if out.is_truncated() => marker = Some(next.to_owned()),
+            _ => break,
+        }
+    }
+    observed.managed_policy_arns.sort();
+    let mut names = Vec::new();
+    loop {
+        let out = iam
+            .list_role_policies()
+            .role_name(name)
+            .set_marker(marker.take())
+            .send()
+            .await
+            .map_err(error("listing inline policies of", name))?;
+        names.extend(out.policy_names().iter().cloned());
+        match out.marker() {
+            Some(next) if out.is_truncated() => marker = Some(next.to_owned()),
+            _ => break,
+        }
+    }
+    for policy in names {
+        let out = iam
+            .get_role_policy()
+            .role_name(name)
+            .policy_name(&policy)
+            .send()
+            .await
+            .map_err(error("reading an inline policy of", name))?;
+        observed
+            .inline_policies
+            .insert(policy, parse_policy(out.policy_document()));
+    }
+    Ok(())
+}
+
+/// How `observed` differs from `spec`, one phrase per difference (`IAM role x is missing`,
+/// `IAM role x: inline policy y differs`). Empty when the role is as specified.
+pub fn role_drift(spec: &RoleSpec, observed: Option<&ObservedRole>) -> Vec<String> {
+    let name = &spec.name;
+    let Some(role) = observed else {
+        return vec![format!("{ROLE} {name} is missing")];
+    };
+    let mut drift = Vec::new();
+    if !same_policy(&role.trust_policy, &spec.trust_policy) {
+        drift.push(format!("{ROLE} {name}: trust policy differs"));
+    }
+    for (policy, doc) in &spec.inline_policies {
+        match role.inline_policies.get(policy) {
+            None => drift.push(format!("{ROLE} {name}: inline policy {policy} is missing")),
+            Some(actual) if !same_policy(actual, doc) => {
+                drift.push(format!("{ROLE} {name}: inline policy {policy} differs"))
+            }
+            Some(_) => {}
+        }
+    }
+    for policy in role.inline_policies.keys() {
+        if !spec.inline_policies.contains_key(policy) {
+            drift.push(format!("{ROLE} {name}: unexpected inline policy {policy}"));
+        }
+    }
+    let wanted: BTreeSet<&String> = spec.managed_policy_arns.iter().collect();
+    let attached: BTreeSet<&String> = role.managed_policy_arns.iter().collect();
+    for arn in wanted.difference(&attached) {
+        drift.push(format!("{ROLE} {name}: policy {arn} is not attached"));
+    }
+    for arn in attached.difference(&wanted) {
+        drift.push(format!(
+            "{ROLE} {name}: unexpected policy {arn} is attached"
+        ));
+    }
+    drift
+}
+
+fn not_owned(name: &str, detail: String) -> AwsError {
+    AwsError::api("adopting", ROLE, name, GLOBAL, None, detail)
+}
+
+/// Creates the role or brings an existing one to `spec`: trust policy, description, tags,
+/// inline policies (extra ones removed) and attached managed policies (extra ones detached).
+/// A role tagged with another owner is refused; an untagged one only when `adopt_untagged`
+/// (e.g. after `terraform import`). Idempotent.
+pub async fn ensure_role(
+    rc: &RegionCtx,
+    spec: &RoleSpec,
+    adopt_untagged: bool,
+) -> Result<ObservedRole, AwsError> {
+    let name = spec.name.as_str();
+    let iam = rc.iam();
+    let existing = match find_role(rc, name).await? {
+        Some(role) => {
+            match role.tags.get(OWNER_TAG) {
+                Some(owner) if *owner != spec.owner => {
+                    return Err(not_owned(
+                        name,
+                        format!("the role is owned by {owner}, not {}", spec.owner),
+                    ))
+                }
+                None if !adopt_untagged => {
+                    return Err(not_owned(
+                        name,
+                        format!("a role of this name exists and is not managed by drpair (no {OWNER_TAG} tag); delete or rename it, or import the resource that should own it"),
+                    ))
+                }
+                _ => {}
+            }
+            Some(role)
+        }
+        None => None,
+    };
+    let role = match existing {
+        Some(role) => role,
+        None => {
+            let created = iam
+                .create_role()
+                .role_name(name)
+                .assume_role_policy_document(spec.trust_policy.to_string())
+                .description(&spec.description)
+                .set_tags(Some(iam_tags(&spec.tags)))
+                .send()
+                .await;
+            match created {
+                Ok(out) => {
+                    tracing::info!("created {ROLE} {name}");
+                    ObservedRole {
+                        name: name.to_owned(),
+                        arn: out.role.map(|r| r.arn().to_owned()).unwrap_or_default(),
+                        description: spec.description.clone(),
+                        trust_policy: spec.trust_policy.clone(),
+                        tags: spec.tags.clone(),
+                        ..ObservedRole::default()
+                    }
+                }
+                // Created meanwhile (a concurrent or retried apply): take it from there.
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_entity_already_exists_exception()) =>
+                {
+                    find_role(rc, name)
+                        .await?
+                        .ok_or_else(|| AwsError::not_found(ROLE, name, GLOBAL))?
+                }
+                Err(e) => return Err(error("creating", name)(e)),
+            }
+        }
+    };
+    if !same_policy(&role.trust_policy, &spec.trust_policy) {
+        iam.update_assume_role_policy()
+            .role_name(name)
+            .policy_document(spec.trust_policy.to_string())
+            .send()
+            .await
+            .map_err(error("updating the trust policy of", name))?;
+    }
+    if role.description != spec.description {
+        iam.update_role()
+            .role_name(name)
+            .description(&spec.description)
+            .send()
+            .await
+            .map_err(error("updating", name))?;
+    }
+    let (set, remove) = tag_changes(&role.tags, &spec.tags);
+    if !set.is_empty() {
+        iam.tag_role()
+            .role_name(name)
+            .set_tags(Some(iam_tags(&set)))
+            .send()
+            .await
+            .map_err(error("tagging", name))?;
+    }
+    if !remove.is_empty() {
+        iam.untag_role()
+            .role_name(name)
+            .set_tag_keys(Some(remove))
+            .send()
+            .await
+            .map_err(error("untagging", name))?;
+    }
+    for (policy, doc) in &spec.inline_policies {
+        if role
+            .inline_policies
+            .get(policy)
+            .is_some_and(|actual| same_policy(actual, doc))
+        {
+            continue;
+        }
+        iam.put_role_policy()
+            .role_name(name)
+            .policy_name(policy)
+            .policy_document(doc.to_string())
+            .send()
+            .await
+            .map_err(error("putting an inline policy on", name))?;
+    }
+    for policy in role.inline_policies.keys() {
+        if !spec.inline_policies.contains_key(policy) {
+            let deleted = iam
+                .delete_role_policy()
+                .role_name(name)
+                .policy_name(policy)
+                .send()
+                .await
+                .map_err(error("deleting an inline policy of", name));
+            ok_if_not_found(deleted)?;
+        }
+    }
+    for arn in &spec.managed_policy_arns {
+        if !role.managed_policy_arns.contains(arn) {
+            iam.attach_role_policy()
+                .role_name(name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map_err(error("attaching a policy to", name))?;
+        }
+    }
+    for arn in &role.managed_policy_arns {
+        if !spec.managed_policy_arns.contains(arn) {
+            let detached = iam
+                .detach_role_policy()
+                .role_name(name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map_err(error("detaching a policy from", name));
+            ok_if_not_found(detached)?;
+        }
+    }
+    let mut managed = spec.managed_policy_arns.clone();
+    managed.sort();
+    Ok(ObservedRole {
+        name: name.to_owned(),
+        arn: role.arn,
+        description: spec.description.clone(),
+        trust_policy: spec.trust_policy.clone(),
+        managed_policy_arns: managed,
+        inline_policies: spec.inline_policies.clone(),
+        tags: spec.tags.clone(),
+    })
+}
+
+/// Deletes the role with its inline policies, managed-policy attachments and instance-profile
+/// memberships. A role tagged with another owner is left alone (with a warning); a missing one
+/// is success.
+pub async fn delete_role(rc: &RegionCtx, name: &str, owner: &str) -> Result<(), AwsError> {
+    let Some(role) = find_role(rc, name).await? else {
+        return Ok(());
+    };
+    if let Some(other) = role.tags.get(OWNER_TAG).filter(|o| *o != owner) {
+        tracing::warn!("leaving {ROLE} {name}: owned by {other}, not {owner}");
+        return Ok(());
+    }
+    let iam = rc.iam();
+    for arn in &role.managed_policy_arns {
+        let detached = iam
+            .detach_role_policy()
+            .role_name(name)
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(error("detaching a policy from", name));
+        ok_if_not_found(detached)?;
+    }
+    for policy in role.inline_policies.keys() {
+        let deleted = iam
+            .delete_role_policy()
+            .role_name(name)
+            .policy_name(policy)
+            .send()
+            .await
+            .map_err(error("deleting an inline policy of", name));
+        ok_if_not_found(deleted)?;
+    }
+    let profiles = iam
+        .list_instance_profiles_for_role()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(error("listing instance profiles of", name));
+    if let Some(out) = ok_if_not_found(profiles)? {
+        for profile in out.instance_profiles() {
+            let removed = iam
+                .remove_role_from_instance_profile()
+                .instance_profile_name(profile.instance_profile_name())
+                .role_name(name)
+                .send()
+                .await
+                .map_err(error("removing from an instance profile", name));
+            ok_if_not_found(removed)?;
+        }
+    }
+    let deleted = iam
+        .delete_role()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(error("deleting", name));
+    ok_if_not_found(deleted)?;
+    tracing::info!("deleted {ROLE} {name}");
+    Ok(())
+}
+
+/// Whether an error says a service could not (yet) assume or use a role: what AWS answers for
+/// the seconds after a role or its policy was created.
+pub fn is_role_propagation_error(err: &AwsError) -> bool {
+    let AwsError::Api(f) = err else { return false };
+    let validation = matches!(
+        f.code.as_deref(),
+        Some(
+            "InvalidArgumentException"
+                | "InvalidParameterValueException"
+                | "InvalidParameterValue"
+                | "InvalidParameterCombination"
+                | "AccessDeniedException"
+                | "InvalidRequestException"
+                | "ValidationException"
+        )
+    );
+    let message = f.message.to_ascii_lowercase();
+    validation
+        && message.contains("role")
+        && (message.contains("assume")
+            || message.contains("not authorized")
+            || message.contains("permission")
+            || message.contains("access"))
+}
+
+/// Runs `call` until it succeeds, retrying (every 2 s) while it fails with a
+/// [`is_role_propagation_error`], for at most [`PROPAGATION_WINDOW`] and never past `deadline`.
+pub async fn retry_role_propagation<T, F, Fut>(
+    deadline: Deadline,
+    mut call: F,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let window = Deadline::after(PROPAGATION_WINDOW.min(deadline.remaining()));
+    loop {
+        match call().await {
+            Err(e) if is_role_propagation_error(&e) && !window.expired() => {
+                tracing::info!("waiting for IAM to propagate a role: {e}");
+                tokio::time::sleep(Duration::from_secs(2).min(window.remaining())).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policies_compare_in_canonical_form() {
+        let a = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": ["arn:aws:s3:::b/*", "arn:aws:s3:::b"], "Principal": {"Service": "firehose.amazonaws.com"}, "Condition": {"StringEquals": {"aws:SourceAccount": "1"}}}]});
+        let b = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"], "Principal": {"Service": ["firehose.amazonaws.com"]}, "Condition": {"StringEquals": {"aws:SourceAccount": ["1"]}}}]});
+        assert!(same_policy(&a, &b));
+        let c = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b"}]});
+        assert!(!same_policy(&a, &c));
+    }
+
+    #[test]
+    fn parses_url_encoded_documents() {
+        let encoded = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D";
+        assert_eq!(
+            parse_policy(encoded),
+            json!({"Version": "2012-10-17", "Statement": []})
+        );
+        assert_eq!(parse_policy(r#"{"a":1}"#), json!({"a": 1}));
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("a%2"), "a%2");
+    }
+
+    #[test]
+    fn finds_wildcard_actions() {
+        let doc = policy_document(vec![
+            allow(
+                "A",
+                &["s3:PutObject", "s3:Get*"],
+                &["arn:aws:s3:::b".into()],
+            ),
+            json!({"Effect": "Allow", "Action": "*", "Resource": "*"}),
+        ]);
+        assert_eq!(wildcard_actions(&doc), vec!["s3:Get*", "*"]);
+        assert!(
+            wildcard_actions(&policy_document(vec![allow("A", &["kms:Decrypt"], &[])])).is_empty()
+        );
+    }
+
+    #[test]
+    fn trust_policies() {
+        let t = service_trust_policy("backup.amazonaws.com", None);
+        assert_eq!(
+            t["Statement"][0]["Principal"]["Service"],
+            "backup.amazonaws.com"
+        );
+        assert!(t["Statement"][0].get("Condition").is_none());
+        let t = service_trust_policy("firehose.amazonaws.com", Some("123"));
+        assert_eq!(
+            t["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"],
+            "123"
+        );
+    }
+
+    fn spec() -> RoleSpec {
+        RoleSpec {
+            name: "r".into(),
+            trust_policy: service_trust_policy("backup.amazonaws.com", None),
+            managed_policy_arns: vec!["arn:aws:iam::aws:policy/A".into()],
+            inline_policies: [(
+                "p".to_string(),
+                policy_document(vec![allow(
+                    "S",
+                    &["s3:PutObject"],
+                    &["arn:aws:s3:::b/*".into()],
+                )]),
+            )]
+            .into(),
+            ..RoleSpec::default()
+        }
+    }
+
+    #[test]
+    fn drift_of_a_role() {
+        let s = spec();
+        assert_eq!(role_drift(&s, None), vec!["IAM role r is missing"]);
+        let exact = ObservedRole {
+            name: "r".into(),
+            trust_policy: s.trust_policy.clone(),
+            managed_policy_arns: s.managed_policy_arns.clone(),
+            inline_policies: s.inline_policies.clone(),
+            ..ObservedRole::default()
+        };
+        assert!(role_drift(&s, Some(&exact)).is_empty());
+        let broken = ObservedRole {
+            managed_policy_arns: vec!["arn:aws:iam::aws:policy/B".into()],
+            inline_policies: BTreeMap::new(),
+            ..exact
+        };
+        assert_eq!(
+            role_drift(&s, Some(&broken)),
+            vec![
+                "IAM role r: inline policy p is missing",
+                "IAM role r: policy arn:aws:iam::aws:policy/A is not attached",
+                "IAM role r: unexpected policy arn:aws:iam::aws:policy/B is attached",
+            ]
+        );
+    }
+
+    #[test]
+    fn propagation_errors() {
+        let e = |code: &str, msg: &str| {
+            AwsError::api("creating", "x", "y", "z", Some(code.into()), msg)
+        };
+        assert!(is_role_propagation_error(&e(
+            "InvalidArgumentException",
+            "Firehose is unable to assume role arn:aws:iam::1:role/x"
+        )));
+        assert!(is_role_propagation_error(&e(
+            "InvalidParameterValueException",
+            "IAM Role arn:aws:iam::1:role/x cannot be assumed by AWS Backup"
+        )));
+        assert!(!is_role_propagation_error(&e("Throttling", "role assume")));
+        assert!(!is_role_propagation_error(&e(
+            "InvalidArgumentException",
+            "bad prefix"
+        )));
+    }
+
+    #[test]
+    fn account_arns() {
+        let a = Account {
+            id: "123456789012".into(),
+            partition: "aws".into(),
+        };
+        assert_eq!(a.root_arn(), "arn:aws:iam::123456789012:root");
+        assert_eq!(a.role_arn("r"), "arn:aws:iam::123456789012:role/r");
+    }
+}

@@ -1,0 +1,445 @@
+//! Customer-managed KMS keys owned by a drpair resource, one per region, found through a
+//! deterministic alias (`alias/{name}`).
+//!
+//! A key created just before a crash (no alias yet) is found again by its owner tag and adopted
+//! rather than leaked; a key disabled or scheduled for deletion out of band is revived; a key
+//! policy, when the spec has one, is kept as specified. [`destroy_key`] schedules the deletion
+//! (AWS's shortest window, 7 days) and removes the alias.
+
+use aws_sdk_kms::types::{KeyMetadata, KeyState, KeyUsageType, Tag};
+use serde_json::Value;
+
+use crate::aws::error::{api_error, ok_if_not_found};
+use crate::aws::iam::{parse_policy, same_policy};
+use crate::aws::tags::{tag_changes, Tags, OWNER_TAG};
+use crate::aws::{AwsError, RegionCtx};
+
+pub const KEY: &str = "KMS key";
+const DELETION_WINDOW_DAYS: i32 = 7;
+const POLICY_NAME: &str = "default";
+
+/// What a key should be. `tags` must include the owner tag (`drpair:owner` = `owner`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KeySpec {
+    /// `alias/…`.
+    pub alias: String,
+    pub owner: String,
+    pub description: String,
+    pub tags: Tags,
+    /// The key policy; None keeps AWS's default (the account administers the key through IAM).
+    pub policy: Option<Value>,
+}
+
+/// One region's key as KMS has it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RegionKey {
+    pub arn: String,
+    pub key_id: String,
+    /// `Enabled`, `Disabled`, `PendingDeletion`, …
+    pub state: String,
+    pub tags: Tags,
+}
+
+impl RegionKey {
+    pub fn is_enabled(&self) -> bool {
+        self.state == KeyState::Enabled.as_str()
+    }
+}
+
+/// The key an alias (or key id/ARN) points at, with its tags; None when there is none.
+pub async fn find_key(rc: &RegionCtx, key_id: &str) -> Result<Option<RegionKey>, AwsError> {
+    let out = rc
+        .kms()
+        .describe_key()
+        .key_id(key_id)
+        .send()
+        .await
+        .map_err(api_error("describing", KEY, key_id, &rc.region));
+    match ok_if_not_found(out)?.and_then(|o| o.key_metadata) {
+        Some(meta) => Ok(Some(with_tags(rc, &meta).await?)),
+        None => Ok(None),
+    }
+}
+
+async fn with_tags(rc: &RegionCtx, meta: &KeyMetadata) -> Result<RegionKey, AwsError> {
+    Ok(RegionKey {
+        arn: meta.arn().unwrap_or_default().to_owned(),
+        key_id: meta.key_id().to_owned(),
+        state: meta
+            .key_state()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
+        tags: key_tags(rc, meta.key_id()).await?,
+    })
+}
+
+async fn key_tags(rc: &RegionCtx, key_id: &str) -> Result<Tags, AwsError> {
+    let mut tags = Tags::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let out = rc
+            .kms()
+            .list_resource_tags()
+            .key_id(key_id)
+            .set_marker(marker.take())
+            .send()
+            .await
+            .map_err(api_error("listing tags of", KEY, key_id, &rc.region))?;
+        tags.extend(
+            out.tags()
+                .iter()
+                .map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned())),
+        );
+        match out.next_marker() {
+            Some(next) if out.truncated() => marker = Some(next.to_owned()),
+            _ => return Ok(tags),
+        }
+    }
+}
+
+/// The key's policy, parsed.
+pub async fn key_policy(rc: &RegionCtx, key_id: &str) -> Result<Value, AwsError> {
+    let out = rc
+        .kms()
+        .get_key_policy()
+        .key_id(key_id)
+        .policy_name(POLICY_NAME)
+        .send()
+        .await
+        .map_err(api_error("reading the policy of", KEY, key_id, &rc.region))?;
+    Ok(out.policy().map(parse_policy).unwrap_or(Value::Null))
+}
+
+/// A live key tagged with `owner` that has no alias: one created by an apply that stopped before
+/// naming it. Keys scheduled for deletion belong to an earlier destroy and are left alone.
+async fn find_unaliased(rc: &RegionCtx, owner: &str) -> Result<Option<RegionKey>, AwsError> {
+    let mut marker: Option<String> = None;
+    loop {
+        let out = rc
+            .kms()
+            .list_keys()
+            .set_marker(marker.take())
+            .send()
+            .await
+            .map_err(api_error("listing", "KMS keys", owner, &rc.region))?;
+        for entry in out.keys() {
+            let Some(key_id) = entry.key_id() else {
+                continue;
+            };
+            // Keys this caller may not read (another account's, or gone meanwhile) are not ours.
+            let tags = match key_tags(rc, key_id).await {
+                Ok(tags) => tags,
+                Err(e) if e.is_not_found() || e.code() == Some("AccessDeniedException") => continue,
+                Err(e) => return Err(e),
+            };
+            if tags.get(OWNER_TAG).map(String::as_str) != Some(owner) {
+                continue;
+            }
+            if let Some(key) = find_key(rc, key_id).await? {
+                if key.state != KeyState::PendingDeletion.as_str() && !has_alias(rc, key_id).await?
+                {
+                    return Ok(Some(key));
+                }
+            }
+        }
+        match out.next_marker() {
+            Some(next) if out.truncated() => marker = Some(next.to_owned()),
+            _ => return Ok(None),
+        }
+    }
+}
+
+async fn has_alias(rc: &RegionCtx, key_id: &str) -> Result<bool, AwsError> {
+    let out = rc
+        .kms()
+        .list_aliases()
+        .key_id(key_id)
+        .send()
+        .await
+        .map_err(api_error("listing aliases of", KEY, key_id, &rc.region))?;
+    Ok(!out.aliases().is_empty())
+}
+
+/// Makes sure the region's key exists, is enabled, has its alias, policy and exactly its tags.
+/// A key under the alias tagged with another owner is refused; an untagged one only when
+/// `adopt_untagged`.
+pub async fn ensure_key(
+    rc: &RegionCtx,
+    spec: &KeySpec,
+    adopt_untagged: bool,
+) -> Result<RegionKey, AwsError> {
+    let alias = spec.alias.as_str();
+    let mut key = match find_key(rc, alias).await? {
+        Some(key) => {
+            match key.tags.get(OWNER_TAG) {
+                Some(other) if *other != spec.owner => {
+                    return Err(not_owned(
+                        rc,
+                        alias,
+                        format!("the alias points at key {} owned by {other}, not {}", key.arn, spec.owner),
+                    ))
+                }
+                None if !adopt_untagged => {
+                    return Err(not_owned(
+                        rc,
+                        alias,
+                        format!("the alias points at key {}, which is not managed by drpair (no {OWNER_TAG} tag); delete the alias or import the resource that should own it", key.arn),
+                    ))
+                }
+                _ => {}
+            }
+            key
+        }
+        None => {
+            let key = match find_unaliased(rc, &spec.owner).await? {
+                Some(orphan) => {
+                    tracing::info!("adopting {KEY} {} ({}) for {alias}", orphan.arn, rc.region);
+                    orphan
+                }
+                None => create_key(rc, spec).await?,
+            };
+            rc.kms()
+                .create_alias()
+                .alias_name(alias)
+                .target_key_id(&key.key_id)
+                .send()
+                .await
+                .map_err(api_error("creating alias of", KEY, alias, &rc.region))?;
+            key
+        }
+    };
+    if key.state == KeyState::PendingDeletion.as_str() {
+        tracing::info!(
+            "cancelling the deletion of {KEY} {} ({})",
+            key.arn,
+            rc.region
+        );
+        rc.kms()
+            .cancel_key_deletion()
+            .key_id(&key.key_id)
+            .send()
+            .await
+            .map_err(api_error(
+                "cancelling deletion of",
+                KEY,
+                &key.arn,
+                &rc.region,
+            ))?;
+        key.state = KeyState::Disabled.as_str().to_owned();
+    }
+    if key.state == KeyState::Disabled.as_str() {
+        rc.kms()
+            .enable_key()
+            .key_id(&key.key_id)
+            .send()
+            .await
+            .map_err(api_error("enabling", KEY, &key.arn, &rc.region))?;
+        key.state = KeyState::Enabled.as_str().to_owned();
+    }
+    if let Some(policy) = &spec.policy {
+        if !same_policy(&key_policy(rc, &key.key_id).await?, policy) {
+            rc.kms()
+                .put_key_policy()
+                .key_id(&key.key_id)
+                .policy_name(POLICY_NAME)
+                .policy(policy.to_string())
+                .send()
+                .await
+                .map_err(api_error(
+                    "setting the policy of",
+                    KEY,
+                    &key.arn,
+                    &rc.region,
+                ))?;
+        }
+    }
+    retag(rc, &key, &spec.tags).await?;
+    key.tags = spec.tags.clone();
+    Ok(key)
+}
+
+fn not_owned(rc: &RegionCtx, alias: &str, detail: String) -> AwsError {
+    AwsError::api("adopting", KEY, alias, &rc.region, None, detail)
+}
+
+async fn create_key(rc: &RegionCtx, spec: &KeySpec) -> Result<RegionKey, AwsError> {
+    let alias = spec.alias.as_str();
+    let out = rc
+        .kms()
+        .create_key()
+        .description(&spec.description)
+        .key_usage(KeyUsageType::EncryptDecrypt)
+        .set_policy(spec.policy.as_ref().map(Value::to_string))
+        .set_tags(Some(kms_tags(&spec.tags)?))
+        .send()
+        .await
+        .map_err(api_error("creating", KEY, alias, &rc.region))?;
+    let meta = out.key_metadata.ok_or_else(|| {
+        AwsError::api(
+            "creating",
+            KEY,
+            alias,
+            &rc.region,
+            None,
+            "no key metadata in the answer",
+        )
+    })?;
+    rc.kms()
+        .enable_key_rotation()
+        .key_id(meta.key_id())
+        .send()
+        .await
+        .map_err(api_error(
+            "enabling rotation of",
+            KEY,
+            meta.key_id(),
+            &rc.region,
+        ))?;
+    tracing::info!(
+        "created {KEY} {} in {} for {alias}",
+        meta.key_id(),
+        rc.region
+    );
+    Ok(RegionKey {
+        arn: meta.arn().unwrap_or_default().to_owned(),
+        key_id: meta.key_id().to_owned(),
+        state: meta
+            .key_state()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
+        tags: spec.tags.clone(),
+    })
+}
+
+fn kms_tags(tags: &Tags) -> Result<Vec<Tag>, AwsError> {
+    tags.iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .tag_key(k)
+                .tag_value(v)
+                .build()
+                .map_err(|e| AwsError::Config(format!("KMS tag {k}: {e}")))
+        })
+        .collect()
+}
+
+async fn retag(rc: &RegionCtx, key: &RegionKey, desired: &Tags) -> Result<(), AwsError> {
+    let (set, remove) = tag_changes(&key.tags, desired);
+    if !set.is_empty() {
+        rc.kms()
+            .tag_resource()
+            .key_id(&key.key_id)
+            .set_tags(Some(kms_tags(&set)?))
+            .send()
+            .await
+            .map_err(api_error("tagging", KEY, &key.arn, &rc.region))?;
+    }
+    if !remove.is_empty() {
+        rc.kms()
+            .untag_resource()
+            .key_id(&key.key_id)
+            .set_tag_keys(Some(remove))
+            .send()
+            .await
+            .map_err(api_error("untagging", KEY, &key.arn, &rc.region))?;
+    }
+    Ok(())
+}
+
+/// How the region's key differs from what an encrypted object needs: missing, disabled or
+/// scheduled for deletion. Empty when it is usable.
+pub fn key_drift(region: &str, alias: &str, key: Option<&RegionKey>) -> Vec<String> {
+    match key {
+        None => vec![format!("{region}: {KEY} {alias} is missing")],
+        Some(k) if !k.is_enabled() => {
+            vec![format!(
+                "{region}: {KEY} {alias} is {}, expected Enabled",
+                k.state
+            )]
+        }
+        Some(_) => Vec::new(),
+    }
+}
+
+/// Schedules the deletion of the region's key and removes its alias. The key is found through
+/// the alias or, when the alias is already gone, through `known_arn` (from state); it is only
+/// touched when it is tagged as `owner`'s or is the one state records. Idempotent.
+pub async fn destroy_key(
+    rc: &RegionCtx,
+    alias: &str,
+    owner: &str,
+    known_arn: Option<&str>,
+) -> Result<(), AwsError> {
+    let key = match find_key(rc, alias).await? {
+        Some(key) => Some(key),
+        None => match known_arn.filter(|a| !a.is_empty()) {
+            Some(arn) => find_key(rc, arn).await?,
+            None => None,
+        },
+    };
+    if let Some(key) = &key {
+        let ours = key.tags.get(OWNER_TAG).map(String::as_str) == Some(owner)
+            || known_arn == Some(key.arn.as_str());
+        if !ours {
+            tracing::warn!(
+                "leaving {KEY} {} and {alias} ({}): not tagged as owned by {owner}",
+                key.arn,
+                rc.region
+            );
+            return Ok(());
+        }
+        if key.state != KeyState::PendingDeletion.as_str() {
+            let scheduled = rc
+                .kms()
+                .schedule_key_deletion()
+                .key_id(&key.key_id)
+                .pending_window_in_days(DELETION_WINDOW_DAYS)
+                .send()
+                .await
+                .map_err(api_error(
+                    "scheduling deletion of",
+                    KEY,
+                    &key.arn,
+                    &rc.region,
+                ));
+            ok_if_not_found(scheduled)?;
+            tracing::info!(
+                "scheduled {KEY} {} ({}) for deletion in {DELETION_WINDOW_DAYS} days",
+                key.arn,
+                rc.region
+            );
+        }
+    }
+    let deleted = rc
+        .kms()
+        .delete_alias()
+        .alias_name(alias)
+        .send()
+        .await
+        .map_err(api_error("deleting alias of", KEY, alias, &rc.region));
+    ok_if_not_found(deleted)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drift_of_a_key() {
+        assert_eq!(
+            key_drift("us-east-2", "alias/a", None),
+            vec!["us-east-2: KMS key alias/a is missing"]
+        );
+        let mut key = RegionKey {
+            state: "Enabled".into(),
+            ..RegionKey::default()
+        };
+        assert!(key_drift("us-east-2", "alias/a", Some(&key)).is_empty());
+        key.state = "PendingDeletion".into();
+        assert_eq!(
+            key_drift("us-east-2", "alias/a", Some(&key)),
+            vec!["us-east-2: KMS key alias/a is PendingDeletion, expected Enabled"]
+        );
+    }
+}

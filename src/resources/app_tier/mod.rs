@@ -1,0 +1,271 @@
+//! `drpair_app_tier`: identical Auto Scaling groups behind an Application Load Balancer in each
+//! region, launched from one launch template definition applied in both.
+//!
+//! Reads top to bottom: model, schema, validate, plan, create, read, update, delete, import.
+//! The AWS work is in [`fleet`], the plan-time checks in [`validate`], the mapping between
+//! state and AWS in [`state`].
+
+pub mod fleet;
+mod state;
+pub mod validate;
+
+use crate::aws::Role;
+use crate::framework::resource::Resource;
+use crate::framework::schema::{Attribute, Block, Nesting, Schema};
+use crate::framework::value::{Number, Value};
+use crate::framework::{AttributePath, Diagnostics, Val};
+use crate::provider::DrClient;
+use crate::resources::timeouts::{self, Operation, Timeouts};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Instance refreshes and load balancer deletion take minutes on AWS.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+pub const DEFAULT_INSTANCE_TYPE: &str = "t3.medium";
+const DEFAULT_ROOT_VOLUME_GIB: i64 = 20;
+const DEFAULT_APP_PORT: i64 = 80;
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct AppTierModel {
+    pub id: Val<String>,
+    pub name: Val<String>,
+    pub instance_type: Val<String>,
+    pub image_ssm_parameter: Val<String>,
+    pub user_data: Val<String>,
+    pub root_volume_size: Val<i64>,
+    pub min_size: Val<i64>,
+    pub max_size: Val<i64>,
+    pub desired_capacity: Val<i64>,
+    pub dr_desired_capacity: Val<i64>,
+    pub app_port: Val<i64>,
+    pub health_check_path: Val<String>,
+    pub instance_refresh: Val<bool>,
+    pub tags: Val<BTreeMap<String, String>>,
+    pub tags_all: Val<BTreeMap<String, String>>,
+    pub primary: Val<RegionModel>,
+    pub dr: Val<RegionModel>,
+    pub launch_template_fingerprint: Val<String>,
+    pub drift: Val<Vec<String>>,
+    pub timeouts: Val<Timeouts>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RegionModel {
+    pub vpc_id: Val<String>,
+    pub public_subnet_ids: Val<Vec<String>>,
+    pub private_subnet_ids: Val<Vec<String>>,
+    pub image_id: Val<String>,
+    pub certificate_arn: Val<String>,
+    pub region: Val<String>,
+    pub ami_id: Val<String>,
+    pub alb_arn: Val<String>,
+    pub alb_dns_name: Val<String>,
+    pub alb_zone_id: Val<String>,
+    pub alb_security_group_id: Val<String>,
+    pub instance_security_group_id: Val<String>,
+    pub target_group_arn: Val<String>,
+    pub asg_name: Val<String>,
+    pub launch_template_id: Val<String>,
+    pub launch_template_version: Val<i64>,
+    pub instance_profile_arn: Val<String>,
+    pub min_size: Val<i64>,
+    pub desired_capacity: Val<i64>,
+}
+
+pub struct AppTier;
+
+fn region_attribute(name: &str, what: &str) -> Attribute {
+    Attribute::nested(
+        name,
+        Nesting::Single,
+        vec![
+            Attribute::string("vpc_id").required().requires_replace().description(format!("The {what} VPC (e.g. `drpair_network.main.{name}.vpc_id`). Changing it replaces the tier.")),
+            Attribute::string_list("public_subnet_ids").required().description("Subnets of the load balancer, in at least two availability zones. Changed in place."),
+            Attribute::string_list("private_subnet_ids").required().description("Subnets of the instances. Changed in place."),
+            Attribute::string("image_id").optional().description("An AMI of this region to launch instead of the one `image_ssm_parameter` names. AMIs are regional: set it for both regions or neither."),
+            Attribute::string("certificate_arn").optional().description("An ACM certificate of this region: the load balancer then serves HTTPS on 443 (TLS 1.2+) and redirects HTTP on 80 to it. Set it for both regions or neither."),
+            Attribute::string("region").computed().description("The AWS region of this side."),
+            Attribute::string("ami_id").computed().description("The AMI the launch template uses here: `image_id`, or what `image_ssm_parameter` named when the template was made. It stays until `image_id` or `image_ssm_parameter` changes, so new AMI releases never cause a plan by themselves."),
+            Attribute::string("alb_arn").computed().description("ARN of the Application Load Balancer."),
+            Attribute::string("alb_dns_name").computed().description("DNS name of the load balancer (for `drpair_failover_dns`)."),
+            Attribute::string("alb_zone_id").computed().description("Route 53 zone id of the load balancer, for alias records."),
+            Attribute::string("alb_security_group_id").computed().description("Security group of the load balancer: TCP 80 and 443 from anywhere."),
+            Attribute::string("instance_security_group_id").computed().description("Security group of the instances: `app_port` from the load balancer's group only."),
+            Attribute::string("target_group_arn").computed().description("ARN of the target group the Auto Scaling group is attached to."),
+            Attribute::string("asg_name").computed().description("Name of the Auto Scaling group, `{name}-{environment}`."),
+            Attribute::string("launch_template_id").computed().description("Id of this region's launch template."),
+            Attribute::number("launch_template_version").computed().description("The launch template version the group launches (the template's default)."),
+            Attribute::string("instance_profile_arn").computed().description("The instances' IAM instance profile, `{name}-{environment}-{region}`."),
+            Attribute::number("min_size").computed().description("The group's minimum size here: `min_size`, lowered to `dr_desired_capacity` in the DR region when that is smaller."),
+            Attribute::number("desired_capacity").computed().description("The group's desired capacity here: `desired_capacity`, or `dr_desired_capacity` in the DR region."),
+        ],
+    )
+    .required()
+    .description(format!("The {what} region: its VPC and subnets in, and the ids of what was built there out."))
+}
+
+#[async_trait]
+impl Resource for AppTier {
+    type Model = AppTierModel;
+    type Client = DrClient;
+
+    fn type_name(&self) -> &'static str {
+        "drpair_app_tier"
+    }
+
+    fn schema(&self) -> Schema {
+        let int = |n: i64| Value::Number(Number::Int(n));
+        Schema::new(
+            0,
+            Block::new("The application tier in both regions, from one definition: per region an internet-facing Application Load Balancer across the public subnets (security group: 80 and 443 from anywhere), a target group on `app_port` with the health check path, an HTTP listener (HTTPS with a certificate), and an Auto Scaling group in the private subnets attached to the target group with ELB health checks. Instances launch from a launch template made identically in both regions — IMDSv2 required, encrypted gp3 root volume, an instance profile that may only register with Session Manager and publish metrics to `drpair/{name}-{environment}` — and `launch_template_fingerprint` proves it: it hashes what AWS holds in each region (ids and the regional AMI aside) and apply fails if the regions differ. Both groups get the same `min_size`, `max_size` and `desired_capacity`; with `dr_desired_capacity` the DR region runs warm and is scaled up on failover (a DR group scaled up that way is not scaled back down by apply). Instance type, user data, sizes and tags change in place: a new template version is rolled into both groups with an instance refresh. Destroy removes groups (and instances), listeners, load balancers, target groups, templates, security groups and IAM objects, in order, in one run.")
+                .attr(Attribute::string("id").computed().description("`{name}-{environment}`: the name of the load balancers, target groups, launch templates and groups; the import id."))
+                .attr(Attribute::string("name").required().requires_replace().description("Name of the tier: lowercase letters, digits and hyphens; with `-{environment}` at most 32 characters. Changing it replaces the tier."))
+                .attr(Attribute::string("instance_type").default(Value::String(DEFAULT_INSTANCE_TYPE.into())).description("EC2 instance type in both regions (default `t3.medium`). Changed in place with a new template version."))
+                .attr(Attribute::string("image_ssm_parameter").default(Value::String(fleet::DEFAULT_IMAGE_PARAMETER.into())).description("Public SSM parameter naming the AMI in each region (default: the newest Amazon Linux 2023, x86_64). Resolved when the template is made or this value changes."))
+                .attr(Attribute::string("user_data").optional().description("User data script (plain text, at most 16 KiB), the same in both regions. Do not put secrets here: read them from Secrets Manager at boot."))
+                .attr(Attribute::number("root_volume_size").default(int(DEFAULT_ROOT_VOLUME_GIB)).description("Size of the encrypted gp3 root volume in GiB (default 20)."))
+                .attr(Attribute::number("min_size").required().description("Minimum size of the group in both regions."))
+                .attr(Attribute::number("max_size").required().description("Maximum size of the group in both regions."))
+                .attr(Attribute::number("desired_capacity").required().description("Desired capacity, identical in both regions unless `dr_desired_capacity` is set."))
+                .attr(Attribute::number("dr_desired_capacity").optional().description("A smaller, warm capacity for the DR region (0 to `desired_capacity`); the failover orchestrator scales it up to `desired_capacity`. Leave out for identical capacity."))
+                .attr(Attribute::number("app_port").default(int(DEFAULT_APP_PORT)).requires_replace().description("Port the instances serve on, reached only from the load balancer (default 80). Changing it replaces the tier."))
+                .attr(Attribute::string("health_check_path").default(Value::String("/".into())).description("Path of the target group's HTTP health check (default `/`); 200-399 is healthy."))
+                .attr(Attribute::bool("instance_refresh").default(Value::Bool(true)).description("Roll a new template version into running instances with a rolling instance refresh (90% kept healthy) in both regions (default true). False leaves running instances until they are replaced."))
+                .attr(Attribute::string_map("tags").optional().description("Tags for every object of the tier (instances and volumes included), on top of the provider's `default_tags`."))
+                .attr(Attribute::string_map("tags_all").computed().volatile().description("All tags of the tier's objects except those drpair manages: `default_tags` merged with `tags`."))
+                .attr(region_attribute("primary", "primary"))
+                .attr(region_attribute("dr", "DR"))
+                .attr(Attribute::string("launch_template_fingerprint").computed().description("Hash of the launch template as AWS holds it in both regions, leaving out ids, the AMI, the instance profile's regional name and the DR-Role tag. One value means the regions are identical; apply fails if they are not."))
+                .attr(Attribute::string_list("drift").computed().description("Differences found outside Terraform at the last refresh (a deleted target group or listener, a group detached from its target group, templates that differ between regions, a DR group resized). A non-empty list plans a repair; apply restores what is missing and leaves it empty."))
+                .attr(timeouts::attribute("create 30m, update 30m, delete 30m")),
+        )
+    }
+
+    fn validate(&self, config: &AppTierModel, diags: &mut Diagnostics) {
+        validate::all(config, diags);
+        timeouts::validate(
+            &config.timeouts,
+            &AttributePath::root().attr("timeouts"),
+            diags,
+        );
+    }
+
+    async fn modify_plan(
+        &self,
+        client: &DrClient,
+        prior: Option<&AppTierModel>,
+        planned: AppTierModel,
+        diags: &mut Diagnostics,
+    ) -> AppTierModel {
+        state::plan(client, prior, planned, diags)
+    }
+
+    async fn create(
+        &self,
+        client: &DrClient,
+        planned: AppTierModel,
+        diags: &mut Diagnostics,
+    ) -> Option<AppTierModel> {
+        let spec = state::spec(client, &planned)?;
+        let deadline = timeouts::deadline(&planned.timeouts, Operation::Create, DEFAULT_TIMEOUT);
+        let model = state::converge(
+            client,
+            &spec,
+            &planned,
+            deadline,
+            "Creating app tier",
+            diags,
+        )
+        .await;
+        // Nothing readable exists: keep the id so destroy finds whatever was made.
+        Some(model.unwrap_or_else(|| state::empty(client, planned)))
+    }
+
+    async fn read(
+        &self,
+        client: &DrClient,
+        state: AppTierModel,
+        diags: &mut Diagnostics,
+    ) -> Option<AppTierModel> {
+        let id = state.id.known()?.clone();
+        match fleet::read(&client.aws, &id).await {
+            Ok(Some(observed)) => {
+                let drift = state::spec(client, &state)
+                    .map(|s| fleet::observe_drift(&s, &observed))
+                    .unwrap_or_else(|| observed.drift.clone());
+                Some(state::from_observed(client, &state, &observed, drift))
+            }
+            Ok(None) => None,
+            Err(e) => {
+                diags.error("Reading app tier", e.to_string());
+                None
+            }
+        }
+    }
+
+    async fn update(
+        &self,
+        client: &DrClient,
+        prior: AppTierModel,
+        planned: AppTierModel,
+        diags: &mut Diagnostics,
+    ) -> Option<AppTierModel> {
+        let spec = state::spec(client, &planned)?;
+        let deadline = timeouts::deadline(&planned.timeouts, Operation::Update, DEFAULT_TIMEOUT);
+        state::converge(
+            client,
+            &spec,
+            &planned,
+            deadline,
+            "Updating app tier",
+            diags,
+        )
+        .await
+        .or(Some(prior))
+    }
+
+    async fn delete(&self, client: &DrClient, prior: AppTierModel, diags: &mut Diagnostics) {
+        let Some(id) = prior.id.known() else { return };
+        let deadline = timeouts::deadline(&prior.timeouts, Operation::Delete, DEFAULT_TIMEOUT);
+        if let Err(e) = fleet::destroy(&client.aws, id, deadline).await {
+            diags.error("Deleting app tier", e.to_string());
+        }
+    }
+
+    async fn import(
+        &self,
+        client: &DrClient,
+        id: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<AppTierModel> {
+        let suffix = format!("-{}", client.environment);
+        let Some(name) = id.strip_suffix(&suffix).filter(|n| !n.is_empty()) else {
+            diags.error(
+                "Invalid import id",
+                format!("{id:?} is not `{{name}}-{}`: the import id of drpair_app_tier is its name followed by the provider's environment.", client.environment),
+            );
+            return None;
+        };
+        match fleet::read(&client.aws, id).await {
+            Ok(Some(observed)) => Some(state::imported(client, name, id, &observed)),
+            Ok(None) => {
+                diags.error(
+                    "Cannot import non-existent app tier",
+                    format!(
+                        "Nothing named {id:?} and tagged drpair:owner = {} exists in {} or {}.",
+                        fleet::owner_tag_value(id),
+                        client.aws.region(Role::Primary).region,
+                        client.aws.region(Role::Dr).region
+                    ),
+                );
+                None
+            }
+            Err(e) => {
+                diags.error("Importing app tier", e.to_string());
+                None
+            }
+        }
+    }
+}

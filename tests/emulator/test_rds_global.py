@@ -1,0 +1,167 @@
+"""Aurora global databases: membership, failover, switchover, removal, deletion, tags."""
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import error_code, http_status
+
+ENGINE = "aurora-postgresql"
+
+
+@pytest.fixture
+def global_db(emulator, unique):
+    """A global cluster with a primary in us-east-1 and a secondary in us-east-2."""
+    east, west = emulator.client("rds", "us-east-1"), emulator.client("rds", "us-east-2")
+    east.create_global_cluster(GlobalClusterIdentifier=unique, Engine=ENGINE, DatabaseName="ledger", Tags=[{"Key": "app", "Value": "drpair"}])
+    primary = east.create_db_cluster(
+        DBClusterIdentifier=f"{unique}-a", Engine=ENGINE, GlobalClusterIdentifier=unique, MasterUsername="admin", MasterUserPassword="secret-password"
+    )["DBCluster"]
+    secondary = west.create_db_cluster(
+        DBClusterIdentifier=f"{unique}-b", Engine=ENGINE, GlobalClusterIdentifier=unique, EnableGlobalWriteForwarding=True
+    )["DBCluster"]
+    return {"id": unique, "east": east, "west": west, "primary": primary["DBClusterArn"], "secondary": secondary["DBClusterArn"]}
+
+
+def describe(client, identifier):
+    return client.describe_global_clusters(GlobalClusterIdentifier=identifier)["GlobalClusters"][0]
+
+
+def writers(cluster):
+    return {m["DBClusterArn"]: m["IsWriter"] for m in cluster["GlobalClusterMembers"]}
+
+
+def raises(code, call, **params):
+    with pytest.raises(ClientError) as raised:
+        call(**params)
+    assert error_code(raised) == code, raised.value.response
+    return raised
+
+
+def test_membership_tags_and_identifier(global_db, emulator):
+    east, west, gid = global_db["east"], global_db["west"], global_db["id"]
+    seen_from_west = describe(west, gid)
+    assert seen_from_west == describe(east, gid)
+    assert writers(seen_from_west) == {global_db["primary"]: True, global_db["secondary"]: False}
+    member = {m["DBClusterArn"]: m for m in seen_from_west["GlobalClusterMembers"]}
+    assert member[global_db["primary"]]["Readers"] == [global_db["secondary"]]
+    assert member[global_db["secondary"]]["GlobalWriteForwardingStatus"] == "enabled"
+    assert member[global_db["secondary"]]["SynchronizationStatus"] == "connected"
+    assert seen_from_west["TagList"] == [{"Key": "app", "Value": "drpair"}]
+    assert seen_from_west["DatabaseName"] == "ledger"
+
+    arn = seen_from_west["GlobalClusterArn"]
+    east.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "tier", "Value": "1"}])
+    assert {t["Key"] for t in east.list_tags_for_resource(ResourceName=arn)["TagList"]} == {"app", "tier"}
+
+    raises("GlobalClusterNotFoundFault", east.describe_global_clusters, GlobalClusterIdentifier=gid + "-nope")
+    raises("GlobalClusterAlreadyExistsFault", east.create_global_cluster, GlobalClusterIdentifier=gid, Engine=ENGINE)
+    raises("GlobalClusterNotFoundFault", west.create_db_cluster, DBClusterIdentifier=gid + "-c", Engine=ENGINE, GlobalClusterIdentifier=gid + "-nope")
+
+
+def test_failover_with_data_loss(global_db):
+    east, west, gid = global_db["east"], global_db["west"], global_db["id"]
+    answer = west.failover_global_cluster(GlobalClusterIdentifier=gid, TargetDbClusterIdentifier=global_db["secondary"], AllowDataLoss=True)["GlobalCluster"]
+    assert answer["Status"] == "failing-over"
+    assert answer["FailoverState"] == {
+        "Status": "failing-over",
+        "FromDbClusterArn": global_db["primary"],
+        "ToDbClusterArn": global_db["secondary"],
+        "IsDataLossAllowed": True,
+    }
+    after = describe(east, gid)
+    assert after["Status"] == "available" and "FailoverState" not in after
+    assert writers(after) == {global_db["primary"]: False, global_db["secondary"]: True}
+
+    old_primary = east.describe_db_clusters(DBClusterIdentifier=f"{gid}-a")["DBClusters"][0]
+    new_primary = west.describe_db_clusters(DBClusterIdentifier=f"{gid}-b")["DBClusters"][0]
+    assert old_primary["GlobalClusterIdentifier"] == gid and old_primary["GlobalWriteForwardingStatus"] == "disabled"
+    assert new_primary["GlobalClusterIdentifier"] == gid and "GlobalWriteForwardingStatus" not in new_primary
+
+
+def test_switchover_and_failover_without_data_loss(global_db):
+    east, west, gid = global_db["east"], global_db["west"], global_db["id"]
+    answer = east.switchover_global_cluster(GlobalClusterIdentifier=gid, TargetDbClusterIdentifier=global_db["secondary"])["GlobalCluster"]
+    assert answer["Status"] == "switching-over" and answer["FailoverState"]["IsDataLossAllowed"] is False
+    assert writers(describe(east, gid))[global_db["secondary"]] is True
+    # FailoverGlobalCluster without AllowDataLoss is a switchover; by identifier in its region.
+    answer = east.failover_global_cluster(GlobalClusterIdentifier=gid, TargetDbClusterIdentifier=f"{gid}-a")["GlobalCluster"]
+    assert answer["Status"] == "switching-over"
+    assert writers(describe(west, gid)) == {global_db["primary"]: True, global_db["secondary"]: False}
+    raises(
+        "InvalidParameterCombination",
+        east.failover_global_cluster,
+        GlobalClusterIdentifier=gid,
+        TargetDbClusterIdentifier=global_db["secondary"],
+        AllowDataLoss=True,
+        Switchover=True,
+    )
+
+
+def test_failover_errors(global_db, emulator, unique):
+    east, gid = global_db["east"], global_db["id"]
+    outsider = east.create_db_cluster(DBClusterIdentifier=unique + "-x", Engine=ENGINE, MasterUsername="admin", MasterUserPassword="secret-password")["DBCluster"]
+    raised = raises("InvalidParameterValue", east.failover_global_cluster, GlobalClusterIdentifier=gid, TargetDbClusterIdentifier=outsider["DBClusterArn"], AllowDataLoss=True)
+    assert "is not found in global cluster" in raised.value.response["Error"]["Message"]
+    raises("InvalidParameterValue", east.failover_global_cluster, GlobalClusterIdentifier=gid, TargetDbClusterIdentifier=global_db["primary"], AllowDataLoss=True)
+    raised = raises("DBClusterNotFoundFault", east.failover_global_cluster, GlobalClusterIdentifier=gid, TargetDbClusterIdentifier=global_db["secondary"] + "zz")
+    assert http_status(raised) == 404
+    raised = raises("GlobalClusterNotFoundFault", east.switchover_global_cluster, GlobalClusterIdentifier=gid + "zz", TargetDbClusterIdentifier=global_db["secondary"])
+    assert http_status(raised) == 404
+
+
+def test_member_unavailable(global_db, emulator):
+    east, gid = global_db["east"], global_db["id"]
+    emulator.control("POST", f"/_drpair/rds-clusters/us-east-1/{gid}-a", {"status": "inaccessible"}, expect=200)
+    assert east.describe_db_clusters(DBClusterIdentifier=f"{gid}-a")["DBClusters"][0]["Status"] == "inaccessible"
+    raises("InvalidDBClusterStateFault", east.switchover_global_cluster, GlobalClusterIdentifier=gid, TargetDbClusterIdentifier=global_db["secondary"])
+    # A failover is what the primary region's outage calls for: it proceeds.
+    east.failover_global_cluster(GlobalClusterIdentifier=gid, TargetDbClusterIdentifier=global_db["secondary"], AllowDataLoss=True)
+    assert writers(describe(east, gid))[global_db["secondary"]] is True
+    # The target of a failover must itself be available.
+    raises("InvalidDBClusterStateFault", east.failover_global_cluster, GlobalClusterIdentifier=gid, TargetDbClusterIdentifier=global_db["primary"], AllowDataLoss=True)
+    emulator.control("POST", f"/_drpair/rds-clusters/us-east-1/{gid}-a", {"status": "available"}, expect=200)
+    east.failover_global_cluster(GlobalClusterIdentifier=gid, TargetDbClusterIdentifier=global_db["primary"], AllowDataLoss=True)
+    assert emulator.control("POST", "/_drpair/rds-clusters/us-east-1/nope", {"status": "x"})[0] == 404
+    assert emulator.control("POST", f"/_drpair/rds-clusters/us-east-1/{gid}-a", {"status": 3})[0] == 400
+
+
+def test_remove_members_and_delete(global_db):
+    east, west, gid = global_db["east"], global_db["west"], global_db["id"]
+    raises("InvalidGlobalClusterStateFault", east.remove_from_global_cluster, GlobalClusterIdentifier=gid, DbClusterIdentifier=global_db["primary"])
+    raises("InvalidGlobalClusterStateFault", east.delete_db_cluster, DBClusterIdentifier=f"{gid}-a", SkipFinalSnapshot=True)
+    raises("InvalidGlobalClusterStateFault", east.delete_global_cluster, GlobalClusterIdentifier=gid)
+
+    # The us-east-2 member, removed through a us-east-1 endpoint, becomes a standalone cluster.
+    answer = east.remove_from_global_cluster(GlobalClusterIdentifier=gid, DbClusterIdentifier=global_db["secondary"])["GlobalCluster"]
+    assert list(writers(answer)) == [global_db["primary"]]
+    standalone = west.describe_db_clusters(DBClusterIdentifier=f"{gid}-b")["DBClusters"][0]
+    assert standalone["Status"] == "promoting" and "GlobalClusterIdentifier" not in standalone
+    assert west.describe_db_clusters(DBClusterIdentifier=f"{gid}-b")["DBClusters"][0]["Status"] == "available"
+    raises("InvalidParameterValue", east.remove_from_global_cluster, GlobalClusterIdentifier=gid, DbClusterIdentifier=global_db["secondary"])
+
+    east.delete_db_cluster(DBClusterIdentifier=f"{gid}-a", SkipFinalSnapshot=True)  # the last member
+    assert describe(west, gid)["GlobalClusterMembers"] == []
+    east.modify_global_cluster(GlobalClusterIdentifier=gid, DeletionProtection=True)
+    assert describe(east, gid)["DeletionProtection"] is True
+    raises("InvalidParameterCombination", east.delete_global_cluster, GlobalClusterIdentifier=gid)
+    east.modify_global_cluster(GlobalClusterIdentifier=gid, DeletionProtection=False)
+    east.delete_global_cluster(GlobalClusterIdentifier=gid)
+    raises("GlobalClusterNotFoundFault", east.delete_global_cluster, GlobalClusterIdentifier=gid)
+
+
+def test_secondary_deletion_updates_membership(global_db):
+    east, west, gid = global_db["east"], global_db["west"], global_db["id"]
+    west.delete_db_cluster(DBClusterIdentifier=f"{gid}-b", SkipFinalSnapshot=True)
+    assert list(writers(describe(east, gid))) == [global_db["primary"]]
+
+
+def test_create_from_source_and_rename(emulator, unique):
+    west = emulator.client("rds", "us-east-2")
+    source = west.create_db_cluster(DBClusterIdentifier=unique, Engine=ENGINE, MasterUsername="admin", MasterUserPassword="secret-password", DatabaseName="app")["DBCluster"]
+    created = west.create_global_cluster(GlobalClusterIdentifier=unique + "-g", SourceDBClusterIdentifier=source["DBClusterArn"])["GlobalCluster"]
+    assert created["Engine"] == ENGINE and created["DatabaseName"] == "app"
+    assert writers(created) == {source["DBClusterArn"]: True}
+    raises("InvalidDBClusterStateFault", west.create_global_cluster, GlobalClusterIdentifier=unique + "-h", SourceDBClusterIdentifier=source["DBClusterArn"])
+    west.modify_global_cluster(GlobalClusterIdentifier=unique + "-g", NewGlobalClusterIdentifier=unique + "-renamed")
+    assert describe(west, unique + "-renamed")["GlobalClusterIdentifier"] == unique + "-renamed"
+    assert west.describe_db_clusters(DBClusterIdentifier=unique)["DBClusters"][0]["GlobalClusterIdentifier"] == unique + "-renamed"
