@@ -31,6 +31,7 @@ from .common import (
     ControlError,
     aws_error,
     classify,
+    client_name,
     control,
     is_aws_request,
     read_body,
@@ -61,7 +62,7 @@ def _selector(body):
         if value is not None and not isinstance(value, str):
             raise ControlError(400, f"{key!r} must be a string")
         if value:
-            selector[key] = value
+            selector[key] = client_name(value.lower()) if key == "service" else value
     return selector
 
 

@@ -5,13 +5,15 @@ UpdateTable ``ReplicaUpdates``:
 - ``Create {RegionName}`` creates the table in that region (same key schema, attributes, indexes,
   billing mode, SSE, streams) and joins both tables in one replication group. The replicas share
   their items, so an item written in one region is read in the other at once. The table's stream
-  is enabled with NEW_AND_OLD_IMAGES if it was off (as AWS does). The UpdateTable answer shows
+  is enabled with NEW_AND_OLD_IMAGES if it was off (as AWS does). An encrypted table's replica uses
+  Create's KMSMasterKeyId, else the target region's AWS-managed key. The UpdateTable answer shows
   TableStatus ``UPDATING`` and the new replica ``CREATING``; later reads show ``ACTIVE``.
 - ``Delete {RegionName}`` deletes the replica table in that region (answer: ``DELETING``).
-- ``Update {RegionName, ...}`` is accepted for an existing replica (settings are not modelled).
+- ``Update {RegionName, KMSMasterKeyId, ...}`` changes an existing replica's KMS key (other
+  settings are accepted and not modelled).
 - DescribeTable (and every TableDescription) of a replicated table, in any of its regions, reports
   ``GlobalTableVersion: 2019.11.21`` and ``Replicas``: the group's other regions with
-  ``ReplicaStatus`` (AWS lists the replicas other than the table described).
+  ``ReplicaStatus`` and ``KMSMasterKeyId`` (AWS lists the replicas other than the table described).
 - DeleteTable of one replica removes it from the group; the last table left is a regular table.
 
 Errors (``ValidationException``, AWS's wording): the request's own region ("Cannot add, delete,
@@ -62,7 +64,29 @@ def _write_autoscaled(account_id, region, table_name):
     return f"table/{table_name}" in targets.get("dynamodb:table:WriteCapacityUnits", {})
 
 
-def _create_replica(table, region, account_id):
+def _kms_arn(account_id, region, key):
+    """The ARN of a KMS key (id, ARN or alias) in `region`; ValidationException if unknown."""
+    from moto.kms.models import kms_backends
+
+    try:
+        return kms_backends[account_id][region].describe_key(key).arn
+    except Exception as exc:
+        raise _validation(f"KMS key {key} in {region} does not exist or is not accessible.") from exc
+
+
+def _replica_sse(table, region, account_id, key):
+    """The replica's SSE: the given KMS key, else the region's AWS-managed DynamoDB key."""
+    if not table.sse_specification or table.sse_specification.get("Enabled") is not True:
+        if key:
+            return {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": _kms_arn(account_id, region, key)}
+        return None
+    sse = {k: v for k, v in table.sse_specification.items() if k != "KMSMasterKeyId"}
+    if key:
+        sse["KMSMasterKeyId"] = _kms_arn(account_id, region, key)
+    return sse
+
+
+def _create_replica(table, region, account_id, key=None):
     source_region = table.region_name
     group = group_of(table) or {"regions": [source_region], "pending": {}}
     if region not in _known_regions():
@@ -95,7 +119,7 @@ def _create_replica(table, region, account_id):
         indexes=[{"IndexName": i.name, "KeySchema": i.schema, "Projection": i.projection} for i in table.indexes],
         streams={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
         billing_mode=table.billing_mode,
-        sse_specification=dict(table.sse_specification) if table.sse_specification else None,
+        sse_specification=_replica_sse(table, region, account_id, key),
         tags=[],
         deletion_protection_enabled=False,
         warm_throughput=None,
@@ -137,12 +161,26 @@ def apply_replica_updates(table, updates, account_id):
                 raise _validation(f"1 validation error detected: Value null at 'replicaUpdates.{action.lower()}.regionName' failed to satisfy constraint: Member must not be null")
             if region == table.region_name:
                 raise _validation(LOCAL_REGION)
+            key = update[action].get("KMSMasterKeyId")
             if action == "Create":
-                _create_replica(table, region, account_id)
+                _create_replica(table, region, account_id, key)
             elif action == "Delete":
                 _delete_replica(table, region, account_id)
             elif group_of(table) is None or region not in group_of(table)["regions"]:
                 raise _validation(NOT_FOUND)
+            elif key:
+                replica = _backends(account_id)[region].tables[table.name]
+                replica.sse_specification = {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": _kms_arn(account_id, region, key)}
+
+
+def _replica_description(table, region, pending):
+    """A ReplicaDescription: region, status and (for KMS-encrypted replicas) the replica's key."""
+    entry = {"RegionName": region, "ReplicaStatus": pending.get(region, "ACTIVE"), "ReplicaTableClassSummary": {"TableClass": "STANDARD"}}
+    replica = _backends(table.account_id)[region].tables.get(table.name)
+    sse = getattr(replica, "sse_specification", None) or {}
+    if sse.get("Enabled") is True and sse.get("KMSMasterKeyId"):
+        entry["KMSMasterKeyId"] = sse["KMSMasterKeyId"]
+    return entry
 
 
 def _patch():
@@ -168,10 +206,7 @@ def _patch():
             regions += [r for r in pending if r not in regions and r != self.region_name]
             description = result[base_key]
             description["GlobalTableVersion"] = GLOBAL_TABLE_VERSION
-            description["Replicas"] = [
-                {"RegionName": r, "ReplicaStatus": pending.get(r, "ACTIVE"), "ReplicaTableClassSummary": {"TableClass": "STANDARD"}}
-                for r in regions
-            ]
+            description["Replicas"] = [_replica_description(self, r, pending) for r in regions]
             if pending:
                 description["TableStatus"] = "UPDATING"
         return result

@@ -15,6 +15,7 @@ no SDK can parse. This middleware answers the way AWS would, in the request's pr
 - anything else moto raises: 500 ``InternalFailure`` (the traceback goes to the emulator's log).
 """
 
+import io
 import json
 import sys
 import traceback
@@ -85,7 +86,6 @@ def _parse(environ, service, operation, protocol):
     from moto.core.request import Request
     from moto.core.routing import get_service_router
     from moto.core.utils import get_service_model
-    import io
 
     probe = dict(environ)
     probe["wsgi.input"] = io.BytesIO(read_body(environ))
@@ -94,7 +94,7 @@ def _parse(environ, service, operation, protocol):
     uri_params = {}
     if protocol in ("rest-json", "rest-xml"):
         _, uri_params = get_service_router(service).match(request)
-    parser = PROTOCOL_PARSERS["query" if protocol == "ec2" and "ec2" not in PROTOCOL_PARSERS else protocol]
+    parser = PROTOCOL_PARSERS[protocol]
     return model.operation_model(operation).input_shape, parser(model.operation_model(operation)).parse(
         {
             "method": request.method,

@@ -27,6 +27,8 @@
   ``InvalidParameterCombination``, with members ``InvalidGlobalClusterStateFault``.
 - Tags on global clusters (ListTagsForResource/AddTagsToResource/RemoveTagsFromResource on
   ``arn:aws:rds::ACCOUNT:global-cluster:ID``).
+- ResetDBClusterParameterGroup (moto lacks it): ResetAllParameters, or the named Parameters, go
+  back to the engine defaults (custom values are dropped); unknown group ``DBParameterGroupNotFound``.
 - Control ``POST /_drpair/rds-clusters/{region}/{DBClusterIdentifier}`` ``{"status": "..."}`` sets
   a cluster's Status (e.g. ``inaccessible`` to make it unavailable, ``available`` to heal it).
 """
@@ -329,7 +331,26 @@ def _patch_responses():
         target = find_cluster(self.current_account, self.region, params.get("TargetDbClusterIdentifier"))
         return ActionResult({"GlobalCluster": promote(global_cluster, target, False)})
 
+    def reset_db_cluster_parameter_group(self):
+        from moto.rds.exceptions import DBClusterParameterGroupNotFoundError
+
+        name = self.params.get("DBClusterParameterGroupName")
+        group = self.backend.db_cluster_parameter_groups.get(name)
+        if group is None:
+            raise DBClusterParameterGroupNotFoundError(name)
+        names = [p.get("ParameterName") for p in self.params.get("Parameters") or []]
+        if self.params.get("ResetAllParameters"):
+            if names:
+                raise fault("InvalidParameterCombination", "Parameters cannot be specified with ResetAllParameters.")
+            group.parameters.clear()
+        elif not names:
+            raise fault("InvalidParameterCombination", "Specify ResetAllParameters or a list of Parameters.")
+        for parameter in names:
+            group.parameters.pop(parameter, None)
+        return ActionResult({"DBClusterParameterGroupName": group.name})
+
     for handler in (
+        reset_db_cluster_parameter_group,
         describe_global_clusters,
         create_global_cluster,
         delete_global_cluster,

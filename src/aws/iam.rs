@@ -19,6 +19,9 @@ use crate::aws::tags::{tag_changes, Tags, OWNER_TAG};
 use crate::aws::{AwsError, Deadline, RegionCtx};
 
 pub const ROLE: &str = "IAM role";
+/// The error code drpair gives a refusal to adopt an object another owner (or no drpair
+/// resource) has: callers record nothing for it, so a destroy cannot remove it.
+pub const NOT_OWNED_CODE: &str = "NotOwnedByDrpair";
 /// How errors name IAM's region.
 pub const GLOBAL: &str = "global";
 /// How long a service may refuse a role that was just created or changed (IAM is eventually
@@ -407,7 +410,14 @@ pub fn role_drift(spec: &RoleSpec, observed: Option<&ObservedRole>) -> Vec<Strin
 }
 
 fn not_owned(name: &str, detail: String) -> AwsError {
-    AwsError::api("adopting", ROLE, name, GLOBAL, None, detail)
+    AwsError::api(
+        "adopting",
+        ROLE,
+        name,
+        GLOBAL,
+        Some(NOT_OWNED_CODE.to_owned()),
+        detail,
+    )
 }
 
 /// Creates the role or brings an existing one to `spec`: trust policy, description, tags,

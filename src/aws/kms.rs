@@ -10,7 +10,7 @@ use aws_sdk_kms::types::{KeyMetadata, KeyState, KeyUsageType, Tag};
 use serde_json::Value;
 
 use crate::aws::error::{api_error, ok_if_not_found};
-use crate::aws::iam::{parse_policy, same_policy};
+use crate::aws::iam::{parse_policy, same_policy, NOT_OWNED_CODE};
 use crate::aws::tags::{tag_changes, Tags, OWNER_TAG};
 use crate::aws::{AwsError, RegionCtx};
 
@@ -259,7 +259,14 @@ pub async fn ensure_key(
 }
 
 fn not_owned(rc: &RegionCtx, alias: &str, detail: String) -> AwsError {
-    AwsError::api("adopting", KEY, alias, &rc.region, None, detail)
+    AwsError::api(
+        "adopting",
+        KEY,
+        alias,
+        &rc.region,
+        Some(NOT_OWNED_CODE.to_owned()),
+        detail,
+    )
 }
 
 async fn create_key(rc: &RegionCtx, spec: &KeySpec) -> Result<RegionKey, AwsError> {

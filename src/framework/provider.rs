@@ -540,7 +540,7 @@ impl ProviderServer {
     pub fn call_function(&self, name: &str, args: &[RawValue]) -> Result<RawValue, FunctionError> {
         let Some(f) = self.functions.get(name) else {
             return Err(FunctionError {
-                text: format!("The drpair provider has no function {name:?}."),
+                text: format!("The drpair provider has no function {name:?}"),
                 argument: None,
             });
         };
@@ -550,7 +550,7 @@ impl ProviderServer {
             let Some(param) = sig.parameters.get(i).or(sig.variadic.as_ref()) else {
                 return Err(FunctionError {
                     text: format!(
-                        "{name} takes {} arguments, got {}.",
+                        "{name} takes {} arguments, got {}",
                         sig.parameters.len(),
                         args.len()
                     ),
@@ -565,7 +565,7 @@ impl ProviderServer {
             if v.is_null() && !param.allow_null {
                 return Err(FunctionError::argument(
                     i,
-                    format!("{} must not be null.", param.name),
+                    format!("{} must not be null", param.name),
                 ));
             }
             if !v.is_wholly_known() && !param.allow_unknown {
@@ -577,7 +577,7 @@ impl ProviderServer {
         if values.len() < sig.parameters.len() {
             return Err(FunctionError {
                 text: format!(
-                    "{name} takes {} arguments, got {}.",
+                    "{name} takes {} arguments, got {}",
                     sig.parameters.len(),
                     values.len()
                 ),

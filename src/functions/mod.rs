@@ -43,13 +43,13 @@ fn whole_number(args: &[Value], i: usize, name: &str, min: i64) -> Result<i64, F
     let n = args[i].as_i64().ok_or_else(|| {
         FunctionError::argument(
             i,
-            format!("{name} must be a whole number of seconds or checks."),
+            format!("{name} must be a whole number of seconds or checks"),
         )
     })?;
     if n < min {
         return Err(FunctionError::argument(
             i,
-            format!("{name} must be at least {min}, got {n}."),
+            format!("{name} must be at least {min}, got {n}"),
         ));
     }
     Ok(n)
@@ -109,7 +109,7 @@ impl Function for DrName {
     fn call(&self, args: &[Value]) -> Result<Value, FunctionError> {
         let text = |i: usize, what: &str| {
             args[i].as_str().filter(|s| !s.is_empty()).ok_or_else(|| {
-                FunctionError::argument(i, format!("{what} must be a non-empty string."))
+                FunctionError::argument(i, format!("{what} must be a non-empty string"))
             })
         };
         let name = text(0, "name")?;

@@ -3,6 +3,7 @@
 pub mod app_tier;
 pub mod failover;
 pub mod global_database;
+pub mod monitoring;
 pub mod network;
 pub mod replication_status;
 pub mod session_table;
@@ -16,6 +17,7 @@ pub fn resources() -> Vec<Arc<dyn DynResource>> {
     vec![
         Arc::new(app_tier::AppTier),
         Arc::new(global_database::GlobalDatabase),
+        Arc::new(monitoring::Monitoring),
         Arc::new(network::Network),
         Arc::new(session_table::SessionTable),
     ]

@@ -84,7 +84,7 @@ def test_faults_are_shaped_for_each_protocol(emulator, service, region, call, th
 
 
 def test_fault_over_cbor_and_custom_error(cbor, emulator):
-    emulator.control("POST", "/_drpair/faults", {"operation": "ListMetrics", "error": "throttle", "nth": 1}, expect=201)
+    emulator.control("POST", "/_drpair/faults", {"service": "monitoring", "operation": "ListMetrics", "error": "throttle", "nth": 1}, expect=201)
     status, parsed, headers = cbor.call("ListMetrics", {})
     assert status == 400 and parsed["Error"]["Code"] == "ThrottlingException"
     assert headers["smithy-protocol"] == "rpc-v2-cbor"

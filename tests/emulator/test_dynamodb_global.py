@@ -92,3 +92,20 @@ def test_replicated_table_rules(emulator, unique):
     assert [r["RegionName"] for r in east.describe_table(TableName=unique)["Table"]["Replicas"]] == ["us-east-2"]
     west.delete_table(TableName=unique)
     assert "Replicas" not in east.describe_table(TableName=unique)["Table"]
+
+
+def test_replica_kms_keys(emulator, unique):
+    east, west = emulator.client("dynamodb", "us-east-1"), emulator.client("dynamodb", "us-east-2")
+    kms_east, kms_west = emulator.client("kms", "us-east-1"), emulator.client("kms", "us-east-2")
+    east_key = kms_east.create_key()["KeyMetadata"]["Arn"]
+    west_key = kms_west.create_key()["KeyMetadata"]["Arn"]
+    west_key_2 = kms_west.create_key()["KeyMetadata"]["Arn"]
+    create_table(east, unique, SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": east_key})
+    east.update_table(TableName=unique, ReplicaUpdates=[{"Create": {"RegionName": "us-east-2", "KMSMasterKeyId": west_key}}])
+    in_west = west.describe_table(TableName=unique)["Table"]
+    assert in_west["SSEDescription"] == {"Status": "ENABLED", "SSEType": "KMS", "KMSMasterKeyArn": west_key}
+    assert east.describe_table(TableName=unique)["Table"]["Replicas"][0]["KMSMasterKeyId"] == west_key
+    assert west.describe_table(TableName=unique)["Table"]["Replicas"][0]["KMSMasterKeyId"] == east_key
+    east.update_table(TableName=unique, ReplicaUpdates=[{"Update": {"RegionName": "us-east-2", "KMSMasterKeyId": west_key_2}}])
+    assert west.describe_table(TableName=unique)["Table"]["SSEDescription"]["KMSMasterKeyArn"] == west_key_2
+    assert "does not exist" in validation(east.update_table, TableName=unique, ReplicaUpdates=[{"Update": {"RegionName": "us-east-2", "KMSMasterKeyId": "alias/nope"}}])

@@ -165,3 +165,25 @@ def test_create_from_source_and_rename(emulator, unique):
     west.modify_global_cluster(GlobalClusterIdentifier=unique + "-g", NewGlobalClusterIdentifier=unique + "-renamed")
     assert describe(west, unique + "-renamed")["GlobalClusterIdentifier"] == unique + "-renamed"
     assert west.describe_db_clusters(DBClusterIdentifier=unique)["DBClusters"][0]["GlobalClusterIdentifier"] == unique + "-renamed"
+
+
+def test_reset_cluster_parameter_group(emulator, unique):
+    rds = emulator.client("rds", "us-east-2")
+    rds.create_db_cluster_parameter_group(DBClusterParameterGroupName=unique, DBParameterGroupFamily="aurora-postgresql15", Description="rpo")
+    parameters = [
+        {"ParameterName": "rds.global_db_rpo", "ParameterValue": "30", "ApplyMethod": "immediate"},
+        {"ParameterName": "log_min_duration_statement", "ParameterValue": "100", "ApplyMethod": "immediate"},
+    ]
+    rds.modify_db_cluster_parameter_group(DBClusterParameterGroupName=unique, Parameters=parameters)
+
+    def custom():
+        listed = rds.describe_db_cluster_parameters(DBClusterParameterGroupName=unique)["Parameters"]
+        return sorted(p["ParameterName"] for p in listed if p.get("ParameterValue") is not None)
+
+    assert custom() == ["log_min_duration_statement", "rds.global_db_rpo"]
+    answer = rds.reset_db_cluster_parameter_group(DBClusterParameterGroupName=unique, Parameters=[{"ParameterName": "rds.global_db_rpo", "ApplyMethod": "immediate"}])
+    assert answer["DBClusterParameterGroupName"] == unique
+    assert custom() == ["log_min_duration_statement"]
+    rds.reset_db_cluster_parameter_group(DBClusterParameterGroupName=unique, ResetAllParameters=True)
+    assert custom() == []
+    raises("DBParameterGroupNotFound", rds.reset_db_cluster_parameter_group, DBClusterParameterGroupName=unique + "-x", ResetAllParameters=True)

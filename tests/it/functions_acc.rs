@@ -30,9 +30,13 @@ output "budget" {{ value = provider::drpair::rto_budget(10, 0, 60, 120) }}
     ));
     let (code, out) = ws.plan_exit_code();
     assert_eq!(code, 1, "{out}");
+    let text = out
+        .combined()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     assert!(
-        out.combined()
-            .contains("failure_threshold must be at least 1"),
+        text.contains("failure_threshold must be at least 1, got 0"),
         "{out}"
     );
 }

@@ -322,7 +322,7 @@ params = json.loads(sys.stdin.read() or "{}")
 client = boto3.client(
     service, region_name=region, endpoint_url=endpoint,
     aws_access_key_id="testing", aws_secret_access_key="testing",
-    config=Config(retries={"max_attempts": 1}),
+    config=Config(retries={"total_max_attempts": 1}),
 )
 by_api_name = {api: method for method, api in client.meta.method_to_api_mapping.items()}
 method = getattr(client, by_api_name.get(operation, operation))

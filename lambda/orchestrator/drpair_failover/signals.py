@@ -162,7 +162,8 @@ def lag_alarms_in_alarm(cfg, clients):
     names = []
     for page in clients.get("cloudwatch").get_paginator("describe_alarms").paginate(**params):
         for alarm in page.get("MetricAlarms", []):
-            if cfg.watches_alarm(alarm.get("AlarmName")) and measures_lag(alarm):
+            # The state is checked again: the filter is the server's, the decision is ours.
+            if alarm.get("StateValue") == "ALARM" and cfg.watches_alarm(alarm.get("AlarmName")) and measures_lag(alarm):
                 names.append(alarm["AlarmName"])
     return names
 

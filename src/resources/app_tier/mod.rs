@@ -195,7 +195,7 @@ impl Resource for AppTier {
                 let drift = state::spec(client, &state)
                     .map(|s| fleet::observe_drift(&s, &observed))
                     .unwrap_or_else(|| observed.drift.clone());
-                Some(state::from_observed(client, &state, &observed, drift))
+                Some(state::from_observed(&state, &observed, drift))
             }
             Ok(None) => None,
             Err(e) => {

@@ -214,7 +214,7 @@ pub async fn converge(
             if !left.is_empty() {
                 tracing::warn!("app tier {} still differs after apply: {left:?}", spec.id);
             }
-            let mut model = from_observed(client, planned, &observed, Vec::new());
+            let mut model = from_observed(planned, &observed, Vec::new());
             // Tags are written exactly as planned; reading them back is for drift.
             model.tags_all = planned.tags_all.clone();
             Some(model)
@@ -223,7 +223,7 @@ pub async fn converge(
             diags.error(verb, e.to_string());
             partial.map(|o| {
                 let drift = fleet::observe_drift(spec, &o);
-                from_observed(client, planned, &o, drift)
+                from_observed(planned, &o, drift)
             })
         }
     }
@@ -246,7 +246,7 @@ pub fn empty(client: &DrClient, planned: AppTierModel) -> AppTierModel {
         "{}: nothing was created",
         client.aws.primary.region
     )];
-    from_observed(client, &planned, &o, drift)
+    from_observed(&planned, &o, drift)
 }
 
 /// Keeps the configured order of a list when AWS holds the same set.
@@ -272,12 +272,7 @@ fn unmanaged(tags: &Tags) -> Tags {
 
 /// State from what exists. The primary's sizes, instance type and health check path are read
 /// from AWS (so out-of-band changes show as changes); other inputs are kept from `base`.
-pub fn from_observed(
-    client: &DrClient,
-    base: &AppTierModel,
-    o: &ObservedTier,
-    drift: Vec<String>,
-) -> AppTierModel {
+pub fn from_observed(base: &AppTierModel, o: &ObservedTier, drift: Vec<String>) -> AppTierModel {
     let text = |v: Option<&str>| Val::Known(v.unwrap_or_default().to_owned());
     let region_model = |role: Role| {
         let r = o.region(role);
@@ -489,5 +484,5 @@ pub fn imported(client: &DrClient, name: &str, id: &str, o: &ObservedTier) -> Ap
     let drift = spec(client, &seed)
         .map(|s| fleet::observe_drift(&s, o))
         .unwrap_or_else(|| o.drift.clone());
-    from_observed(client, &seed, o, drift)
+    from_observed(&seed, o, drift)
 }

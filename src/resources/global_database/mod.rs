@@ -174,10 +174,18 @@ impl Resource for GlobalDatabase {
                 planned.writer_region = Val::Known(client.aws.primary.region.clone());
             }
             Some(prior) if prior.drift.known().is_some_and(|d| !d.is_empty()) => {
-                // Repair: what is rebuilt may get new ids and endpoints.
+                // Repair: what is rebuilt may get new ids and endpoints. Drift entries name
+                // their region, so a side that lost nothing keeps its values.
+                let drift = prior.drift.known().cloned().unwrap_or_default();
                 planned.drift = Val::Known(Vec::new());
-                planned.secret_arn = Val::Unknown;
+                if drift.iter().any(|d| d.starts_with("secret ")) {
+                    planned.secret_arn = Val::Unknown;
+                }
                 for role in Role::BOTH {
+                    let region = format!("{}:", client.aws.region(role).region);
+                    if !drift.iter().any(|d| d.starts_with(&region)) {
+                        continue;
+                    }
                     if let Val::Known(r) = side_mut(&mut planned, role) {
                         r.cluster_arn = Val::Unknown;
                         r.endpoint = Val::Unknown;

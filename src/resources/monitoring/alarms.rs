@@ -275,7 +275,10 @@ mod tests {
         assert_eq!(lag.metric_name, "AuroraGlobalDBReplicationLag");
         assert_eq!(
             lag.dimensions,
-            vec![("DBClusterIdentifier".to_string(), "dr-db-cluster-v2-dev".to_string())]
+            vec![(
+                "DBClusterIdentifier".to_string(),
+                "dr-db-cluster-v2-dev".to_string()
+            )]
         );
         assert_eq!(lag.threshold, 1000.0);
         assert_eq!(lag.comparison, "GreaterThanThreshold");

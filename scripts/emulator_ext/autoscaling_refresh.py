@@ -1,0 +1,144 @@
+"""Auto Scaling instance refreshes, which moto does not implement.
+
+- StartInstanceRefresh: an unknown group is ``ValidationError`` ("AutoScalingGroup name not
+  found"); a refresh still ``Pending``, ``InProgress`` or ``Cancelling`` is
+  ``InstanceRefreshInProgress``. Otherwise every instance of the group is replaced at once by
+  new ones from the group's current launch template version (the emulator has no warm-up to
+  wait for) and the refresh is ``Successful``, 100 percent complete. Returns InstanceRefreshId.
+- CancelInstanceRefresh: cancels the active refresh (``Cancelled``) and returns its id; none
+  active is ``ActiveInstanceRefreshNotFound``.
+- DescribeInstanceRefreshes: the group's refreshes, newest first, optionally filtered by
+  InstanceRefreshIds.
+- ``POST /_drpair/instance-refreshes/{region}/{group}`` ``{"status": "InProgress"}`` sets the
+  newest refresh's status (to test cancellation); ``GET`` lists them.
+"""
+
+import uuid
+
+from .common import ControlError, control, moto_account
+
+ACTIVE = ("Pending", "InProgress", "Cancelling")
+
+
+def _errors():
+    from moto.autoscaling.exceptions import AutoscalingClientError
+
+    return AutoscalingClientError
+
+
+def _backend(account_id, region):
+    from moto.autoscaling.models import autoscaling_backends
+
+    return autoscaling_backends[account_id][region]
+
+
+def refreshes(backend, group_name):
+    return backend.__dict__.setdefault("drpair_refreshes", {}).setdefault(group_name, [])
+
+
+def _now():
+    from moto.core.utils import utcnow
+
+    return utcnow()
+
+
+def replace_instances(backend, group):
+    """Terminates the group's instances and launches as many from its current template."""
+    old = [state.instance.id for state in group.instance_states]
+    if old:
+        backend.ec2_backend.terminate_instances(old)
+    group.instance_states = []
+    if group.desired_capacity:
+        group.replace_autoscaling_group_instances(group.desired_capacity, group.get_propagated_tags())
+    backend.update_attached_elbs(group.name)
+    backend.update_attached_target_groups(group.name)
+
+
+def _group(backend, name):
+    group = backend.autoscaling_groups.get(name)
+    if group is None:
+        raise _errors()("ValidationError", f"AutoScalingGroup name not found - AutoScalingGroup '{name}' not found")
+    return group
+
+
+def _patch_responses():
+    from moto.autoscaling.responses import AutoScalingResponse
+    from moto.core.responses import ActionResult
+
+    if getattr(AutoScalingResponse, "drpair_refresh", False):
+        return
+    AutoScalingResponse.drpair_refresh = True
+
+    def start_instance_refresh(self):
+        backend = self.autoscaling_backend
+        name = self._get_param("AutoScalingGroupName")
+        group = _group(backend, name)
+        history = refreshes(backend, name)
+        if any(r["Status"] in ACTIVE for r in history):
+            raise _errors()("InstanceRefreshInProgress", f"An Instance Refresh is already in progress and blocks the execution of this Instance Refresh.")
+        refresh_id = str(uuid.uuid4())
+        started = _now()
+        replace_instances(backend, group)
+        history.insert(0, {
+            "InstanceRefreshId": refresh_id,
+            "AutoScalingGroupName": name,
+            "Status": "Successful",
+            "StatusReason": "",
+            "StartTime": started,
+            "EndTime": _now(),
+            "PercentageComplete": 100,
+            "InstancesToUpdate": 0,
+            "Preferences": self._get_param("Preferences") or {},
+        })
+        return ActionResult({"InstanceRefreshId": refresh_id})
+
+    def cancel_instance_refresh(self):
+        backend = self.autoscaling_backend
+        name = self._get_param("AutoScalingGroupName")
+        _group(backend, name)
+        active = [r for r in refreshes(backend, name) if r["Status"] in ACTIVE]
+        if not active:
+            raise _errors()("ActiveInstanceRefreshNotFound", "No in progress or pending Instance Refresh found for Auto Scaling group " + name)
+        active[0]["Status"] = "Cancelled"
+        active[0]["EndTime"] = _now()
+        return ActionResult({"InstanceRefreshId": active[0]["InstanceRefreshId"]})
+
+    def describe_instance_refreshes(self):
+        backend = self.autoscaling_backend
+        name = self._get_param("AutoScalingGroupName")
+        _group(backend, name)
+        wanted = self._get_param("InstanceRefreshIds") or []
+        found = [r for r in refreshes(backend, name) if not wanted or r["InstanceRefreshId"] in wanted]
+        return ActionResult({"InstanceRefreshes": found})
+
+    AutoScalingResponse.start_instance_refresh = start_instance_refresh
+    AutoScalingResponse.cancel_instance_refresh = cancel_instance_refresh
+    AutoScalingResponse.describe_instance_refreshes = describe_instance_refreshes
+
+
+@control("POST", r"/instance-refreshes/(?P<region>[^/]+)/(?P<group>[^/]+)")
+def set_refresh_status(match, body, query):
+    if not isinstance(body, dict) or body.get("status") not in ACTIVE + ("Successful", "Failed", "Cancelled"):
+        raise ControlError(400, 'body must be {"status": "InProgress"} (or Pending, Cancelling, Successful, Failed, Cancelled)')
+    history = _control_history(match)
+    if not history:
+        raise ControlError(404, f"no instance refresh of {match.group('group')} in {match.group('region')}")
+    history[0]["Status"] = body["status"]
+    return 200, {"InstanceRefreshes": history}
+
+
+@control("GET", r"/instance-refreshes/(?P<region>[^/]+)/(?P<group>[^/]+)")
+def get_refreshes(match, body, query):
+    return 200, {"InstanceRefreshes": _control_history(match)}
+
+
+def _control_history(match):
+    backend = _backend(moto_account(), match.group("region"))
+    if match.group("group") not in backend.autoscaling_groups:
+        raise ControlError(404, f"no Auto Scaling group {match.group('group')} in {match.group('region')}")
+    return refreshes(backend, match.group("group"))
+
+
+def register(app):
+    _patch_responses()
+    return app

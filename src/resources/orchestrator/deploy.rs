@@ -1,0 +1,524 @@
+//! The AWS side of `drpair_failover_orchestrator`, all in the DR region (IAM is global): what
+//! should exist ([`Spec`]: names, the functions' environment, the IAM policies, the EventBridge
+//! rules) and, in the submodules, finding, ensuring, observing and destroying it.
+//!
+//! Every object has a deterministic name derived from the provider's `name_version` and
+//! `environment`, and carries the owner tag, so an interrupted apply is completed by the next
+//! one and a destroy finds everything.
+
+pub mod destroy;
+pub mod ensure;
+pub mod functions;
+pub mod observe;
+pub mod rules;
+pub mod table;
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::aws::iam::{allow, policy_document, service_trust_policy, Account};
+use crate::aws::tags::{standard_tags, Tags};
+
+pub use destroy::destroy;
+pub use ensure::ensure;
+pub use observe::{drift, observe, Observed};
+
+/// The drpair resource type, in owner tags.
+pub const RESOURCE_TYPE: &str = "drpair_failover_orchestrator";
+pub const SCHEDULE: &str = "rate(1 minute)";
+/// The orchestrator may wait minutes for Aurora to promote the DR cluster.
+pub const ORCHESTRATOR_TIMEOUT_SECONDS: i32 = 600;
+pub const ORCHESTRATOR_MEMORY_MB: i32 = 256;
+pub const NOTIFIER_TIMEOUT_SECONDS: i32 = 60;
+pub const NOTIFIER_MEMORY_MB: i32 = 128;
+/// Statement ids of the functions' resource policies (one per rule that invokes them).
+pub const ALARMS_PERMISSION: &str = "drpair-alarm-rule";
+pub const PROBE_PERMISSION: &str = "drpair-probe-rule";
+/// Target ids on the rules.
+pub const ORCHESTRATOR_TARGET: &str = "orchestrator";
+pub const NOTIFIER_TARGET: &str = "notifier";
+pub const POLICY_NAME: &str = "drpair-failover";
+
+/// The deterministic names of every part.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Names {
+    pub orchestrator: String,
+    pub notifier: String,
+    pub orchestrator_role: String,
+    pub notifier_role: String,
+    pub alarm_rule: String,
+    pub probe_rule: String,
+    pub table: String,
+}
+
+impl Names {
+    /// `failover-orchestrator-v2-dev` and its siblings; role names (IAM is global) end with the
+    /// DR region.
+    pub fn new(name_version: &str, environment: &str, dr_region: &str) -> Names {
+        let n = |base: &str| format!("{base}-{name_version}-{environment}");
+        Names {
+            orchestrator: n("failover-orchestrator"),
+            notifier: n("failover-notifier"),
+            orchestrator_role: format!("{}-{dr_region}", n("failover-orchestrator")),
+            notifier_role: format!("{}-{dr_region}", n("failover-notifier")),
+            alarm_rule: n("failover-alarms"),
+            probe_rule: n("failover-probe"),
+            table: n("failover-state"),
+        }
+    }
+}
+
+/// How far the orchestrator scales the DR group.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScaleTo {
+    pub min_size: i64,
+    pub desired_capacity: i64,
+}
+
+/// What the user configured; the functions carry it in their environment, which is where
+/// read and import take it back from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Inputs {
+    pub global_cluster_identifier: String,
+    pub dr_cluster_identifier: String,
+    pub primary_health_check_id: String,
+    pub dr_asg_name: String,
+    pub topic_arns: Vec<String>,
+    pub mode: String,
+    pub consecutive_failures: i64,
+    pub alarm_name_prefix: String,
+    pub scale_to: Option<ScaleTo>,
+}
+
+const ENV_MODE: &str = "MODE";
+const ENV_GLOBAL: &str = "GLOBAL_CLUSTER_IDENTIFIER";
+const ENV_DR_CLUSTER: &str = "DR_CLUSTER_IDENTIFIER";
+const ENV_HEALTH_CHECK: &str = "HEALTH_CHECK_ID";
+const ENV_ASG: &str = "DR_ASG_NAME";
+const ENV_TOPICS: &str = "TOPIC_ARNS";
+const ENV_FAILURES: &str = "CONSECUTIVE_FAILURES";
+const ENV_PREFIX: &str = "ALARM_NAME_PREFIX";
+const ENV_MIN: &str = "SCALE_MIN_SIZE";
+const ENV_DESIRED: &str = "SCALE_DESIRED_CAPACITY";
+
+impl Inputs {
+    fn to_env(&self, env: &mut BTreeMap<String, String>) {
+        let mut set = |k: &str, v: String| {
+            env.insert(k.to_owned(), v);
+        };
+        set(ENV_MODE, self.mode.clone());
+        set(ENV_GLOBAL, self.global_cluster_identifier.clone());
+        set(ENV_DR_CLUSTER, self.dr_cluster_identifier.clone());
+        set(ENV_HEALTH_CHECK, self.primary_health_check_id.clone());
+        set(ENV_ASG, self.dr_asg_name.clone());
+        set(ENV_TOPICS, self.topic_arns.join(","));
+        set(ENV_FAILURES, self.consecutive_failures.to_string());
+        set(ENV_PREFIX, self.alarm_name_prefix.clone());
+        if let Some(s) = self.scale_to {
+            set(ENV_MIN, s.min_size.to_string());
+            set(ENV_DESIRED, s.desired_capacity.to_string());
+        }
+    }
+
+    /// The inputs a function's environment holds; None when it is not one drpair wrote.
+    pub fn from_env(env: &BTreeMap<String, String>) -> Option<Inputs> {
+        let get = |k: &str| env.get(k).cloned();
+        let number = |k: &str| get(k).and_then(|v| v.parse::<i64>().ok());
+        let scale_to = match (number(ENV_MIN), number(ENV_DESIRED)) {
+            (Some(min_size), Some(desired_capacity)) => Some(ScaleTo {
+                min_size,
+                desired_capacity,
+            }),
+            _ => None,
+        };
+        Some(Inputs {
+            global_cluster_identifier: get(ENV_GLOBAL)?,
+            dr_cluster_identifier: get(ENV_DR_CLUSTER)?,
+            primary_health_check_id: get(ENV_HEALTH_CHECK)?,
+            dr_asg_name: get(ENV_ASG)?,
+            topic_arns: get(ENV_TOPICS)?
+                .split(',')
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            mode: get(ENV_MODE)?,
+            consecutive_failures: number(ENV_FAILURES)?,
+            alarm_name_prefix: get(ENV_PREFIX).unwrap_or_default(),
+            scale_to,
+        })
+    }
+}
+
+/// Everything the AWS side needs to know.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Spec {
+    /// The orchestrator function's name; the resource id.
+    pub id: String,
+    pub names: Names,
+    pub environment: String,
+    pub name_version: String,
+    pub primary_region: String,
+    pub dr_region: String,
+    pub inputs: Inputs,
+    pub default_tags: Tags,
+    pub user_tags: Tags,
+}
+
+impl Spec {
+    /// `drpair_failover_orchestrator/failover-orchestrator-v2-dev`.
+    pub fn owner(&self) -> String {
+        owner_tag_value(&self.id)
+    }
+
+    /// The tags of one part (`part` names it inside the resource).
+    pub fn tags(&self, part: &str, name: &str) -> Tags {
+        standard_tags(
+            &self.environment,
+            "dr",
+            &self.owner(),
+            part,
+            Some(name),
+            &self.default_tags,
+            &self.user_tags,
+        )
+    }
+
+    /// Every alarm name this deployment watches ends so (the naming rule of drpair objects).
+    pub fn alarm_name_suffix(&self) -> String {
+        format!("-{}-{}", self.name_version, self.environment)
+    }
+
+    /// Both functions' environment. `primary_endpoint_url` is the endpoint the health check
+    /// probes, for the orchestrator to probe directly when Route 53's API does not answer.
+    pub fn function_environment(
+        &self,
+        primary_endpoint_url: Option<&str>,
+    ) -> BTreeMap<String, String> {
+        let mut env = BTreeMap::new();
+        self.inputs.to_env(&mut env);
+        env.insert("ENVIRONMENT".into(), self.environment.clone());
+        env.insert("PRIMARY_REGION".into(), self.primary_region.clone());
+        env.insert("DR_REGION".into(), self.dr_region.clone());
+        env.insert("STATE_TABLE".into(), self.names.table.clone());
+        env.insert("ALARM_NAME_SUFFIX".into(), self.alarm_name_suffix());
+        if let Some(url) = primary_endpoint_url {
+            env.insert("PRIMARY_ENDPOINT_URL".into(), url.to_owned());
+        }
+        env
+    }
+
+    /// The alarm rule's event pattern: state changes of the alarms named
+    /// `{alarm_name_prefix}*-{name_version}-{environment}` (drpair_monitoring's names).
+    pub fn alarm_event_pattern(&self) -> Value {
+        json!({
+            "source": ["aws.cloudwatch"],
+            "detail-type": ["CloudWatch Alarm State Change"],
+            "detail": { "alarmName": [{ "wildcard": format!("{}*{}", self.inputs.alarm_name_prefix, self.alarm_name_suffix()) }] },
+        })
+    }
+
+    pub fn table_arn(&self, account: &Account) -> String {
+        format!(
+            "arn:{}:dynamodb:{}:{}:table/{}",
+            account.partition, self.dr_region, account.id, self.names.table
+        )
+    }
+
+    fn log_statements(&self, account: &Account, function: &str) -> Vec<Value> {
+        let group = format!(
+            "arn:{}:logs:{}:{}:log-group:/aws/lambda/{function}",
+            account.partition, self.dr_region, account.id
+        );
+        vec![
+            allow("CreateOwnLogGroup", &["logs:CreateLogGroup"], &[group.clone()]),
+            allow(
+                "WriteOwnLogs",
+                &["logs:CreateLogStream", "logs:PutLogEvents"],
+                &[format!("{group}:*")],
+            ),
+        ]
+    }
+
+    /// Publishing to the topics, which drpair_monitoring encrypts with KMS keys of their
+    /// regions: the publisher needs the key too, but only through SNS.
+    fn publish_statements(&self, account: &Account) -> Vec<Value> {
+        let mut regions: Vec<String> = self
+            .inputs
+            .topic_arns
+            .iter()
+            .filter_map(|arn| arn.split(':').nth(3).map(str::to_owned))
+            .collect();
+        regions.sort();
+        regions.dedup();
+        let via: Vec<String> = regions
+            .iter()
+            .map(|r| format!("sns.{r}.amazonaws.com"))
+            .collect();
+        let keys: Vec<String> = regions
+            .iter()
+            .map(|r| format!("arn:{}:kms:{r}:{}:key/*", account.partition, account.id))
+            .collect();
+        vec![
+            allow("Notify", &["sns:Publish"], &self.inputs.topic_arns),
+            json!({
+                "Sid": "EncryptedTopics",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                "Resource": keys,
+                "Condition": { "StringEquals": { "kms:ViaService": via } },
+            }),
+        ]
+    }
+
+    /// The orchestrator's permissions: exactly the global cluster, the DR cluster, the health
+    /// check, the DR alarms, the DR group, its state table and the topics. `*` resources only
+    /// where AWS has no resource-level permissions (GetMetricData, DescribeAutoScalingGroups).
+    pub fn orchestrator_policy(&self, account: &Account) -> Value {
+        let (p, id) = (&account.partition, &account.id);
+        let global = format!(
+            "arn:{p}:rds::{id}:global-cluster:{}",
+            self.inputs.global_cluster_identifier
+        );
+        let dr_cluster = format!(
+            "arn:{p}:rds:{}:{id}:cluster:{}",
+            self.dr_region, self.inputs.dr_cluster_identifier
+        );
+        let primary_clusters = format!("arn:{p}:rds:{}:{id}:cluster:*", self.primary_region);
+        let mut statements = vec![
+            allow("ReadGlobalDatabase", &["rds:DescribeGlobalClusters"], &[global.clone()]),
+            allow("FailOverToDr", &["rds:FailoverGlobalCluster"], &[global, dr_cluster.clone()]),
+            allow("ReadClusters", &["rds:DescribeDBClusters"], &[dr_cluster, primary_clusters]),
+            allow(
+                "ProbePrimaryHealth",
+                &["route53:GetHealthCheckStatus"],
+                &[format!("arn:{p}:route53:::healthcheck/{}", self.inputs.primary_health_check_id)],
+            ),
+            allow(
+                "ReadDrAlarms",
+                &["cloudwatch:DescribeAlarms"],
+                &[format!("arn:{p}:cloudwatch:{}:{id}:alarm:*", self.dr_region)],
+            ),
+            allow("ReadReplicationLag", &["cloudwatch:GetMetricData"], &["*".into()]),
+            allow("DescribeGroups", &["autoscaling:DescribeAutoScalingGroups"], &["*".into()]),
+            allow(
+                "ScaleDrGroup",
+                &["autoscaling:UpdateAutoScalingGroup"],
+                &[format!(
+                    "arn:{p}:autoscaling:{}:{id}:autoScalingGroup:*:autoScalingGroupName/{}",
+                    self.dr_region, self.inputs.dr_asg_name
+                )],
+            ),
+            allow(
+                "StateTable",
+                &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+                &[self.table_arn(account)],
+            ),
+        ];
+        statements.extend(self.publish_statements(account));
+        statements.extend(self.log_statements(account, &self.names.orchestrator));
+        policy_document(statements)
+    }
+
+    /// The notifier's permissions: publish to the topics, write its logs.
+    pub fn notifier_policy(&self, account: &Account) -> Value {
+        let mut statements = self.publish_statements(account);
+        statements.extend(self.log_statements(account, &self.names.notifier));
+        policy_document(statements)
+    }
+
+    /// Lambda assumes the roles, for this account only.
+    pub fn trust_policy(&self, account: &Account) -> Value {
+        service_trust_policy("lambda.amazonaws.com", Some(&account.id))
+    }
+}
+
+pub fn owner_tag_value(id: &str) -> String {
+    format!("{RESOURCE_TYPE}/{id}")
+}
+
+/// The URL a Route 53 health check probes, for HTTP(S) checks of an endpoint.
+pub fn health_check_url(
+    kind: &str,
+    host: Option<&str>,
+    ip: Option<&str>,
+    port: Option<i32>,
+    path: Option<&str>,
+) -> Option<String> {
+    let scheme = match kind {
+        "HTTP" | "HTTP_STR_MATCH" => "http",
+        "HTTPS" | "HTTPS_STR_MATCH" => "https",
+        _ => return None,
+    };
+    let host = match (host.filter(|h| !h.is_empty()), ip.filter(|i| !i.is_empty())) {
+        (Some(h), _) => h.to_owned(),
+        (None, Some(ip)) if ip.contains(':') => format!("[{ip}]"),
+        (None, Some(ip)) => ip.to_owned(),
+        (None, None) => return None,
+    };
+    let default_port = if scheme == "https" { 443 } else { 80 };
+    let port = match port {
+        Some(p) if p != default_port => format!(":{p}"),
+        _ => String::new(),
+    };
+    let path = path.unwrap_or("/");
+    let path = if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        format!("/{path}")
+    };
+    Some(format!("{scheme}://{host}{port}{path}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::iam::wildcard_actions;
+
+    pub(crate) fn spec() -> Spec {
+        Spec {
+            id: "failover-orchestrator-v2-dev".into(),
+            names: Names::new("v2", "dev", "us-east-2"),
+            environment: "dev".into(),
+            name_version: "v2".into(),
+            primary_region: "us-east-1".into(),
+            dr_region: "us-east-2".into(),
+            inputs: Inputs {
+                global_cluster_identifier: "global-db-cluster-v2-dev".into(),
+                dr_cluster_identifier: "dr-db-cluster-v2-dev".into(),
+                primary_health_check_id: "abc-123".into(),
+                dr_asg_name: "payments-web-dev-dr".into(),
+                topic_arns: vec![
+                    "arn:aws:sns:us-east-1:123456789012:drpair-alerts-v2-dev".into(),
+                    "arn:aws:sns:us-east-2:123456789012:drpair-alerts-v2-dev".into(),
+                ],
+                mode: "automatic".into(),
+                consecutive_failures: 2,
+                alarm_name_prefix: "drpair-".into(),
+                scale_to: Some(ScaleTo {
+                    min_size: 2,
+                    desired_capacity: 4,
+                }),
+            },
+            default_tags: [("CostCenter".to_string(), "payments".to_string())].into(),
+            user_tags: Tags::new(),
+        }
+    }
+
+    fn account() -> Account {
+        Account {
+            id: "123456789012".into(),
+            partition: "aws".into(),
+        }
+    }
+
+    #[test]
+    fn names() {
+        let n = Names::new("v2", "dev", "us-east-2");
+        assert_eq!(n.orchestrator, "failover-orchestrator-v2-dev");
+        assert_eq!(n.notifier, "failover-notifier-v2-dev");
+        assert_eq!(n.orchestrator_role, "failover-orchestrator-v2-dev-us-east-2");
+        assert_eq!(n.alarm_rule, "failover-alarms-v2-dev");
+        assert_eq!(n.probe_rule, "failover-probe-v2-dev");
+        assert_eq!(n.table, "failover-state-v2-dev");
+    }
+
+    #[test]
+    fn inputs_round_trip_through_the_environment() {
+        let s = spec();
+        let env = s.function_environment(Some("http://primary.example.com/health"));
+        assert_eq!(env["TOPIC_ARNS"], s.inputs.topic_arns.join(","));
+        assert_eq!(env["ALARM_NAME_SUFFIX"], "-v2-dev");
+        assert_eq!(env["STATE_TABLE"], "failover-state-v2-dev");
+        assert_eq!(env["SCALE_DESIRED_CAPACITY"], "4");
+        assert_eq!(Inputs::from_env(&env), Some(s.inputs.clone()));
+        let without_scale = Inputs {
+            scale_to: None,
+            ..s.inputs.clone()
+        };
+        let mut env = BTreeMap::new();
+        without_scale.to_env(&mut env);
+        assert!(!env.contains_key("SCALE_MIN_SIZE"));
+        assert_eq!(Inputs::from_env(&env), Some(without_scale));
+        assert_eq!(Inputs::from_env(&BTreeMap::new()), None);
+    }
+
+    #[test]
+    fn policies_name_their_resources_and_no_wildcard_action() {
+        let s = spec();
+        let a = account();
+        let doc = s.orchestrator_policy(&a);
+        assert!(wildcard_actions(&doc).is_empty(), "{doc:#}");
+        let text = doc.to_string();
+        for needle in [
+            "arn:aws:rds::123456789012:global-cluster:global-db-cluster-v2-dev",
+            "arn:aws:rds:us-east-2:123456789012:cluster:dr-db-cluster-v2-dev",
+            "arn:aws:route53:::healthcheck/abc-123",
+            "autoScalingGroupName/payments-web-dev-dr",
+            "arn:aws:dynamodb:us-east-2:123456789012:table/failover-state-v2-dev",
+            "arn:aws:sns:us-east-1:123456789012:drpair-alerts-v2-dev",
+            "sns.us-east-1.amazonaws.com",
+            "/aws/lambda/failover-orchestrator-v2-dev:*",
+        ] {
+            assert!(text.contains(needle), "{needle} not in {doc:#}");
+        }
+        for statement in doc["Statement"].as_array().unwrap() {
+            if statement["Resource"] == json!(["*"]) {
+                let action = statement["Action"][0].as_str().unwrap();
+                assert!(
+                    ["cloudwatch:GetMetricData", "autoscaling:DescribeAutoScalingGroups"]
+                        .contains(&action),
+                    "{action} on *"
+                );
+            }
+        }
+        let notifier = s.notifier_policy(&a).to_string();
+        assert!(notifier.contains("sns:Publish") && !notifier.contains("rds:"));
+        assert_eq!(
+            s.trust_policy(&a)["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"],
+            "123456789012"
+        );
+    }
+
+    #[test]
+    fn alarm_pattern_matches_monitoring_names() {
+        let pattern = spec().alarm_event_pattern();
+        assert_eq!(
+            pattern["detail"]["alarmName"][0]["wildcard"],
+            "drpair-*-v2-dev"
+        );
+        assert_eq!(pattern["source"][0], "aws.cloudwatch");
+    }
+
+    #[test]
+    fn tags_of_a_part() {
+        let tags = spec().tags("orchestrator-function", "failover-orchestrator-v2-dev");
+        assert_eq!(tags["DR-Role"], "dr");
+        assert_eq!(tags["Environment"], "dev");
+        assert_eq!(tags["CostCenter"], "payments");
+        assert_eq!(
+            tags["drpair:owner"],
+            "drpair_failover_orchestrator/failover-orchestrator-v2-dev"
+        );
+    }
+
+    #[test]
+    fn health_check_urls() {
+        let cases = [
+            (("HTTP", Some("a.example.com"), None, Some(80), Some("/health")), Some("http://a.example.com/health")),
+            (("HTTPS", Some("a.example.com"), None, Some(8443), Some("ok")), Some("https://a.example.com:8443/ok")),
+            (("HTTP_STR_MATCH", None, Some("10.0.0.1"), Some(8080), None), Some("http://10.0.0.1:8080/")),
+            (("HTTPS", None, Some("2001:db8::1"), Some(443), None), Some("https://[2001:db8::1]/")),
+            (("TCP", Some("a.example.com"), None, Some(80), None), None),
+            (("CALCULATED", None, None, None, None), None),
+            (("HTTP", None, None, Some(80), None), None),
+        ];
+        for ((kind, host, ip, port, path), expected) in cases {
+            assert_eq!(
+                health_check_url(kind, host, ip, port, path).as_deref(),
+                expected,
+                "{kind} {host:?} {ip:?}"
+            );
+        }
+    }
+}
