@@ -2,9 +2,11 @@
 
 pub mod app_tier;
 pub mod failover;
+pub mod failover_dns;
 pub mod global_database;
 pub mod monitoring;
 pub mod network;
+pub mod orchestrator;
 pub mod replication_status;
 pub mod session_table;
 pub mod timeouts;
@@ -16,9 +18,11 @@ use std::sync::Arc;
 pub fn resources() -> Vec<Arc<dyn DynResource>> {
     vec![
         Arc::new(app_tier::AppTier),
+        Arc::new(failover_dns::FailoverDns),
         Arc::new(global_database::GlobalDatabase),
         Arc::new(monitoring::Monitoring),
         Arc::new(network::Network),
+        Arc::new(orchestrator::FailoverOrchestrator),
         Arc::new(session_table::SessionTable),
     ]
 }

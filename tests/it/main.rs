@@ -2,9 +2,11 @@
 //! SDK, so there is exactly one).
 
 mod emulator_cloudwatch;
+mod failover_acc;
 mod functions_acc;
 mod global_database_acc;
 mod harness;
+mod monitoring_acc;
 mod network_acc;
 mod network_aws;
 mod protocol;

@@ -29,7 +29,7 @@ use crate::resources::app_tier::fleet::fingerprint::fnv1a64;
 pub use destroy::destroy;
 pub use ensure::ensure;
 pub use observe::{drift, read};
-pub use zone::find_zone;
+pub use zone::{find_zone, find_zone_for};
 
 /// The owner tag's prefix: the Terraform resource type.
 pub const OWNER_KIND: &str = "drpair_failover_dns";
@@ -200,8 +200,14 @@ mod tests {
     #[test]
     fn caller_references_are_stable_and_short() {
         let p = check_reference_prefix("api.payments.example.com", Role::Primary);
-        assert_eq!(p, check_reference_prefix("API.payments.example.com.", Role::Primary));
-        assert_ne!(p, check_reference_prefix("api.payments.example.com", Role::Dr));
+        assert_eq!(
+            p,
+            check_reference_prefix("API.payments.example.com.", Role::Primary)
+        );
+        assert_ne!(
+            p,
+            check_reference_prefix("api.payments.example.com", Role::Dr)
+        );
         assert!(p.len() + 13 <= 64, "{p}");
         assert!(zone_reference_prefix("payments.example.com").starts_with("drpair-zone-"));
     }

@@ -10,6 +10,7 @@ pub mod destroy;
 pub mod ensure;
 pub mod functions;
 pub mod observe;
+pub mod parts;
 pub mod rules;
 pub mod table;
 
@@ -40,9 +41,14 @@ pub const ORCHESTRATOR_TARGET: &str = "orchestrator";
 pub const NOTIFIER_TARGET: &str = "notifier";
 pub const POLICY_NAME: &str = "drpair-failover";
 
+/// The start of the resource id, the orchestrator function's name.
+pub const ID_PREFIX: &str = "failover-orchestrator-";
+
 /// The deterministic names of every part.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Names {
+    /// `{name_version}-{environment}`: what every name ends with.
+    pub suffix: String,
     pub orchestrator: String,
     pub notifier: String,
     pub orchestrator_role: String,
@@ -53,11 +59,12 @@ pub struct Names {
 }
 
 impl Names {
-    /// `failover-orchestrator-v2-dev` and its siblings; role names (IAM is global) end with the
-    /// DR region.
-    pub fn new(name_version: &str, environment: &str, dr_region: &str) -> Names {
-        let n = |base: &str| format!("{base}-{name_version}-{environment}");
+    /// `failover-orchestrator-v2-dev` and its siblings for the suffix `v2-dev`; role names (IAM
+    /// is global) end with the DR region.
+    pub fn new(suffix: &str, dr_region: &str) -> Names {
+        let n = |base: &str| format!("{base}-{suffix}");
         Names {
+            suffix: suffix.to_owned(),
             orchestrator: n("failover-orchestrator"),
             notifier: n("failover-notifier"),
             orchestrator_role: format!("{}-{dr_region}", n("failover-orchestrator")),
@@ -66,6 +73,12 @@ impl Names {
             probe_rule: n("failover-probe"),
             table: n("failover-state"),
         }
+    }
+
+    /// The names of the deployment whose id (orchestrator function name) is `id`.
+    pub fn from_id(id: &str, dr_region: &str) -> Option<Names> {
+        let suffix = id.strip_prefix(ID_PREFIX).filter(|s| !s.is_empty())?;
+        Some(Names::new(suffix, dr_region))
     }
 }
 
@@ -157,7 +170,6 @@ pub struct Spec {
     pub id: String,
     pub names: Names,
     pub environment: String,
-    pub name_version: String,
     pub primary_region: String,
     pub dr_region: String,
     pub inputs: Inputs,
@@ -184,9 +196,10 @@ impl Spec {
         )
     }
 
-    /// Every alarm name this deployment watches ends so (the naming rule of drpair objects).
+    /// Every alarm name this deployment watches ends so (the naming rule of drpair objects:
+    /// `-{name_version}-{environment}`).
     pub fn alarm_name_suffix(&self) -> String {
-        format!("-{}-{}", self.name_version, self.environment)
+        format!("-{}", self.names.suffix)
     }
 
     /// Both functions' environment. `primary_endpoint_url` is the endpoint the health check
@@ -231,7 +244,11 @@ impl Spec {
             account.partition, self.dr_region, account.id
         );
         vec![
-            allow("CreateOwnLogGroup", &["logs:CreateLogGroup"], &[group.clone()]),
+            allow(
+                "CreateOwnLogGroup",
+                &["logs:CreateLogGroup"],
+                &[group.clone()],
+            ),
             allow(
                 "WriteOwnLogs",
                 &["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -286,21 +303,47 @@ impl Spec {
         );
         let primary_clusters = format!("arn:{p}:rds:{}:{id}:cluster:*", self.primary_region);
         let mut statements = vec![
-            allow("ReadGlobalDatabase", &["rds:DescribeGlobalClusters"], &[global.clone()]),
-            allow("FailOverToDr", &["rds:FailoverGlobalCluster"], &[global, dr_cluster.clone()]),
-            allow("ReadClusters", &["rds:DescribeDBClusters"], &[dr_cluster, primary_clusters]),
+            allow(
+                "ReadGlobalDatabase",
+                &["rds:DescribeGlobalClusters"],
+                &[global.clone()],
+            ),
+            allow(
+                "FailOverToDr",
+                &["rds:FailoverGlobalCluster"],
+                &[global, dr_cluster.clone()],
+            ),
+            allow(
+                "ReadClusters",
+                &["rds:DescribeDBClusters"],
+                &[dr_cluster, primary_clusters],
+            ),
             allow(
                 "ProbePrimaryHealth",
                 &["route53:GetHealthCheckStatus"],
-                &[format!("arn:{p}:route53:::healthcheck/{}", self.inputs.primary_health_check_id)],
+                &[format!(
+                    "arn:{p}:route53:::healthcheck/{}",
+                    self.inputs.primary_health_check_id
+                )],
             ),
             allow(
                 "ReadDrAlarms",
                 &["cloudwatch:DescribeAlarms"],
-                &[format!("arn:{p}:cloudwatch:{}:{id}:alarm:*", self.dr_region)],
+                &[format!(
+                    "arn:{p}:cloudwatch:{}:{id}:alarm:*",
+                    self.dr_region
+                )],
             ),
-            allow("ReadReplicationLag", &["cloudwatch:GetMetricData"], &["*".into()]),
-            allow("DescribeGroups", &["autoscaling:DescribeAutoScalingGroups"], &["*".into()]),
+            allow(
+                "ReadReplicationLag",
+                &["cloudwatch:GetMetricData"],
+                &["*".into()],
+            ),
+            allow(
+                "DescribeGroups",
+                &["autoscaling:DescribeAutoScalingGroups"],
+                &["*".into()],
+            ),
             allow(
                 "ScaleDrGroup",
                 &["autoscaling:UpdateAutoScalingGroup"],
@@ -311,7 +354,11 @@ impl Spec {
             ),
             allow(
                 "StateTable",
-                &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+                &[
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:DeleteItem",
+                ],
                 &[self.table_arn(account)],
             ),
         ];
@@ -375,12 +422,11 @@ mod tests {
     use super::*;
     use crate::aws::iam::wildcard_actions;
 
-    pub(crate) fn spec() -> Spec {
+    fn spec() -> Spec {
         Spec {
             id: "failover-orchestrator-v2-dev".into(),
-            names: Names::new("v2", "dev", "us-east-2"),
+            names: Names::new("v2-dev", "us-east-2"),
             environment: "dev".into(),
-            name_version: "v2".into(),
             primary_region: "us-east-1".into(),
             dr_region: "us-east-2".into(),
             inputs: Inputs {
@@ -414,10 +460,19 @@ mod tests {
 
     #[test]
     fn names() {
-        let n = Names::new("v2", "dev", "us-east-2");
+        let n = Names::new("v2-dev", "us-east-2");
+        assert_eq!(
+            Names::from_id("failover-orchestrator-v2-dev", "us-east-2"),
+            Some(n.clone())
+        );
+        assert_eq!(Names::from_id("failover-orchestrator-", "us-east-2"), None);
+        assert_eq!(Names::from_id("other-v2-dev", "us-east-2"), None);
         assert_eq!(n.orchestrator, "failover-orchestrator-v2-dev");
         assert_eq!(n.notifier, "failover-notifier-v2-dev");
-        assert_eq!(n.orchestrator_role, "failover-orchestrator-v2-dev-us-east-2");
+        assert_eq!(
+            n.orchestrator_role,
+            "failover-orchestrator-v2-dev-us-east-2"
+        );
         assert_eq!(n.alarm_rule, "failover-alarms-v2-dev");
         assert_eq!(n.probe_rule, "failover-probe-v2-dev");
         assert_eq!(n.table, "failover-state-v2-dev");
@@ -466,8 +521,11 @@ mod tests {
             if statement["Resource"] == json!(["*"]) {
                 let action = statement["Action"][0].as_str().unwrap();
                 assert!(
-                    ["cloudwatch:GetMetricData", "autoscaling:DescribeAutoScalingGroups"]
-                        .contains(&action),
+                    [
+                        "cloudwatch:GetMetricData",
+                        "autoscaling:DescribeAutoScalingGroups"
+                    ]
+                    .contains(&action),
                     "{action} on *"
                 );
             }
@@ -505,10 +563,28 @@ mod tests {
     #[test]
     fn health_check_urls() {
         let cases = [
-            (("HTTP", Some("a.example.com"), None, Some(80), Some("/health")), Some("http://a.example.com/health")),
-            (("HTTPS", Some("a.example.com"), None, Some(8443), Some("ok")), Some("https://a.example.com:8443/ok")),
-            (("HTTP_STR_MATCH", None, Some("10.0.0.1"), Some(8080), None), Some("http://10.0.0.1:8080/")),
-            (("HTTPS", None, Some("2001:db8::1"), Some(443), None), Some("https://[2001:db8::1]/")),
+            (
+                (
+                    "HTTP",
+                    Some("a.example.com"),
+                    None,
+                    Some(80),
+                    Some("/health"),
+                ),
+                Some("http://a.example.com/health"),
+            ),
+            (
+                ("HTTPS", Some("a.example.com"), None, Some(8443), Some("ok")),
+                Some("https://a.example.com:8443/ok"),
+            ),
+            (
+                ("HTTP_STR_MATCH", None, Some("10.0.0.1"), Some(8080), None),
+                Some("http://10.0.0.1:8080/"),
+            ),
+            (
+                ("HTTPS", None, Some("2001:db8::1"), Some(443), None),
+                Some("https://[2001:db8::1]/"),
+            ),
             (("TCP", Some("a.example.com"), None, Some(80), None), None),
             (("CALCULATED", None, None, None, None), None),
             (("HTTP", None, None, Some(80), None), None),

@@ -63,7 +63,8 @@ mod tests {
 
     #[test]
     fn every_module_file_is_shipped() {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("lambda/orchestrator/drpair_failover");
+        let dir =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("lambda/orchestrator/drpair_failover");
         let on_disk: BTreeSet<String> = std::fs::read_dir(&dir)
             .unwrap()
             .filter_map(|e| e.ok()?.file_name().into_string().ok())

@@ -95,7 +95,8 @@ fn common_fields(out: &mut Vec<u8>, crc: u32, size: u32, name_len: u16) {
 
 /// An archive of `entries` (path inside the archive, contents), in the given order.
 pub fn write_stored(entries: &[(&str, &[u8])]) -> Result<Vec<u8>, ZipError> {
-    let count = u16::try_from(entries.len()).map_err(|_| ZipError::TooManyEntries(entries.len()))?;
+    let count =
+        u16::try_from(entries.len()).map_err(|_| ZipError::TooManyEntries(entries.len()))?;
     let offset_of = |len: usize, name: &str| {
         u32::try_from(len).map_err(|_| ZipError::TooLarge(name.to_owned()))
     };

@@ -349,9 +349,35 @@ fn global_database_lifecycle() {
     );
     assert_secret_absent(&password, &seen);
 
-    // 9. Destroy after the failover, in one run: nothing left in either region.
+    // 9. Destroy after the failover, in one run, with parts already gone (the DR key's alias:
+    //    the key is found by its owner tag; the secret's replica): nothing left in either
+    //    region, both keys scheduled for deletion.
+    emulator.aws_ok(
+        "kms",
+        "us-east-2",
+        "DeleteAlias",
+        &json!({ "AliasName": "alias/dr-db-key-v2-test" }),
+    );
+    emulator.aws_ok(
+        "secretsmanager",
+        "us-east-1",
+        "RemoveRegionsFromReplication",
+        &json!({ "SecretId": SECRET, "RemoveReplicaRegions": ["us-east-2"] }),
+    );
     ws.destroy();
     check_nothing_left(&emulator);
+    for (region, side) in [("us-east-1", "primary"), ("us-east-2", "dr")] {
+        let key = emulator.aws_ok(
+            "kms",
+            region,
+            "DescribeKey",
+            &json!({ "KeyId": failed_over[side]["kms_key_arn"] }),
+        );
+        assert_eq!(
+            key["KeyMetadata"]["KeyState"], "PendingDeletion",
+            "{region}"
+        );
+    }
     ws.destroy();
     assert_secret_absent(
         &password,

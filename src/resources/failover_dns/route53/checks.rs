@@ -18,13 +18,21 @@ fn observe(h: &HealthCheck) -> ObservedCheck {
         id: h.id().to_owned(),
         version: h.health_check_version(),
         check: CheckSpec {
-            protocol: c.map(|c| c.r#type().as_str().to_owned()).unwrap_or_default(),
+            protocol: c
+                .map(|c| c.r#type().as_str().to_owned())
+                .unwrap_or_default(),
             port: c.and_then(|c| c.port()).unwrap_or_default(),
-            path: c.and_then(|c| c.resource_path()).unwrap_or_default().to_owned(),
+            path: c
+                .and_then(|c| c.resource_path())
+                .unwrap_or_default()
+                .to_owned(),
             request_interval: c.and_then(|c| c.request_interval()).unwrap_or(30),
             failure_threshold: c.and_then(|c| c.failure_threshold()).unwrap_or(3),
         },
-        target: normalize(c.and_then(|c| c.fully_qualified_domain_name()).unwrap_or_default()),
+        target: normalize(
+            c.and_then(|c| c.fully_qualified_domain_name())
+                .unwrap_or_default(),
+        ),
         tags: Default::default(),
     }
 }
@@ -73,7 +81,11 @@ fn config(spec: &DnsSpec, role: Role) -> Result<HealthCheckConfig, AwsError> {
     let c = &spec.check;
     let https = c.protocol.eq_ignore_ascii_case("HTTPS");
     HealthCheckConfig::builder()
-        .r#type(if https { HealthCheckType::Https } else { HealthCheckType::Http })
+        .r#type(if https {
+            HealthCheckType::Https
+        } else {
+            HealthCheckType::Http
+        })
         .fully_qualified_domain_name(&spec.endpoint(role).alb_dns_name)
         .port(c.port)
         .resource_path(&c.path)

@@ -38,7 +38,13 @@ async fn resolve_zone(ctx: &AwsContext, spec: &DnsSpec) -> Result<ObservedZone, 
             match zone::find_managed_by_name(ctx, name).await? {
                 Some(z) => {
                     let r53 = ctx.primary.route53();
-                    zone::retag(&r53, aws_sdk_route53::types::TagResourceType::Hostedzone, &z.id, &tags).await?;
+                    zone::retag(
+                        &r53,
+                        aws_sdk_route53::types::TagResourceType::Hostedzone,
+                        &z.id,
+                        &tags,
+                    )
+                    .await?;
                     Ok(z)
                 }
                 None => zone::create(ctx, name, &spec.owner(), &tags).await,
@@ -58,16 +64,18 @@ async fn converge(
         ensure_check(ctx, spec, Role::Dr),
     )?;
     let existing = records::list(ctx, &zone.id, &spec.fqdn).await?;
-    let up_to_date = [(Role::Primary, &primary), (Role::Dr, &dr)].iter().all(|(role, check)| {
-        let endpoint = spec.endpoint(*role);
-        records::of_role(&existing, *role).is_some_and(|r| {
-            r.alias_dns_name == super::normalize(&endpoint.alb_dns_name)
-                && r.alias_zone_id == endpoint.alb_zone_id
-                && r.evaluate_target_health
-                && r.health_check_id.as_deref() == Some(check.as_str())
-                && r.set_identifier == super::set_identifier(*role)
-        })
-    });
+    let up_to_date = [(Role::Primary, &primary), (Role::Dr, &dr)]
+        .iter()
+        .all(|(role, check)| {
+            let endpoint = spec.endpoint(*role);
+            records::of_role(&existing, *role).is_some_and(|r| {
+                r.alias_dns_name == super::normalize(&endpoint.alb_dns_name)
+                    && r.alias_zone_id == endpoint.alb_zone_id
+                    && r.evaluate_target_health
+                    && r.health_check_id.as_deref() == Some(check.as_str())
+                    && r.set_identifier == super::set_identifier(*role)
+            })
+        });
     if !up_to_date {
         records::upsert(ctx, &zone.id, spec, [&primary, &dr], deadline).await?;
     }

@@ -6,7 +6,11 @@ use crate::aws::{AwsContext, AwsError, Role};
 use super::{checks, normalize, records, zone, DnsSpec, ObservedCheck, ObservedDns};
 
 /// What exists for this name in the zone; `None` when the zone itself is gone.
-pub async fn read(ctx: &AwsContext, zone_id: &str, fqdn: &str) -> Result<Option<ObservedDns>, AwsError> {
+pub async fn read(
+    ctx: &AwsContext,
+    zone_id: &str,
+    fqdn: &str,
+) -> Result<Option<ObservedDns>, AwsError> {
     let Some(zone) = zone::find_zone(ctx, zone_id).await? else {
         return Ok(None);
     };
@@ -19,11 +23,24 @@ pub async fn read(ctx: &AwsContext, zone_id: &str, fqdn: &str) -> Result<Option<
     let dr_record = records::of_role(&sets, Role::Dr);
     // The check a record refers to, else any of the side's.
     let pick = |own: Vec<ObservedCheck>, referenced: Option<&str>| {
-        let position = own.iter().position(|c| Some(c.id.as_str()) == referenced).unwrap_or(0);
+        let position = own
+            .iter()
+            .position(|c| Some(c.id.as_str()) == referenced)
+            .unwrap_or(0);
         own.into_iter().nth(position)
     };
-    let primary_check = pick(primary, primary_record.as_ref().and_then(|r| r.health_check_id.as_deref()));
-    let dr_check = pick(dr, dr_record.as_ref().and_then(|r| r.health_check_id.as_deref()));
+    let primary_check = pick(
+        primary,
+        primary_record
+            .as_ref()
+            .and_then(|r| r.health_check_id.as_deref()),
+    );
+    let dr_check = pick(
+        dr,
+        dr_record
+            .as_ref()
+            .and_then(|r| r.health_check_id.as_deref()),
+    );
     Ok(Some(ObservedDns {
         zone,
         primary_check,
@@ -43,23 +60,36 @@ pub fn drift(spec: &DnsSpec, o: &ObservedDns) -> Vec<String> {
             None => drift.push(format!("{side} health check is missing")),
             Some(c) => {
                 if c.target != normalize(&spec.endpoint(role).alb_dns_name)
-                    && o.record(role).is_some_and(|r| r.alias_dns_name == normalize(&spec.endpoint(role).alb_dns_name))
+                    && o.record(role).is_some_and(|r| {
+                        r.alias_dns_name == normalize(&spec.endpoint(role).alb_dns_name)
+                    })
                 {
-                    drift.push(format!("{side} health check probes {} instead of the load balancer", c.target));
+                    drift.push(format!(
+                        "{side} health check probes {} instead of the load balancer",
+                        c.target
+                    ));
                 }
                 if role == Role::Dr && c.check != spec.check {
-                    drift.push(format!("{side} health check settings differ from health_check"));
+                    drift.push(format!(
+                        "{side} health check settings differ from health_check"
+                    ));
                 }
             }
         }
         match o.record(role) {
             None => drift.push(format!("{side} failover record is missing")),
             Some(r) => {
-                if r.health_check_id.is_none() || r.health_check_id != o.check(role).map(|c| c.id.clone()) {
-                    drift.push(format!("{side} failover record is not tied to its health check"));
+                if r.health_check_id.is_none()
+                    || r.health_check_id != o.check(role).map(|c| c.id.clone())
+                {
+                    drift.push(format!(
+                        "{side} failover record is not tied to its health check"
+                    ));
                 }
                 if !r.evaluate_target_health {
-                    drift.push(format!("{side} failover record does not evaluate target health"));
+                    drift.push(format!(
+                        "{side} failover record does not evaluate target health"
+                    ));
                 }
             }
         }

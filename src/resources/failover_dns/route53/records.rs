@@ -39,7 +39,12 @@ pub(super) async fn list(
         .max_items(10)
         .send()
         .await
-        .map_err(api_error("listing the records of", "hosted zone", zone_id, GLOBAL))
+        .map_err(api_error(
+            "listing the records of",
+            "hosted zone",
+            zone_id,
+            GLOBAL,
+        ))
         .map_err(classify);
     let out = match out {
         Ok(o) => o,
@@ -49,7 +54,9 @@ pub(super) async fn list(
     Ok(out
         .resource_record_sets()
         .iter()
-        .filter(|r| normalize(r.name()) == wanted && *r.r#type() == RrType::A && r.failover().is_some())
+        .filter(|r| {
+            normalize(r.name()) == wanted && *r.r#type() == RrType::A && r.failover().is_some()
+        })
         .cloned()
         .collect())
 }
@@ -62,14 +69,24 @@ pub(super) fn of_role(records: &[ResourceRecordSet], role: Role) -> Option<Obser
         .find(|r| r.failover() == Some(&wanted))
         .map(|r| ObservedRecord {
             set_identifier: r.set_identifier().unwrap_or_default().to_owned(),
-            alias_dns_name: r.alias_target().map(|a| normalize(a.dns_name())).unwrap_or_default(),
-            alias_zone_id: r.alias_target().map(|a| a.hosted_zone_id().to_owned()).unwrap_or_default(),
+            alias_dns_name: r
+                .alias_target()
+                .map(|a| normalize(a.dns_name()))
+                .unwrap_or_default(),
+            alias_zone_id: r
+                .alias_target()
+                .map(|a| a.hosted_zone_id().to_owned())
+                .unwrap_or_default(),
             evaluate_target_health: r.alias_target().is_some_and(|a| a.evaluate_target_health()),
             health_check_id: r.health_check_id().map(str::to_owned),
         })
 }
 
-fn record(spec: &DnsSpec, role: Role, health_check_id: &str) -> Result<ResourceRecordSet, AwsError> {
+fn record(
+    spec: &DnsSpec,
+    role: Role,
+    health_check_id: &str,
+) -> Result<ResourceRecordSet, AwsError> {
     let endpoint = spec.endpoint(role);
     let build_error = |e: aws_smithy_types::error::operation::BuildError| {
         AwsError::Config(format!("record {} ({}): {e}", spec.fqdn, role.label()))

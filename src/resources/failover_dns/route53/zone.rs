@@ -63,7 +63,9 @@ pub async fn find_zone(ctx: &AwsContext, id: &str) -> Result<Option<ObservedZone
     let name = normalize(zone.name());
     Ok(Some(ObservedZone {
         id: bare_zone_id(zone.id()).to_owned(),
-        managed: zone.caller_reference().starts_with(&zone_reference_prefix(&name)),
+        managed: zone
+            .caller_reference()
+            .starts_with(&zone_reference_prefix(&name)),
         name,
         name_servers: out
             .delegation_set()
@@ -155,7 +157,12 @@ pub(super) async fn tags_of(
         .map(|s| {
             s.tags()
                 .iter()
-                .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+                .filter_map(|t| {
+                    Some((
+                        t.key()?.to_owned(),
+                        t.value().unwrap_or_default().to_owned(),
+                    ))
+                })
                 .collect()
         })
         .unwrap_or_default())
@@ -214,5 +221,31 @@ pub(super) async fn delete(ctx: &AwsContext, id: &str) -> Result<(), AwsError> {
             "the zone drpair created still holds records that other tools added; delete them, then destroy again",
         )),
         Err(e) => Err(e),
+    }
+}
+
+/// The public zone a name belongs to: the zone of the longest suffix of the name.
+pub async fn find_zone_for(ctx: &AwsContext, fqdn: &str) -> Result<Option<ObservedZone>, AwsError> {
+    let name = normalize(fqdn);
+    let r53 = ctx.primary.route53();
+    let mut suffix = name.as_str();
+    loop {
+        let out = r53
+            .list_hosted_zones_by_name()
+            .dns_name(format!("{suffix}."))
+            .max_items(10)
+            .send()
+            .await
+            .map_err(api_error("listing", "hosted zones", suffix, GLOBAL))?;
+        let zone = out.hosted_zones().iter().find(|z| {
+            normalize(z.name()) == suffix && !z.config().is_some_and(|c| c.private_zone())
+        });
+        if let Some(z) = zone {
+            return find_zone(ctx, z.id()).await;
+        }
+        match suffix.split_once('.') {
+            Some((_, rest)) if rest.contains('.') => suffix = rest,
+            _ => return Ok(None),
+        }
     }
 }

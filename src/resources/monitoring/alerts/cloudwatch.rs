@@ -187,6 +187,37 @@ fn cw_tags(tags: &Tags) -> Vec<Tag> {
         .collect()
 }
 
+/// Fails with [`NOT_OWNED`] when an alarm of a wanted name in this region is owned by someone
+/// else, or is untagged and `adopt_untagged` is false.
+pub(super) fn check_alarm_owners(
+    rc: &RegionCtx,
+    spec: &MonitoringSpec,
+    existing: &[ObservedAlarm],
+    adopt_untagged: bool,
+) -> Result<(), AwsError> {
+    let owner = spec.owner();
+    for alarm in spec.alarms_in(rc.role) {
+        let Some(current) = existing.iter().find(|a| a.name == alarm.name) else {
+            continue;
+        };
+        let detail = match current.tags.get(OWNER_TAG) {
+            Some(o) if *o == owner => continue,
+            None if adopt_untagged => continue,
+            Some(o) => format!("the alarm is owned by {o}, not {owner}"),
+            None => format!("an alarm of this name exists and is not managed by drpair (no {OWNER_TAG} tag); bring it under this resource with `terraform import`, or delete it"),
+        };
+        return Err(AwsError::api(
+            "adopting",
+            ALARM,
+            &alarm.name,
+            &rc.region,
+            Some(NOT_OWNED.to_owned()),
+            detail,
+        ));
+    }
+    Ok(())
+}
+
 /// Writes the region's alarms (only those that are missing or differ), fixes their tags, and
 /// deletes this resource's alarms the spec no longer has. An alarm of a wanted name owned by
 /// someone else is refused; an untagged one is adopted only when `adopt_untagged`.
@@ -197,29 +228,11 @@ pub(super) async fn ensure_alarms(
     adopt_untagged: bool,
 ) -> Result<(), AwsError> {
     let existing = load_alarms(rc, spec).await?;
+    check_alarm_owners(rc, spec, &existing, adopt_untagged)?;
     let owner = spec.owner();
     let cw = rc.cloudwatch();
     for alarm in spec.alarms_in(rc.role) {
         let current = existing.iter().find(|a| a.name == alarm.name);
-        if let Some(current) = current {
-            match current.tags.get(OWNER_TAG) {
-                Some(o) if *o == owner => {}
-                None if adopt_untagged => {}
-                other => {
-                    return Err(AwsError::api(
-                        "adopting",
-                        ALARM,
-                        &alarm.name,
-                        &rc.region,
-                        Some(NOT_OWNED.to_owned()),
-                        match other {
-                            Some(o) => format!("the alarm is owned by {o}, not {owner}"),
-                            None => format!("an alarm of this name exists and is not managed by drpair (no {OWNER_TAG} tag); bring it under this resource with `terraform import`, or delete it"),
-                        },
-                    ))
-                }
-            }
-        }
         let tags = spec.alarm_tags(alarm);
         let changed = current.is_none_or(|c| !differences(alarm, c, topic_arn).is_empty());
         if changed {

@@ -6,10 +6,10 @@ use crate::aws::iam::{caller_account, Account};
 use crate::aws::kms::ensure_key;
 use crate::aws::{AwsContext, AwsError, Deadline, RegionCtx};
 
-use super::cloudwatch::ensure_alarms;
+use super::cloudwatch::{check_alarm_owners, ensure_alarms, load_alarms};
 use super::observe::observe;
-use super::topics::ensure_topic;
-use super::{MonitoringSpec, ObservedMonitoring};
+use super::topics::{check_owner, ensure_topic, find_topic};
+use super::{topic_arn, MonitoringSpec, ObservedMonitoring};
 
 /// Brings both regions to the spec and returns what exists afterwards. Objects of the same name
 /// that are untagged are adopted only when `adopt_untagged` (after an import). On failure the
@@ -28,6 +28,13 @@ pub async fn ensure(
     );
     let work = async {
         let account = caller_account(&ctx.primary).await?;
+        if !adopt_untagged {
+            // Refuse before making anything, so a refusal leaves nothing behind in either region.
+            tokio::try_join!(
+                preflight(&ctx.primary, spec, &account),
+                preflight(&ctx.dr, spec, &account),
+            )?;
+        }
         tokio::try_join!(
             ensure_region(&ctx.primary, spec, &account, adopt_untagged),
             ensure_region(&ctx.dr, spec, &account, adopt_untagged),
@@ -52,6 +59,20 @@ pub async fn ensure(
             Err((err, partial))
         }
     }
+}
+
+/// Fails with [`NOT_OWNED`] when the region's topic or one of its wanted alarms exists without
+/// this resource's owner tag.
+async fn preflight(
+    rc: &RegionCtx,
+    spec: &MonitoringSpec,
+    account: &Account,
+) -> Result<(), AwsError> {
+    if let Some(topic) = find_topic(rc, &topic_arn(account, &rc.region, &spec.topic_name)).await? {
+        check_owner(rc, spec, &topic, false)?;
+    }
+    let existing = load_alarms(rc, spec).await?;
+    check_alarm_owners(rc, spec, &existing, false)
 }
 
 async fn ensure_region(

@@ -178,7 +178,7 @@ pub(super) async fn ensure_topic(
     Ok(topic.arn)
 }
 
-fn check_owner(
+pub(super) fn check_owner(
     rc: &RegionCtx,
     spec: &MonitoringSpec,
     topic: &ObservedTopic,

@@ -74,7 +74,10 @@ pub async fn find_function(
         arn: text(c.function_arn()),
         role_arn: text(c.role()),
         handler: text(c.handler()),
-        runtime: c.runtime().map(|r| r.as_str().to_owned()).unwrap_or_default(),
+        runtime: c
+            .runtime()
+            .map(|r| r.as_str().to_owned())
+            .unwrap_or_default(),
         timeout: c.timeout().unwrap_or_default(),
         memory_size: c.memory_size().unwrap_or_default(),
         description: text(c.description()),
@@ -166,7 +169,9 @@ async fn wait_ready(
         let Some(f) = find_function(rc, name).await? else {
             return Ok(Poll::Pending("not visible yet".into()));
         };
-        if f.state == State::Failed.as_str() || f.last_update_status == LastUpdateStatus::Failed.as_str() {
+        if f.state == State::Failed.as_str()
+            || f.last_update_status == LastUpdateStatus::Failed.as_str()
+        {
             return Err(AwsError::api(
                 "deploying",
                 FUNCTION,
@@ -215,7 +220,11 @@ async fn create(
             .timeout(spec.timeout)
             .memory_size(spec.memory_size)
             .environment(environment(spec))
-            .code(FunctionCode::builder().zip_file(Blob::new(package.zip.clone())).build())
+            .code(
+                FunctionCode::builder()
+                    .zip_file(Blob::new(package.zip.clone()))
+                    .build(),
+            )
             .set_tags(Some(tags.clone()))
             .send()
             .await
@@ -258,7 +267,12 @@ pub async fn ensure_function(
             .zip_file(Blob::new(package.zip.clone()))
             .send()
             .await
-            .map_err(api_error("updating the code of", FUNCTION, name, &rc.region))?;
+            .map_err(api_error(
+                "updating the code of",
+                FUNCTION,
+                name,
+                &rc.region,
+            ))?;
         f = wait_ready(rc, name, deadline).await?;
     }
     if !configuration_differs(spec, &f).is_empty() {
@@ -276,7 +290,12 @@ pub async fn ensure_function(
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(api_error("updating the configuration of", FUNCTION, name, &rc.region))
+                .map_err(api_error(
+                    "updating the configuration of",
+                    FUNCTION,
+                    name,
+                    &rc.region,
+                ))
         })
         .await?;
         f = wait_ready(rc, name, deadline).await?;
@@ -337,7 +356,12 @@ pub async fn permissions(
         .function_name(function)
         .send()
         .await
-        .map_err(api_error("reading the policy of", FUNCTION, function, &rc.region));
+        .map_err(api_error(
+            "reading the policy of",
+            FUNCTION,
+            function,
+            &rc.region,
+        ));
     let Some(out) = ok_if_not_found(got)? else {
         return Ok(BTreeMap::new());
     };
@@ -402,7 +426,12 @@ pub async fn ensure_permission(
     match added {
         Ok(_) => Ok(()),
         // Added meanwhile by a concurrent or retried apply.
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_conflict_exception()) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_conflict_exception()) =>
+        {
+            Ok(())
+        }
         Err(e) => Err(api_error("adding", PERMISSION, &id, &rc.region)(e)),
     }
 }

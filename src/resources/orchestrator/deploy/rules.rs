@@ -57,7 +57,10 @@ pub async fn find_rule(rc: &RegionCtx, name: &str) -> Result<Option<ObservedRule
             .event_pattern()
             .map(|p| serde_json::from_str(p).unwrap_or_else(|_| Value::String(p.to_owned()))),
         schedule: out.schedule_expression().map(str::to_owned),
-        state: out.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        state: out
+            .state()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
         ..ObservedRule::default()
     };
     let mut next: Option<String> = None;
@@ -183,7 +186,10 @@ pub async fn ensure_rule(
             .map_err(api_error("putting", RULE, name, &rc.region))?;
         arn = out.rule_arn().unwrap_or_default().to_owned();
     }
-    let current_tags = existing.as_ref().map(|r| r.tags.clone()).unwrap_or_else(|| spec.tags.clone());
+    let current_tags = existing
+        .as_ref()
+        .map(|r| r.tags.clone())
+        .unwrap_or_else(|| spec.tags.clone());
     let (set, remove) = tag_changes(&current_tags, &spec.tags);
     if !set.is_empty() {
         events
@@ -225,7 +231,10 @@ pub async fn ensure_rule(
                 name,
                 &rc.region,
                 failed.error_code().map(str::to_owned),
-                failed.error_message().unwrap_or("a target was refused").to_owned(),
+                failed
+                    .error_message()
+                    .unwrap_or("a target was refused")
+                    .to_owned(),
             ));
         }
     }
@@ -300,7 +309,10 @@ mod tests {
             targets: [("orchestrator".to_string(), "arn:f".to_string())].into(),
             ..RuleSpec::default()
         };
-        assert_eq!(rule_drift(&spec, None), vec!["EventBridge rule r is missing"]);
+        assert_eq!(
+            rule_drift(&spec, None),
+            vec!["EventBridge rule r is missing"]
+        );
         let exact = ObservedRule {
             name: "r".into(),
             schedule: spec.schedule.clone(),

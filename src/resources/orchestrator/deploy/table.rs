@@ -36,7 +36,10 @@ pub async fn find_table(rc: &RegionCtx, name: &str) -> Result<Option<ObservedTab
         return Ok(None);
     };
     let arn = t.table_arn().unwrap_or_default().to_owned();
-    let status = t.table_status().map(|s| s.as_str().to_owned()).unwrap_or_default();
+    let status = t
+        .table_status()
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_default();
     if status == TableStatus::Deleting.as_str() {
         return Ok(None);
     }
@@ -56,7 +59,12 @@ pub async fn find_table(rc: &RegionCtx, name: &str) -> Result<Option<ObservedTab
         encrypted_with_kms: t
             .sse_description()
             .and_then(|s| s.status())
-            .is_some_and(|s| matches!(s, SseStatus::Enabled | SseStatus::Enabling | SseStatus::Updating)),
+            .is_some_and(|s| {
+                matches!(
+                    s,
+                    SseStatus::Enabled | SseStatus::Enabling | SseStatus::Updating
+                )
+            }),
         tags: tags
             .tags()
             .iter()
@@ -68,7 +76,9 @@ pub async fn find_table(rc: &RegionCtx, name: &str) -> Result<Option<ObservedTab
 pub fn table_drift(name: &str, observed: Option<&ObservedTable>) -> Vec<String> {
     match observed {
         None => vec![format!("{TABLE} {name} is missing")],
-        Some(t) if !t.encrypted_with_kms => vec![format!("{TABLE} {name} is not encrypted with KMS")],
+        Some(t) if !t.encrypted_with_kms => {
+            vec![format!("{TABLE} {name} is not encrypted with KMS")]
+        }
         Some(_) => Vec::new(),
     }
 }
@@ -79,7 +89,11 @@ fn dynamodb_tags(tags: &Tags) -> Vec<Tag> {
         .collect()
 }
 
-async fn wait_active(rc: &RegionCtx, name: &str, deadline: Deadline) -> Result<ObservedTable, AwsError> {
+async fn wait_active(
+    rc: &RegionCtx,
+    name: &str,
+    deadline: Deadline,
+) -> Result<ObservedTable, AwsError> {
     wait_for(deadline, TABLE, name, &rc.region, || async {
         Ok(match find_table(rc, name).await? {
             Some(t) if t.status == TableStatus::Active.as_str() => Poll::Ready(t),
@@ -102,9 +116,19 @@ pub async fn ensure_table(
 ) -> Result<ObservedTable, AwsError> {
     let ddb = rc.dynamodb();
     let refuse = |detail: String| {
-        AwsError::api("adopting", TABLE, name, &rc.region, Some(NOT_OWNED_CODE.to_owned()), detail)
+        AwsError::api(
+            "adopting",
+            TABLE,
+            name,
+            &rc.region,
+            Some(NOT_OWNED_CODE.to_owned()),
+            detail,
+        )
     };
-    let kms = SseSpecification::builder().enabled(true).sse_type(SseType::Kms).build();
+    let kms = SseSpecification::builder()
+        .enabled(true)
+        .sse_type(SseType::Kms)
+        .build();
     match find_table(rc, name).await? {
         Some(t) => match t.tags.get(OWNER_TAG) {
             Some(other) if other != owner => {
@@ -188,6 +212,10 @@ pub async fn delete_table(
     if let Some(other) = table.tags.get(OWNER_TAG).filter(|o| *o != owner) {
         tracing::warn!("leaving {TABLE} {name}: owned by {other}, not {owner}");
         return Ok(());
+    }
+    if table.status != TableStatus::Active.as_str() {
+        // DynamoDB refuses to delete a table that is being created or updated.
+        wait_active(rc, name, deadline).await?;
     }
     let deleted = rc
         .dynamodb()

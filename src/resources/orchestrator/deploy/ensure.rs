@@ -1,0 +1,57 @@
+//! Creates what is missing and repairs what differs, in dependency order: the state table, the
+//! roles, the functions, the rules, the permissions that let the rules invoke the functions,
+//! then the rules' targets. Every step finds its object by name first, so a second run after an
+//! interruption completes the first.
+
+use crate::aws::iam::{caller_account, ensure_role};
+use crate::aws::{AwsContext, AwsError, Deadline};
+
+use super::super::package::package;
+use super::functions::{ensure_function, ensure_permission};
+use super::observe::primary_endpoint_url;
+use super::parts::{function_spec, role_spec, rule_specs, Function};
+use super::rules::ensure_rule;
+use super::table::ensure_table;
+use super::Spec;
+
+/// Brings the deployment to `spec`. Objects without an owner tag are adopted only when
+/// `adopt_untagged` (an update after an import); those of another owner never.
+pub async fn ensure(
+    aws: &AwsContext,
+    spec: &Spec,
+    adopt_untagged: bool,
+    deadline: Deadline,
+) -> Result<(), AwsError> {
+    let rc = &aws.dr;
+    let account = caller_account(rc).await?;
+    // Read at apply time, so the health check must exist; the orchestrator probes this URL
+    // itself when Route 53's API (in us-east-1) does not answer.
+    let endpoint = primary_endpoint_url(rc, &spec.inputs.primary_health_check_id).await?;
+    let owner = spec.owner();
+    ensure_table(
+        rc,
+        &spec.names.table,
+        &spec.tags("state-table", &spec.names.table),
+        &owner,
+        adopt_untagged,
+        deadline,
+    )
+    .await?;
+    for f in Function::BOTH {
+        ensure_role(rc, &role_spec(spec, &account, f), adopt_untagged).await?;
+    }
+    for f in Function::BOTH {
+        let fs = function_spec(spec, &account, f, endpoint.as_deref());
+        ensure_function(rc, &fs, package(), adopt_untagged, deadline).await?;
+    }
+    let rules = rule_specs(spec, &account);
+    for f in Function::BOTH {
+        for (sid, source) in f.permissions(spec, &account) {
+            ensure_permission(rc, f.name(&spec.names), &sid, &source, &account.id).await?;
+        }
+    }
+    for rule in &rules {
+        ensure_rule(rc, rule, adopt_untagged).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! What exists of an orchestrator deployment, and how it differs from its spec.
+
+use std::collections::BTreeMap;
+
+use crate::aws::error::api_error;
+use crate::aws::iam::{caller_account, find_role, role_drift, Account, ObservedRole};
+use crate::aws::{AwsContext, AwsError, RegionCtx};
+
+use super::super::package::package;
+use super::functions::{find_function, function_drift, permissions, ObservedFunction, FUNCTION};
+use super::parts::{function_spec, role_spec, rule_specs, Function};
+use super::rules::{find_rule, rule_drift, ObservedRule};
+use super::table::{find_table, table_drift, ObservedTable};
+use super::{health_check_url, Names, Spec};
+
+/// Everything found, by deterministic name, in the DR region (and IAM).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Observed {
+    pub account: Account,
+    /// The URL the primary's health check probes (None: not an HTTP(S) check, or unreadable).
+    pub primary_endpoint_url: Option<String>,
+    pub table: Option<ObservedTable>,
+    pub orchestrator_role: Option<ObservedRole>,
+    pub notifier_role: Option<ObservedRole>,
+    pub orchestrator: Option<ObservedFunction>,
+    pub notifier: Option<ObservedFunction>,
+    /// Per function name: statement id → source ARN.
+    pub permissions: BTreeMap<String, BTreeMap<String, String>>,
+    pub alarm_rule: Option<ObservedRule>,
+    pub probe_rule: Option<ObservedRule>,
+}
+
+impl Observed {
+    /// Nothing of the deployment exists.
+    pub fn is_gone(&self) -> bool {
+        self.table.is_none()
+            && self.orchestrator_role.is_none()
+            && self.notifier_role.is_none()
+            && self.orchestrator.is_none()
+            && self.notifier.is_none()
+            && self.alarm_rule.is_none()
+            && self.probe_rule.is_none()
+    }
+
+    pub fn function(&self, f: Function) -> Option<&ObservedFunction> {
+        match f {
+            Function::Orchestrator => self.orchestrator.as_ref(),
+            Function::Notifier => self.notifier.as_ref(),
+        }
+    }
+
+    pub fn role(&self, f: Function) -> Option<&ObservedRole> {
+        match f {
+            Function::Orchestrator => self.orchestrator_role.as_ref(),
+            Function::Notifier => self.notifier_role.as_ref(),
+        }
+    }
+}
+
+/// The endpoint a Route 53 health check probes; None for checks without one (calculated,
+/// CloudWatch, TCP).
+pub async fn primary_endpoint_url(rc: &RegionCtx, id: &str) -> Result<Option<String>, AwsError> {
+    let out = rc
+        .route53()
+        .get_health_check()
+        .health_check_id(id)
+        .send()
+        .await
+        .map_err(api_error("reading", "Route 53 health check", id, "global"))?;
+    let Some(config) = out.health_check().and_then(|c| c.health_check_config()) else {
+        return Ok(None);
+    };
+    Ok(health_check_url(
+        config.r#type().as_str(),
+        config.fully_qualified_domain_name(),
+        config.ip_address(),
+        config.port(),
+        config.resource_path(),
+    ))
+}
+
+/// Reads every part by name. The primary's endpoint is read too, from the health check
+/// `health_check_id` (one that cannot be read leaves it to what the orchestrator has).
+pub async fn observe(
+    aws: &AwsContext,
+    names: &Names,
+    health_check_id: &str,
+) -> Result<Observed, AwsError> {
+    let rc = &aws.dr;
+    let account = caller_account(rc).await?;
+    let orchestrator = find_function(rc, &names.orchestrator).await?;
+    let primary_endpoint_url = match primary_endpoint_url(rc, health_check_id).await {
+        Ok(url) => url,
+        Err(e) => {
+            tracing::warn!("{e}; keeping the orchestrator's PRIMARY_ENDPOINT_URL");
+            orchestrator
+                .as_ref()
+                .and_then(|f| f.environment.get("PRIMARY_ENDPOINT_URL").cloned())
+        }
+    };
+    let notifier = find_function(rc, &names.notifier).await?;
+    let mut permission_sets = BTreeMap::new();
+    for f in [&orchestrator, &notifier].into_iter().flatten() {
+        permission_sets.insert(f.name.clone(), permissions(rc, &f.name).await?);
+    }
+    Ok(Observed {
+        account,
+        primary_endpoint_url,
+        table: find_table(rc, &names.table).await?,
+        orchestrator_role: find_role(rc, &names.orchestrator_role).await?,
+        notifier_role: find_role(rc, &names.notifier_role).await?,
+        orchestrator,
+        notifier,
+        permissions: permission_sets,
+        alarm_rule: find_rule(rc, &names.alarm_rule).await?,
+        probe_rule: find_rule(rc, &names.probe_rule).await?,
+    })
+}
+
+/// Every difference between what exists and the spec, one phrase each. Inputs the functions'
+/// environment holds are compared too, so a spec built from what was read reports only the
+/// rest.
+pub fn drift(spec: &Spec, o: &Observed) -> Vec<String> {
+    let account = &o.account;
+    let code = &package().code_sha256;
+    let mut drift = table_drift(&spec.names.table, o.table.as_ref());
+    for f in Function::BOTH {
+        drift.extend(role_drift(&role_spec(spec, account, f), o.role(f)));
+        let fs = function_spec(spec, account, f, o.primary_endpoint_url.as_deref());
+        drift.extend(function_drift(&fs, code, o.function(f)));
+        if o.function(f).is_some() {
+            let have = o.permissions.get(&fs.name).cloned().unwrap_or_default();
+            for (sid, source) in f.permissions(spec, account) {
+                if have.get(&sid) != Some(&source) {
+                    drift.push(format!(
+                        "{FUNCTION} {}: permission {sid} for {source} is missing",
+                        fs.name
+                    ));
+                }
+            }
+        }
+    }
+    let [alarms, probe] = rule_specs(spec, account);
+    drift.extend(rule_drift(&alarms, o.alarm_rule.as_ref()));
+    drift.extend(rule_drift(&probe, o.probe_rule.as_ref()));
+    drift
+}

@@ -1,0 +1,339 @@
+//! `drpair_failover_orchestrator`: failover automation deployed in the DR region, so it does
+//! not depend on the region it fails over from. An orchestrator Lambda and a notifier Lambda
+//! (Python shipped inside the provider, see [`package`]), their least-privilege IAM roles, the
+//! EventBridge rules that invoke them (every minute, and on state changes of the DR alarms)
+//! with the permissions to do so, and a DynamoDB state table (probe history, the failover lock,
+//! timelines).
+//!
+//! Reads top to bottom: model, schema, validate, plan, create, read, update, delete, import.
+//! The AWS work is in [`deploy`], model conversions in [`state`], plan-time checks in
+//! [`validate`].
+
+pub mod deploy;
+pub mod package;
+pub mod sha256;
+pub mod state;
+pub mod validate;
+pub mod zip;
+
+use crate::framework::resource::Resource;
+use crate::framework::schema::{Attribute, Block, Nesting, Schema};
+use crate::framework::value::{Number, Value};
+use crate::framework::{AttributePath, Diagnostics, Val};
+use crate::provider::DrClient;
+use crate::resources::timeouts::{self, Operation, Timeouts};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use deploy::ID_PREFIX;
+use state::{converge, expected_id, imported, merged_tags, read_state, spec};
+
+pub const DEFAULT_MODE: &str = "automatic";
+pub const DEFAULT_CONSECUTIVE_FAILURES: i64 = 2;
+/// drpair_monitoring's default `name_prefix`, and the dash after it.
+pub const DEFAULT_ALARM_NAME_PREFIX: &str = "drpair-";
+/// IAM propagation and Lambda's own settling take a minute or two at most.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct OrchestratorModel {
+    pub id: Val<String>,
+    pub global_cluster_identifier: Val<String>,
+    pub dr_cluster_identifier: Val<String>,
+    pub primary_health_check_id: Val<String>,
+    pub dr_asg_name: Val<String>,
+    pub topic_arns: Val<Vec<Val<String>>>,
+    pub mode: Val<String>,
+    pub consecutive_failures: Val<i64>,
+    pub alarm_name_prefix: Val<String>,
+    pub scale_to: Val<ScaleToModel>,
+    pub tags: Val<BTreeMap<String, String>>,
+    pub tags_all: Val<BTreeMap<String, String>>,
+    pub region: Val<String>,
+    pub orchestrator_function_arn: Val<String>,
+    pub notifier_function_arn: Val<String>,
+    pub orchestrator_role_arn: Val<String>,
+    pub notifier_role_arn: Val<String>,
+    pub rule_arns: Val<Vec<String>>,
+    pub state_table_name: Val<String>,
+    pub code_sha256: Val<String>,
+    pub drift: Val<Vec<String>>,
+    pub timeouts: Val<Timeouts>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScaleToModel {
+    pub min_size: Val<i64>,
+    pub desired_capacity: Val<i64>,
+}
+
+pub struct FailoverOrchestrator;
+
+#[async_trait]
+impl Resource for FailoverOrchestrator {
+    type Model = OrchestratorModel;
+    type Client = DrClient;
+
+    fn type_name(&self) -> &'static str {
+        "drpair_failover_orchestrator"
+    }
+
+    fn schema(&self) -> Schema {
+        Schema::new(
+            0,
+            Block::new("Failover automation, deployed in the DR region so that it does not depend on the region it fails over from (nor on Route 53's control plane, in us-east-1: when Route 53's API does not answer, the orchestrator probes the primary's endpoint itself).\n\nAn orchestrator Lambda runs every minute (an EventBridge schedule: one probe of the primary's health each time) and on every state change of the DR alarms. It judges the primary down when its Route 53 health check failed for `consecutive_failures` probes in a row **and** a second signal confirms: a replication-lag alarm in ALARM, or the primary writer unreachable. Then, exactly once (a conditional write in the DynamoDB state table is the lock, so repeated or concurrent events fail over once), it fails the Aurora global database over to the DR cluster (`FailoverGlobalCluster` with `AllowDataLoss`: the primary is gone, there is nothing to wait for), waits until the DR cluster is the writer, scales the DR Auto Scaling group up to `scale_to`, publishes a JSON event (what, when, the replication lag at failover, each step with its duration) to every topic of `topic_arns`, and records the timeline in the state table. Each step is idempotent and its progress is kept in the lock, so a failure part-way is resumed by the next invocation. With `mode = \"notify_only\"` it does all of that except the failover and the scaling. Automation re-arms once the primary is the writer again (after a failback) and healthy.\n\nA notifier Lambda turns the DR alarms' state changes into readable messages for every topic. Each function has its own IAM role whose policy names the global cluster, the DR cluster, the health check, the DR group, the state table and the topics. Functions `failover-orchestrator-{name_version}-{environment}` and `failover-notifier-…`, rules `failover-alarms-…` and `failover-probe-…`, table `failover-state-…`; roles end with the DR region. Everything is tagged `Environment`, `DR-Role = dr`, the provider's `default_tags` and `drpair:owner`; a part deleted or changed outside Terraform shows in `drift` and is repaired by the next apply. The functions' code is the Python module shipped inside the provider: a provider upgrade with new code plans an in-place update of `code_sha256`.")
+                .attr(Attribute::string("id").computed().description("The orchestrator function's name, `failover-orchestrator-{name_version}-{environment}`; the import id."))
+                .attr(Attribute::string("global_cluster_identifier").required().description("The Aurora global database to fail over: drpair_global_database's `global_cluster_identifier`."))
+                .attr(Attribute::string("dr_cluster_identifier").required().description("Its member cluster in the DR region, which becomes the writer: drpair_global_database's `dr.cluster_identifier`."))
+                .attr(Attribute::string("primary_health_check_id").required().description("The Route 53 health check of the primary region's endpoint: drpair_failover_dns's `primary.health_check_id`. Read at apply time: for HTTP(S) checks its endpoint is what the orchestrator probes directly when Route 53's API does not answer."))
+                .attr(Attribute::string("dr_asg_name").required().description("The DR region's Auto Scaling group, scaled up on failover: drpair_app_tier's `dr.asg_name`."))
+                .attr(Attribute::string_list("topic_arns").required().description("SNS topics that get the failover event and the alarm messages, e.g. both regions' topics of drpair_monitoring. A topic in the failed region may be unreachable; the others still get the message."))
+                .attr(Attribute::string("mode").default(Value::String(DEFAULT_MODE.into())).description("`automatic` (default): fail over without a human. `notify_only`: detect and notify, and leave the failover to an operator (the drpair_failover action). Changed in place."))
+                .attr(Attribute::number("consecutive_failures").default(Value::Number(Number::Int(DEFAULT_CONSECUTIVE_FAILURES))).description("Probes in a row (one a minute) in which the primary's health check must have failed before the primary is judged down, 1 to 10 (default 2). Each one adds up to a minute to detection, so to the RTO; a single flapping probe never triggers a failover."))
+                .attr(Attribute::string("alarm_name_prefix").default(Value::String(DEFAULT_ALARM_NAME_PREFIX.into())).description("The DR alarms watched are those named `{alarm_name_prefix}*-{name_version}-{environment}` (default `drpair-`: drpair_monitoring's alarms with its default `name_prefix`). Their state changes invoke both functions; those on replication lag in ALARM confirm an outage."))
+                .attr(
+                    Attribute::nested(
+                        "scale_to",
+                        Nesting::Single,
+                        vec![
+                            Attribute::number("min_size").required().description("Minimum size of the DR group after a failover (e.g. drpair_app_tier's `min_size`)."),
+                            Attribute::number("desired_capacity").required().description("Desired capacity of the DR group after a failover: the primary's (e.g. drpair_app_tier's `desired_capacity`). The group's max_size is raised to it when smaller."),
+                        ],
+                    )
+                    .optional()
+                    .description("The primary's capacity, which the DR group is scaled up to on failover (never down). Leave out to scale the DR group to its own max_size."),
+                )
+                .attr(Attribute::string_map("tags").optional().description("Tags for every object, on top of the provider's `default_tags`."))
+                .attr(Attribute::string_map("tags_all").computed().volatile().description("All tags of the objects except those drpair manages: `default_tags` merged with `tags`."))
+                .attr(Attribute::string("region").computed().description("The DR region, where everything runs."))
+                .attr(Attribute::string("orchestrator_function_arn").computed().description("ARN of the orchestrator Lambda function."))
+                .attr(Attribute::string("notifier_function_arn").computed().description("ARN of the notifier Lambda function."))
+                .attr(Attribute::string("orchestrator_role_arn").computed().description("ARN of the orchestrator's IAM role."))
+                .attr(Attribute::string("notifier_role_arn").computed().description("ARN of the notifier's IAM role."))
+                .attr(Attribute::string_list("rule_arns").computed().description("ARNs of the EventBridge rules: the DR alarms' state changes, then the schedule (every minute)."))
+                .attr(Attribute::string("state_table_name").computed().description("The DynamoDB table holding the probe history, the failover lock and the timelines of past failovers (`timeline#…` items), `failover-state-{name_version}-{environment}`."))
+                .attr(Attribute::string("code_sha256").computed().description("Base64 SHA-256 of the functions' code package, as Lambda reports it (`CodeSha256`): the code this provider ships."))
+                .attr(Attribute::string_list("drift").computed().description("Parts found missing or changed outside Terraform at the last refresh (a function, role, policy, rule, target, permission or the table). A non-empty list plans a repair; apply restores what is missing and leaves it empty."))
+                .attr(timeouts::attribute("create 10m, update 10m, delete 10m")),
+        )
+    }
+
+    fn validate(&self, config: &OrchestratorModel, diags: &mut Diagnostics) {
+        let root = AttributePath::root();
+        validate::cluster_identifier(
+            &config.global_cluster_identifier,
+            root.attr("global_cluster_identifier"),
+            "global cluster identifier",
+            diags,
+        );
+        validate::cluster_identifier(
+            &config.dr_cluster_identifier,
+            root.attr("dr_cluster_identifier"),
+            "DR cluster identifier",
+            diags,
+        );
+        validate::health_check_id(
+            &config.primary_health_check_id,
+            root.attr("primary_health_check_id"),
+            diags,
+        );
+        validate::asg_name(&config.dr_asg_name, root.attr("dr_asg_name"), diags);
+        validate::topic_arns(&config.topic_arns, root.attr("topic_arns"), diags);
+        validate::mode(&config.mode, root.attr("mode"), diags);
+        validate::consecutive_failures(
+            &config.consecutive_failures,
+            root.attr("consecutive_failures"),
+            diags,
+        );
+        validate::alarm_name_prefix(
+            &config.alarm_name_prefix,
+            root.attr("alarm_name_prefix"),
+            diags,
+        );
+        if let Val::Known(s) = &config.scale_to {
+            validate::scale_to(
+                &s.min_size,
+                &s.desired_capacity,
+                root.attr("scale_to"),
+                diags,
+            );
+        }
+        validate::tags(&config.tags, root.attr("tags"), diags);
+        timeouts::validate(&config.timeouts, &root.attr("timeouts"), diags);
+    }
+
+    async fn modify_plan(
+        &self,
+        client: &DrClient,
+        prior: Option<&OrchestratorModel>,
+        mut planned: OrchestratorModel,
+        diags: &mut Diagnostics,
+    ) -> OrchestratorModel {
+        let id = expected_id(client);
+        match prior.and_then(|p| p.id.known()) {
+            // Functions, rules and tables cannot be renamed: keep the names, and say how to move.
+            Some(old) if *old != id => diags.warning_at(
+                AttributePath::root().attr("id"),
+                "Names out of date",
+                format!("The provider's environment or name_version now names the orchestrator {id:?}, but it is {old:?}. Run `terraform apply -replace=<this resource>` to deploy it under the new names (the state table's history is not copied)."),
+            ),
+            _ => planned.id = Val::Known(id),
+        }
+        if let Some(names) = planned
+            .id
+            .known()
+            .and_then(|id| deploy::Names::from_id(id, &client.aws.dr.region))
+        {
+            planned.state_table_name = Val::Known(names.table);
+        }
+        planned.region = Val::Known(client.aws.dr.region.clone());
+        planned.code_sha256 = Val::Known(package::package().code_sha256.clone());
+        planned.tags_all = match &planned.tags {
+            Val::Unknown => Val::Unknown,
+            tags => Val::Known(merged_tags(client, tags)),
+        };
+        if let Val::Known(topics) = &planned.topic_arns {
+            let dr = &client.aws.dr.region;
+            let known: Vec<&String> = topics.iter().filter_map(Val::known).collect();
+            if known.len() == topics.len()
+                && !known
+                    .iter()
+                    .any(|t| t.split(':').nth(3) == Some(dr.as_str()))
+            {
+                diags.warning_at(
+                    AttributePath::root().attr("topic_arns"),
+                    "No topic in the DR region",
+                    format!("None of topic_arns is in the DR region {dr}. When the primary region is down, a topic there may not take the failover event; add the DR region's topic (drpair_monitoring's dr.topic_arn)."),
+                );
+            }
+        }
+        match prior {
+            None => planned.drift = Val::Known(Vec::new()),
+            Some(prior) if prior.drift.known().is_some_and(|d| !d.is_empty()) => {
+                // Repair: what is rebuilt is only known after the apply.
+                planned.drift = Val::Known(Vec::new());
+                for arn in [
+                    &mut planned.orchestrator_function_arn,
+                    &mut planned.notifier_function_arn,
+                    &mut planned.orchestrator_role_arn,
+                    &mut planned.notifier_role_arn,
+                ] {
+                    if arn.known().is_none_or(|a| a.is_empty()) {
+                        *arn = Val::Unknown;
+                    }
+                }
+                if planned
+                    .rule_arns
+                    .known()
+                    .is_none_or(|r| r.iter().any(String::is_empty))
+                {
+                    planned.rule_arns = Val::Unknown;
+                }
+            }
+            Some(_) => {}
+        }
+        planned
+    }
+
+    async fn create(
+        &self,
+        client: &DrClient,
+        planned: OrchestratorModel,
+        diags: &mut Diagnostics,
+    ) -> Option<OrchestratorModel> {
+        let spec = spec(client, &planned)?;
+        let deadline = timeouts::deadline(&planned.timeouts, Operation::Create, DEFAULT_TIMEOUT);
+        converge(
+            client,
+            &spec,
+            planned,
+            false,
+            deadline,
+            "Creating failover orchestrator",
+            diags,
+        )
+        .await
+    }
+
+    async fn read(
+        &self,
+        client: &DrClient,
+        state: OrchestratorModel,
+        diags: &mut Diagnostics,
+    ) -> Option<OrchestratorModel> {
+        match read_state(client, &state).await {
+            Ok(model) => model,
+            Err(e) => {
+                diags.error("Reading failover orchestrator", e.to_string());
+                None
+            }
+        }
+    }
+
+    async fn update(
+        &self,
+        client: &DrClient,
+        prior: OrchestratorModel,
+        planned: OrchestratorModel,
+        diags: &mut Diagnostics,
+    ) -> Option<OrchestratorModel> {
+        let Some(spec) = spec(client, &planned) else {
+            return Some(prior);
+        };
+        let deadline = timeouts::deadline(&planned.timeouts, Operation::Update, DEFAULT_TIMEOUT);
+        converge(
+            client,
+            &spec,
+            planned,
+            true,
+            deadline,
+            "Updating failover orchestrator",
+            diags,
+        )
+        .await
+    }
+
+    async fn delete(&self, client: &DrClient, prior: OrchestratorModel, diags: &mut Diagnostics) {
+        let Some(id) = prior.id.known() else { return };
+        let Some(names) = deploy::Names::from_id(id, &client.aws.dr.region) else {
+            return;
+        };
+        let deadline = timeouts::deadline(&prior.timeouts, Operation::Delete, DEFAULT_TIMEOUT);
+        let owner = deploy::owner_tag_value(id);
+        if let Err(e) = deploy::destroy(&client.aws, &names, &owner, deadline).await {
+            diags.error("Deleting failover orchestrator", e.to_string());
+        }
+    }
+
+    async fn import(
+        &self,
+        client: &DrClient,
+        id: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<OrchestratorModel> {
+        let expected = expected_id(client);
+        if id != expected {
+            diags.error(
+                "Cannot import this orchestrator",
+                format!("drpair_failover_orchestrator's id is the orchestrator function's name, {expected:?} for this provider (`{ID_PREFIX}{{name_version}}-{{environment}}`); {id:?} is not it."),
+            );
+            return None;
+        }
+        match imported(client, id).await {
+            Ok(Some(model)) => Some(model),
+            Ok(None) => {
+                diags.error(
+                    "Cannot import non-existent failover orchestrator",
+                    format!("No Lambda function {id:?} written by drpair exists in {}. The import id is the orchestrator function's name.", client.aws.dr.region),
+                );
+                None
+            }
+            Err(e) => {
+                diags.error("Importing failover orchestrator", e.to_string());
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! The `drpair_failover` action and the `drpair_replication_status` data
+//! source through the real CLI against the emulator: a drill (switchover and
+//! back, timed), an unplanned failover and a failback, with `terraform plan`
+//! empty after each; and the refusals that change nothing.
+
+use crate::harness::{provider_block, Emulator, Workspace};
+use serde_json::json;
+
+const GLOBAL: &str = "global-db-cluster-v2-test";
+
+fn config(endpoint: &str) -> String {
+    format!(
+        r#"{}
+resource "drpair_network" "main" {{
+  name    = "payments"
+  primary = {{ cidr_block = "10.10.0.0/16" }}
+  dr      = {{ cidr_block = "10.20.0.0/16" }}
+}}
+
+resource "drpair_global_database" "main" {{
+  engine_version      = "14.9"
+  database_name       = "payments"
+  master_username     = "payments_admin"
+  instance_class      = "db.r6g.large"
+  primary             = {{ subnet_ids = drpair_network.main.primary.private_subnet_ids, instance_count = 1 }}
+  dr                  = {{ subnet_ids = drpair_network.main.dr.private_subnet_ids, instance_count = 1 }}
+  deletion_protection = false
+  skip_final_snapshot = true
+}}
+
+data "drpair_replication_status" "now" {{
+  global_cluster_identifier = drpair_global_database.main.global_cluster_identifier
+}}
+
+output "writer_region" {{ value = data.drpair_replication_status.now.writer_region }}
+output "primary_endpoint" {{ value = data.drpair_replication_status.now.primary.endpoint }}
+
+action "drpair_failover" "drill" {{
+  config {{
+    global_cluster_identifier = drpair_global_database.main.global_cluster_identifier
+    mode                      = "drill"
+  }}
+}}
+
+action "drpair_failover" "failover" {{
+  config {{
+    global_cluster_identifier = drpair_global_database.main.global_cluster_identifier
+    mode                      = "failover"
+    allow_data_loss           = true
+  }}
+}}
+
+action "drpair_failover" "switchover" {{
+  config {{
+    global_cluster_identifier = drpair_global_database.main.global_cluster_identifier
+    mode                      = "switchover"
+  }}
+}}
+
+action "drpair_failover" "failback" {{
+  config {{
+    global_cluster_identifier = drpair_global_database.main.global_cluster_identifier
+    mode                      = "failback"
+  }}
+}}
+"#,
+        provider_block(endpoint, "")
+    )
+}
+
+/// Actions whose configuration is wrong: Terraform refuses the whole
+/// configuration at validate time, before anything runs.
+const BAD_ACTIONS: [(&str, &str, &str); 2] = [
+    (
+        "reckless",
+        "mode = \"failover\"",
+        "Failover needs allow_data_loss = true",
+    ),
+    ("unknown", "mode = \"teleport\"", "Unknown failover mode"),
+];
+
+fn bad_action(name: &str, body: &str) -> String {
+    format!(
+        r#"
+action "drpair_failover" "{name}" {{
+  config {{
+    global_cluster_identifier = drpair_global_database.main.global_cluster_identifier
+    {body}
+  }}
+}}
+"#
+    )
+}
+
+fn writer(emulator: &Emulator) -> String {
+    let g = emulator.aws_ok(
+        "rds",
+        "us-east-2",
+        "DescribeGlobalClusters",
+        &json!({ "GlobalClusterIdentifier": GLOBAL }),
+    );
+    let members = g["GlobalClusters"][0]["GlobalClusterMembers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let arn = members
+        .iter()
+        .find(|m| m["IsWriter"] == true)
+        .and_then(|m| m["DBClusterArn"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    arn.split(':').nth(3).unwrap_or_default().to_string()
+}
+
+/// The role change may change outputs built on the data source, but never
+/// plans a change to a resource.
+fn assert_resources_unchanged(ws: &Workspace) {
+    let (code, out) = ws.plan_exit_code();
+    assert_ne!(code, 1, "{out}");
+    assert!(
+        !out.stdout.contains("Plan:"),
+        "a role change must not plan resource changes: {out}"
+    );
+}
+
+/// Terraform wraps diagnostics at 80 columns; compare on single spaces.
+fn flat(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn output(ws: &Workspace, name: &str) -> serde_json::Value {
+    let out = ws.tf(&["output", "-json", name]);
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("output {name}: {e}: {out}"))
+}
+
+#[test]
+fn failover_action_and_replication_status() {
+    let emulator = Emulator::start();
+    let ws = Workspace::new(&emulator);
+    ws.write_config(&config(&emulator.endpoint));
+    ws.init();
+    ws.apply();
+    assert_eq!(output(&ws, "writer_region"), "us-east-1");
+    assert_ne!(output(&ws, "primary_endpoint"), "");
+
+    // 1. Refusals change nothing: no allow_data_loss, an unknown mode.
+    for (action, body, expect) in BAD_ACTIONS {
+        ws.write_config(&(config(&emulator.endpoint) + &bad_action(action, body)));
+        let out = ws.tf(&[
+            "apply",
+            "-auto-approve",
+            &format!("-invoke=action.drpair_failover.{action}"),
+        ]);
+        assert!(!out.success(), "{action} must be refused: {out}");
+        assert!(flat(&out.combined()).contains(expect), "{action}: {out}");
+        assert_eq!(
+            writer(&emulator),
+            "us-east-1",
+            "{action} changed the writer"
+        );
+    }
+    ws.write_config(&config(&emulator.endpoint));
+
+    // 2. A drill switches over and back and prints the timeline.
+    let out = ws.tf(&[
+        "apply",
+        "-auto-approve",
+        "-invoke=action.drpair_failover.drill",
+    ]);
+    assert!(out.success(), "{out}");
+    let text = out.combined();
+    assert!(text.contains("drill timeline"), "{out}");
+    assert!(
+        text.contains("switching over to us-east-2")
+            && text.contains("switching over to us-east-1"),
+        "{out}"
+    );
+    assert_eq!(writer(&emulator), "us-east-1");
+    ws.assert_no_changes();
+
+    // 3. Unplanned failover: the DR region writes, and the plan stays empty.
+    let out = ws.tf(&[
+        "apply",
+        "-auto-approve",
+        "-invoke=action.drpair_failover.failover",
+    ]);
+    assert!(out.success(), "{out}");
+    assert_eq!(writer(&emulator), "us-east-2");
+    assert_resources_unchanged(&ws);
+    ws.tf(&["apply", "-auto-approve", "-refresh-only"]);
+    assert_eq!(output(&ws, "writer_region"), "us-east-2");
+
+    // 4. A switchover to the region that already writes is refused.
+    let out = ws.tf(&[
+        "apply",
+        "-auto-approve",
+        "-invoke=action.drpair_failover.switchover",
+    ]);
+    assert!(!out.success(), "{out}");
+    assert!(
+        flat(&out.combined()).contains("already the writer"),
+        "{out}"
+    );
+
+    // 5. Failback restores us-east-1 as the writer.
+    let out = ws.tf(&[
+        "apply",
+        "-auto-approve",
+        "-invoke=action.drpair_failover.failback",
+    ]);
+    assert!(out.success(), "{out}");
+    assert_eq!(writer(&emulator), "us-east-1");
+    assert_resources_unchanged(&ws);
+
+    // 6. With the DR member gone, a switchover is refused and nothing moves.
+    let dr_arn = emulator.aws_ok(
+        "rds",
+        "us-east-2",
+        "DescribeDBClusters",
+        &json!({ "DBClusterIdentifier": "dr-db-cluster-v2-test" }),
+    )["DBClusters"][0]["DBClusterArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    emulator.aws_ok(
+        "rds",
+        "us-east-2",
+        "RemoveFromGlobalCluster",
+        &json!({ "GlobalClusterIdentifier": GLOBAL, "DbClusterIdentifier": dr_arn }),
+    );
+    let out = ws.tf(&[
+        "apply",
+        "-auto-approve",
+        "-invoke=action.drpair_failover.switchover",
+    ]);
+    assert!(!out.success(), "{out}");
+    assert!(flat(&out.combined()).contains("member is missing"), "{out}");
+    assert_eq!(writer(&emulator), "us-east-1");
+
+    ws.destroy();
+}
