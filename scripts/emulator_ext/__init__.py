@@ -23,7 +23,7 @@ PATCHES = (
     "dynamodb_global",
     "backup_selections",
     "lambda_iam",
-    "autoscaling_refresh",
+    "autoscaling_fleet",
 )
 # WSGI wrappers, innermost first.
 WRAPPERS = ("route53_health", "errors", "cloudwatch_cbor", "controls")

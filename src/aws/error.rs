@@ -155,7 +155,12 @@ impl AwsError {
 /// `InvalidVpcID.NotFound`, `InvalidRouteTableID.NotFound`, `NatGatewayNotFound` or
 /// `ResourceNotFoundException`.
 pub fn is_not_found_code(code: &str) -> bool {
-    code.ends_with("NotFound") || code.ends_with("NotFoundException")
+    // EC2: InvalidVpcID.NotFound; most JSON services: ResourceNotFoundException;
+    // RDS: DBClusterNotFoundFault; Route 53: NoSuchHealthCheck.
+    code.ends_with("NotFound")
+        || code.ends_with("NotFoundException")
+        || code.ends_with("NotFoundFault")
+        || code.starts_with("NoSuch")
 }
 
 /// A `map_err` adapter naming the verb and the object: `.map_err(api_error("creating", "VPC",

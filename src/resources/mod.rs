@@ -1,6 +1,7 @@
 //! The registry: every resource, data source and action drpair offers.
 
 pub mod app_tier;
+pub mod backup_plan;
 pub mod failover;
 pub mod failover_dns;
 pub mod global_database;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 pub fn resources() -> Vec<Arc<dyn DynResource>> {
     vec![
         Arc::new(app_tier::AppTier),
+        Arc::new(backup_plan::BackupPlan),
         Arc::new(failover_dns::FailoverDns),
         Arc::new(global_database::GlobalDatabase),
         Arc::new(monitoring::Monitoring),

@@ -1,6 +1,8 @@
 //! The one integration-test binary (every test binary links the whole AWS
 //! SDK, so there is exactly one).
 
+mod app_tier_acc;
+mod backup_plan_acc;
 mod emulator_cloudwatch;
 mod failover_acc;
 mod functions_acc;
@@ -9,5 +11,6 @@ mod harness;
 mod monitoring_acc;
 mod network_acc;
 mod network_aws;
+mod orchestrator_acc;
 mod protocol;
 mod session_table_acc;

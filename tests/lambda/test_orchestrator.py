@@ -348,3 +348,18 @@ def test_route53_unreachable_without_an_endpoint_cannot_tell(stack, emulator):
 def test_other_events_are_ignored(stack):
     assert invoke({"source": "aws.s3", "detail-type": "Object Created"})["action"] == "ignored"
     assert invoke("not even an object")["action"] == "ignored"
+
+
+def test_failed_probes_far_apart_are_not_consecutive():
+    from drpair_failover.orchestrator import failed_streak
+
+    now = 10_000.0
+    fail = lambda at: {"epoch": at, "healthy": False}  # noqa: E731
+    assert failed_streak([fail(now - 120), fail(now - 60), fail(now)], now) == 3
+    # The orchestrator was off for an hour between the two.
+    assert failed_streak([fail(now - 3600), fail(now)], now) == 1
+    # The newest probe is old: nothing counts.
+    assert failed_streak([fail(now - 900), fail(now - 840)], now) == 0
+    # A probe that could not tell neither counts nor breaks the streak.
+    assert failed_streak([fail(now - 120), {"epoch": now - 60, "healthy": None}, fail(now)], now) == 2
+    assert failed_streak([fail(now - 60), {"epoch": now - 30, "healthy": True}, fail(now)], now) == 1

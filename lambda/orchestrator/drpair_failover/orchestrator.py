@@ -25,6 +25,8 @@ from .steps import ACTING_STEPS, STEP_NAMES, STEPS, StepError
 SAFETY_MARGIN_SECONDS = 20
 # When no Lambda context tells the time left (tests, manual runs).
 DEFAULT_BUDGET_SECONDS = 600
+# Probes run every minute: a longer silence between two means they are not consecutive.
+MAX_PROBE_GAP_SECONDS = 300
 
 
 def now_iso():
@@ -46,10 +48,17 @@ def classify(event):
     return None, event_id
 
 
-def failed_streak(history):
-    """Failed probes in a row, newest first; probes that could not tell are passed over."""
+def failed_streak(history, now=None):
+    """Failed probes in a row, newest first. Probes that could not tell are passed over; a gap of
+    more than MAX_PROBE_GAP_SECONDS (the schedule was off, or the orchestrator was) ends the
+    streak, and so does a newest probe that old."""
     streak = 0
+    newer = time.time() if now is None else now
     for probe in reversed(history):
+        at = probe.get("epoch", newer)
+        if newer - at > MAX_PROBE_GAP_SECONDS:
+            break
+        newer = at
         if probe.get("healthy") is None:
             continue
         if probe["healthy"]:
@@ -83,7 +92,14 @@ class Run:
             return outcome("ignored", "not a schedule, alarm or drpair event")
         if kind == "probe":
             probe = probe_primary(self.cfg, self.clients)
-            entry = {"at": now_iso(), "healthy": probe.healthy, "source": probe.source, "detail": probe.detail, "event_id": event_id}
+            entry = {
+                "at": now_iso(),
+                "epoch": round(time.time(), 3),
+                "healthy": probe.healthy,
+                "source": probe.source,
+                "detail": probe.detail,
+                "event_id": event_id,
+            }
             history = self.store.record_probe(entry)
         else:
             history = self.store.probes()

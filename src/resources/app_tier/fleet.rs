@@ -53,6 +53,8 @@ pub struct RegionSpec {
     pub desired_capacity: i32,
     /// The group's minimum size in this region.
     pub min_size: i32,
+    /// The desired capacity drpair set last time (from state), if any.
+    pub last_desired_capacity: Option<i32>,
 }
 
 /// What the application tier should be.

@@ -193,6 +193,7 @@ impl Resource for AppTier {
         match fleet::read(&client.aws, &id).await {
             Ok(Some(observed)) => {
                 let drift = state::spec(client, &state)
+                    .map(|s| state::with_recorded_capacity(s, &state))
                     .map(|s| fleet::observe_drift(&s, &observed))
                     .unwrap_or_else(|| observed.drift.clone());
                 Some(state::from_observed(&state, &observed, drift))
@@ -212,7 +213,7 @@ impl Resource for AppTier {
         planned: AppTierModel,
         diags: &mut Diagnostics,
     ) -> Option<AppTierModel> {
-        let spec = state::spec(client, &planned)?;
+        let spec = state::with_recorded_capacity(state::spec(client, &planned)?, &prior);
         let deadline = timeouts::deadline(&planned.timeouts, Operation::Update, DEFAULT_TIMEOUT);
         state::converge(
             client,

@@ -176,6 +176,7 @@ pub fn spec(client: &DrClient, m: &AppTierModel) -> Option<TierSpec> {
             certificate_arn: r.certificate_arn.known().cloned(),
             desired_capacity: desired as i32,
             min_size: min as i32,
+            last_desired_capacity: None,
         })
     };
     Some(TierSpec {
@@ -196,6 +197,22 @@ pub fn spec(client: &DrClient, m: &AppTierModel) -> Option<TierSpec> {
         primary: region(Role::Primary)?,
         dr: region(Role::Dr)?,
     })
+}
+
+/// Records what drpair set last time (the capacities in `recorded`, a state), so a DR group a
+/// failover scaled up beyond it is recognized and left alone.
+pub fn with_recorded_capacity(mut spec: TierSpec, recorded: &AppTierModel) -> TierSpec {
+    for role in Role::BOTH {
+        let last = side(recorded, role)
+            .known()
+            .and_then(|r| r.desired_capacity.known())
+            .map(|n| *n as i32);
+        match role {
+            Role::Primary => spec.primary.last_desired_capacity = last,
+            Role::Dr => spec.dr.last_desired_capacity = last,
+        }
+    }
+    spec
 }
 
 /// Runs the idempotent ensure and maps the outcome to state. On failure the state records what

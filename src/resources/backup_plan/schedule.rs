@@ -105,12 +105,66 @@ struct Field {
 }
 
 const FIELDS: [Field; 6] = [
-    Field { name: "minutes", min: 0, max: 59, names: &[], question: false, last: false, weekday: false, nth: false },
-    Field { name: "hours", min: 0, max: 23, names: &[], question: false, last: false, weekday: false, nth: false },
-    Field { name: "day-of-month", min: 1, max: 31, names: &[], question: true, last: true, weekday: true, nth: false },
-    Field { name: "month", min: 1, max: 12, names: &MONTHS, question: false, last: false, weekday: false, nth: false },
-    Field { name: "day-of-week", min: 1, max: 7, names: &DAYS, question: true, last: true, weekday: false, nth: true },
-    Field { name: "year", min: 1970, max: 2199, names: &[], question: false, last: false, weekday: false, nth: false },
+    Field {
+        name: "minutes",
+        min: 0,
+        max: 59,
+        names: &[],
+        question: false,
+        last: false,
+        weekday: false,
+        nth: false,
+    },
+    Field {
+        name: "hours",
+        min: 0,
+        max: 23,
+        names: &[],
+        question: false,
+        last: false,
+        weekday: false,
+        nth: false,
+    },
+    Field {
+        name: "day-of-month",
+        min: 1,
+        max: 31,
+        names: &[],
+        question: true,
+        last: true,
+        weekday: true,
+        nth: false,
+    },
+    Field {
+        name: "month",
+        min: 1,
+        max: 12,
+        names: &MONTHS,
+        question: false,
+        last: false,
+        weekday: false,
+        nth: false,
+    },
+    Field {
+        name: "day-of-week",
+        min: 1,
+        max: 7,
+        names: &DAYS,
+        question: true,
+        last: true,
+        weekday: false,
+        nth: true,
+    },
+    Field {
+        name: "year",
+        min: 1970,
+        max: 2199,
+        names: &[],
+        question: false,
+        last: false,
+        weekday: false,
+        nth: false,
+    },
 ];
 
 /// The six fields of a cron body, each checked.
@@ -167,10 +221,17 @@ fn check_item(item: &str, f: &Field) -> Result<(), String> {
     if item.is_empty() {
         return Err("empty list item".into());
     }
-    if f.last && (item == "L" || (f.name == "day-of-week" && item.ends_with('L') && number(&item[..item.len() - 1], f).is_ok())) {
+    if f.last
+        && (item == "L"
+            || (f.name == "day-of-week"
+                && item.ends_with('L')
+                && number(&item[..item.len() - 1], f).is_ok()))
+    {
         return Ok(());
     }
-    if f.weekday && (item == "LW" || (item.ends_with('W') && number(&item[..item.len() - 1], f).is_ok())) {
+    if f.weekday
+        && (item == "LW" || (item.ends_with('W') && number(&item[..item.len() - 1], f).is_ok()))
+    {
         return Ok(());
     }
     if f.nth {
@@ -189,7 +250,11 @@ fn check_item(item: &str, f: &Field) -> Result<(), String> {
     if let Some(step) = step {
         match step.parse::<u32>() {
             Ok(s) if s >= 1 => {}
-            _ => return Err(format!("{item:?}: the increment after '/' must be a positive number")),
+            _ => {
+                return Err(format!(
+                    "{item:?}: the increment after '/' must be a positive number"
+                ))
+            }
         }
     }
     if range == "*" {

@@ -11,6 +11,7 @@ pub mod ensure;
 pub mod functions;
 pub mod observe;
 pub mod parts;
+pub mod policy;
 pub mod rules;
 pub mod table;
 
@@ -18,7 +19,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use crate::aws::iam::{allow, policy_document, service_trust_policy, Account};
+use crate::aws::iam::Account;
 use crate::aws::tags::{standard_tags, Tags};
 
 pub use destroy::destroy;
@@ -237,147 +238,6 @@ impl Spec {
             account.partition, self.dr_region, account.id, self.names.table
         )
     }
-
-    fn log_statements(&self, account: &Account, function: &str) -> Vec<Value> {
-        let group = format!(
-            "arn:{}:logs:{}:{}:log-group:/aws/lambda/{function}",
-            account.partition, self.dr_region, account.id
-        );
-        vec![
-            allow(
-                "CreateOwnLogGroup",
-                &["logs:CreateLogGroup"],
-                &[group.clone()],
-            ),
-            allow(
-                "WriteOwnLogs",
-                &["logs:CreateLogStream", "logs:PutLogEvents"],
-                &[format!("{group}:*")],
-            ),
-        ]
-    }
-
-    /// Publishing to the topics, which drpair_monitoring encrypts with KMS keys of their
-    /// regions: the publisher needs the key too, but only through SNS.
-    fn publish_statements(&self, account: &Account) -> Vec<Value> {
-        let mut regions: Vec<String> = self
-            .inputs
-            .topic_arns
-            .iter()
-            .filter_map(|arn| arn.split(':').nth(3).map(str::to_owned))
-            .collect();
-        regions.sort();
-        regions.dedup();
-        let via: Vec<String> = regions
-            .iter()
-            .map(|r| format!("sns.{r}.amazonaws.com"))
-            .collect();
-        let keys: Vec<String> = regions
-            .iter()
-            .map(|r| format!("arn:{}:kms:{r}:{}:key/*", account.partition, account.id))
-            .collect();
-        vec![
-            allow("Notify", &["sns:Publish"], &self.inputs.topic_arns),
-            json!({
-                "Sid": "EncryptedTopics",
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                "Resource": keys,
-                "Condition": { "StringEquals": { "kms:ViaService": via } },
-            }),
-        ]
-    }
-
-    /// The orchestrator's permissions: exactly the global cluster, the DR cluster, the health
-    /// check, the DR alarms, the DR group, its state table and the topics. `*` resources only
-    /// where AWS has no resource-level permissions (GetMetricData, DescribeAutoScalingGroups).
-    pub fn orchestrator_policy(&self, account: &Account) -> Value {
-        let (p, id) = (&account.partition, &account.id);
-        let global = format!(
-            "arn:{p}:rds::{id}:global-cluster:{}",
-            self.inputs.global_cluster_identifier
-        );
-        let dr_cluster = format!(
-            "arn:{p}:rds:{}:{id}:cluster:{}",
-            self.dr_region, self.inputs.dr_cluster_identifier
-        );
-        let primary_clusters = format!("arn:{p}:rds:{}:{id}:cluster:*", self.primary_region);
-        let mut statements = vec![
-            allow(
-                "ReadGlobalDatabase",
-                &["rds:DescribeGlobalClusters"],
-                &[global.clone()],
-            ),
-            allow(
-                "FailOverToDr",
-                &["rds:FailoverGlobalCluster"],
-                &[global, dr_cluster.clone()],
-            ),
-            allow(
-                "ReadClusters",
-                &["rds:DescribeDBClusters"],
-                &[dr_cluster, primary_clusters],
-            ),
-            allow(
-                "ProbePrimaryHealth",
-                &["route53:GetHealthCheckStatus"],
-                &[format!(
-                    "arn:{p}:route53:::healthcheck/{}",
-                    self.inputs.primary_health_check_id
-                )],
-            ),
-            allow(
-                "ReadDrAlarms",
-                &["cloudwatch:DescribeAlarms"],
-                &[format!(
-                    "arn:{p}:cloudwatch:{}:{id}:alarm:*",
-                    self.dr_region
-                )],
-            ),
-            allow(
-                "ReadReplicationLag",
-                &["cloudwatch:GetMetricData"],
-                &["*".into()],
-            ),
-            allow(
-                "DescribeGroups",
-                &["autoscaling:DescribeAutoScalingGroups"],
-                &["*".into()],
-            ),
-            allow(
-                "ScaleDrGroup",
-                &["autoscaling:UpdateAutoScalingGroup"],
-                &[format!(
-                    "arn:{p}:autoscaling:{}:{id}:autoScalingGroup:*:autoScalingGroupName/{}",
-                    self.dr_region, self.inputs.dr_asg_name
-                )],
-            ),
-            allow(
-                "StateTable",
-                &[
-                    "dynamodb:GetItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:DeleteItem",
-                ],
-                &[self.table_arn(account)],
-            ),
-        ];
-        statements.extend(self.publish_statements(account));
-        statements.extend(self.log_statements(account, &self.names.orchestrator));
-        policy_document(statements)
-    }
-
-    /// The notifier's permissions: publish to the topics, write its logs.
-    pub fn notifier_policy(&self, account: &Account) -> Value {
-        let mut statements = self.publish_statements(account);
-        statements.extend(self.log_statements(account, &self.names.notifier));
-        policy_document(statements)
-    }
-
-    /// Lambda assumes the roles, for this account only.
-    pub fn trust_policy(&self, account: &Account) -> Value {
-        service_trust_policy("lambda.amazonaws.com", Some(&account.id))
-    }
 }
 
 pub fn owner_tag_value(id: &str) -> String {
@@ -420,9 +280,8 @@ pub fn health_check_url(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::iam::wildcard_actions;
 
-    fn spec() -> Spec {
+    pub(crate) fn spec() -> Spec {
         Spec {
             id: "failover-orchestrator-v2-dev".into(),
             names: Names::new("v2-dev", "us-east-2"),
@@ -451,7 +310,7 @@ mod tests {
         }
     }
 
-    fn account() -> Account {
+    pub(crate) fn account() -> Account {
         Account {
             id: "123456789012".into(),
             partition: "aws".into(),
@@ -496,46 +355,6 @@ mod tests {
         assert!(!env.contains_key("SCALE_MIN_SIZE"));
         assert_eq!(Inputs::from_env(&env), Some(without_scale));
         assert_eq!(Inputs::from_env(&BTreeMap::new()), None);
-    }
-
-    #[test]
-    fn policies_name_their_resources_and_no_wildcard_action() {
-        let s = spec();
-        let a = account();
-        let doc = s.orchestrator_policy(&a);
-        assert!(wildcard_actions(&doc).is_empty(), "{doc:#}");
-        let text = doc.to_string();
-        for needle in [
-            "arn:aws:rds::123456789012:global-cluster:global-db-cluster-v2-dev",
-            "arn:aws:rds:us-east-2:123456789012:cluster:dr-db-cluster-v2-dev",
-            "arn:aws:route53:::healthcheck/abc-123",
-            "autoScalingGroupName/payments-web-dev-dr",
-            "arn:aws:dynamodb:us-east-2:123456789012:table/failover-state-v2-dev",
-            "arn:aws:sns:us-east-1:123456789012:drpair-alerts-v2-dev",
-            "sns.us-east-1.amazonaws.com",
-            "/aws/lambda/failover-orchestrator-v2-dev:*",
-        ] {
-            assert!(text.contains(needle), "{needle} not in {doc:#}");
-        }
-        for statement in doc["Statement"].as_array().unwrap() {
-            if statement["Resource"] == json!(["*"]) {
-                let action = statement["Action"][0].as_str().unwrap();
-                assert!(
-                    [
-                        "cloudwatch:GetMetricData",
-                        "autoscaling:DescribeAutoScalingGroups"
-                    ]
-                    .contains(&action),
-                    "{action} on *"
-                );
-            }
-        }
-        let notifier = s.notifier_policy(&a).to_string();
-        assert!(notifier.contains("sns:Publish") && !notifier.contains("rds:"));
-        assert_eq!(
-            s.trust_policy(&a)["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"],
-            "123456789012"
-        );
     }
 
     #[test]

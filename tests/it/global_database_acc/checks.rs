@@ -251,3 +251,23 @@ pub fn hcl_list(ids: &[String]) -> String {
             .join(", ")
     )
 }
+
+/// Emulator gap: moto keeps a deleted cluster's automated snapshot `rds:{cluster}-{minute}`, and
+/// re-creating a cluster of the same name within that minute then fails
+/// (DBClusterSnapshotAlreadyExistsFault). AWS removes automated backups with the cluster.
+pub fn forget_automated_snapshots(emulator: &Emulator, region: &str, cluster_id: &str) {
+    let out = emulator.aws_ok(
+        "rds",
+        region,
+        "DescribeDBClusterSnapshots",
+        &json!({ "DBClusterIdentifier": cluster_id, "SnapshotType": "automated" }),
+    );
+    for snapshot in out["DBClusterSnapshots"].as_array().unwrap() {
+        emulator.aws_ok(
+            "rds",
+            region,
+            "DeleteDBClusterSnapshot",
+            &json!({ "DBClusterSnapshotIdentifier": snapshot["DBClusterSnapshotIdentifier"] }),
+        );
+    }
+}

@@ -293,6 +293,7 @@ fn global_database_lifecycle() {
         "DeleteDBSubnetGroup",
         &json!({ "DBSubnetGroupName": "dr-db-subnet-group-v2-test" }),
     );
+    forget_automated_snapshots(&emulator, "us-east-2", DR);
     emulator.aws_ok(
         "secretsmanager",
         "us-east-1",

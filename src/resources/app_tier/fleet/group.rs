@@ -123,11 +123,25 @@ fn asg_tags(name: &str, tags: &Tags) -> Vec<Tag> {
         .collect()
 }
 
-/// The desired capacity to set: the spec's, except that a DR group scaled up towards the
-/// primary's capacity (by a failover) is left where it is.
-pub fn capacity_to_set(role: Role, wanted: i32, full: i32, existing: Option<i32>) -> i32 {
+/// The desired capacity to set: the spec's, except that a DR group scaled up beyond what
+/// drpair last set (`last_set`), towards the primary's capacity, is left where it is: that is
+/// a failover's doing, and an apply during a disaster must not scale the serving region down.
+pub fn capacity_to_set(
+    role: Role,
+    wanted: i32,
+    full: i32,
+    existing: Option<i32>,
+    last_set: Option<i32>,
+) -> i32 {
     match existing {
-        Some(have) if role == Role::Dr && have > wanted && have <= full => have,
+        Some(have)
+            if role == Role::Dr
+                && have > wanted
+                && have <= full
+                && last_set.is_none_or(|last| have > last) =>
+        {
+            have
+        }
         _ => wanted,
     }
 }
@@ -208,6 +222,7 @@ pub(super) async fn ensure(
         side.desired_capacity,
         spec.full_capacity,
         Some(group.desired_capacity),
+        side.last_desired_capacity,
     );
     let template_changed =
         group.launch_template_id != template_id || group.launch_template_version != version;
@@ -402,18 +417,21 @@ mod tests {
     #[test]
     fn a_failed_over_dr_group_keeps_its_capacity() {
         let cases = [
-            (Role::Dr, 1, 4, Some(4), 4),
-            (Role::Dr, 1, 4, Some(2), 2),
-            (Role::Dr, 1, 4, Some(6), 1),
-            (Role::Dr, 2, 4, Some(1), 2),
-            (Role::Dr, 1, 4, None, 1),
-            (Role::Primary, 2, 2, Some(3), 2),
+            // Scaled up by a failover after drpair set 1: kept.
+            (Role::Dr, 1, 4, Some(4), Some(1), 4),
+            (Role::Dr, 1, 4, Some(2), Some(1), 2),
+            (Role::Dr, 1, 4, Some(6), Some(1), 1),
+            (Role::Dr, 2, 4, Some(1), Some(2), 2),
+            (Role::Dr, 1, 4, None, None, 1),
+            // The user lowers DR from 4 (which drpair set) to warm 1: applied.
+            (Role::Dr, 1, 4, Some(4), Some(4), 1),
+            (Role::Primary, 2, 2, Some(3), Some(2), 2),
         ];
-        for (role, wanted, full, existing, expect) in cases {
+        for (role, wanted, full, existing, last, expect) in cases {
             assert_eq!(
-                capacity_to_set(role, wanted, full, existing),
+                capacity_to_set(role, wanted, full, existing, last),
                 expect,
-                "{role:?} {wanted} {full} {existing:?}"
+                "{role:?} {wanted} {full} {existing:?} {last:?}"
             );
         }
     }

@@ -205,6 +205,7 @@ pub fn drift(spec: &TierSpec, o: &ObservedTier) -> Vec<String> {
                 side.desired_capacity,
                 spec.full_capacity,
                 Some(g.desired_capacity),
+                side.last_desired_capacity,
             );
             if role == Role::Dr && g.desired_capacity != desired {
                 drift.push(format!(

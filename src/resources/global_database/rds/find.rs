@@ -29,8 +29,8 @@ pub(super) const CLUSTER: &str = "Aurora cluster";
 pub(super) const INSTANCE: &str = "Aurora instance";
 pub(super) const SUBNETS: &str = "subnets";
 
-/// Like [`crate::aws::error::api_error`], also classifying RDS's `…NotFoundFault` codes
-/// (`DBClusterNotFoundFault`, `GlobalClusterNotFoundFault`, …) as not found.
+/// Like [`crate::aws::error::api_error`], with not-found answers (RDS's
+/// `DBClusterNotFoundFault`, `GlobalClusterNotFoundFault`, …) mapped to `NotFound`.
 pub(super) fn aws_error<'a, E, R>(
     verb: &'a str,
     what: &'a str,
@@ -41,19 +41,7 @@ where
     E: ProvideErrorMetadata + StdError + 'static,
     R: Debug,
 {
-    move |err| {
-        let err = AwsError::from_sdk(verb, what, id, region, err);
-        let rds_missing = err.code().is_some_and(|c| {
-            c.ends_with("NotFoundFault")
-                || c == "DBInstanceNotFound"
-                || c == "DBParameterGroupNotFound"
-        });
-        if rds_missing {
-            AwsError::not_found(what, id, region)
-        } else {
-            err.classify_not_found()
-        }
-    }
+    move |err| AwsError::from_sdk(verb, what, id, region, err).classify_not_found()
 }
 
 pub(super) fn tags_of(list: &[aws_sdk_rds::types::Tag]) -> Tags {

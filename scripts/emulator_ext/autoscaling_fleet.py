@@ -1,4 +1,8 @@
-"""Auto Scaling instance refreshes, which moto does not implement.
+"""Auto Scaling instance refreshes, which moto does not implement, and launch template versions
+with user data, which moto stores unparsed (every later read of the version then fails).
+
+- CreateLaunchTemplateVersion with LaunchTemplateData.UserData keeps the user data as moto's
+  CreateLaunchTemplate does, so UpdateAutoScalingGroup and RunInstances can use the version.
 
 - StartInstanceRefresh: an unknown group is ``ValidationError`` ("AutoScalingGroup name not
   found"); a refresh still ``Pending``, ``InProgress`` or ``Cancelling`` is
@@ -139,6 +143,26 @@ def _control_history(match):
     return refreshes(backend, match.group("group"))
 
 
+def _patch_template_versions():
+    from moto.core.types import Base64EncodedString
+    from moto.ec2.models.launch_templates import LaunchTemplate
+    from moto.ec2.utils import parse_user_data
+
+    if getattr(LaunchTemplate, "drpair_user_data", False):
+        return
+    LaunchTemplate.drpair_user_data = True
+    original = LaunchTemplate.create_version
+
+    def create_version(self, data, description):
+        user_data = data.get("UserData")
+        if user_data is not None and not isinstance(user_data, Base64EncodedString):
+            data = dict(data, UserData=parse_user_data(user_data))
+        return original(self, data, description)
+
+    LaunchTemplate.create_version = create_version
+
+
 def register(app):
     _patch_responses()
+    _patch_template_versions()
     return app

@@ -1,0 +1,407 @@
+//! `drpair_backup_plan`: backup vaults in both regions (each encrypted with a KMS key of its
+//! region), a backup plan in the primary region whose rule backs up `resource_arns` on
+//! `schedule`, keeps recovery points `retention_days`, and copies each to the DR vault where it
+//! is kept `copy_retention_days`, and the IAM role AWS Backup assumes (with the AWS-managed
+//! backup and restore policies).
+//!
+//! Reads top to bottom: model, schema, validate, plan, create, read, update, delete, import.
+//! The AWS work is in [`backup`], the schedule syntax in [`schedule`], the state mapping in
+//! [`state`].
+
+pub mod backup;
+pub mod schedule;
+mod state;
+
+use crate::aws::Role;
+use crate::framework::resource::Resource;
+use crate::framework::schema::{Attribute, Block, Nesting, Schema};
+use crate::framework::types::Type;
+use crate::framework::value::{Number, Value};
+use crate::framework::{AttributePath, Diagnostics, Val};
+use crate::provider::DrClient;
+use crate::resources::monitoring::validate::{name_prefix, tags as validate_tags};
+use crate::resources::timeouts::{self, Operation, Timeouts};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use state::{from_observed, imported, plan_name, spec, Converged};
+
+pub const DEFAULT_PREFIX: &str = "drpair";
+pub const DEFAULT_SCHEDULE: &str = "cron(0 5 ? * * *)";
+const DEFAULT_RETENTION_DAYS: i64 = 35;
+/// AWS keeps continuous backups at most 35 days.
+const MAX_CONTINUOUS_RETENTION_DAYS: i64 = 35;
+/// Emptying a vault of many recovery points takes a while.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct BackupPlanModel {
+    pub id: Val<String>,
+    pub name_prefix: Val<String>,
+    pub resource_arns: Val<Vec<String>>,
+    pub schedule: Val<String>,
+    pub retention_days: Val<i64>,
+    pub copy_retention_days: Val<i64>,
+    pub continuous_backup: Val<bool>,
+    pub force_destroy: Val<bool>,
+    pub plan_id: Val<String>,
+    pub plan_arn: Val<String>,
+    pub version_id: Val<String>,
+    pub role_arn: Val<String>,
+    pub selection_id: Val<String>,
+    pub tags: Val<BTreeMap<String, String>>,
+    pub tags_all: Val<BTreeMap<String, String>>,
+    pub primary: Val<RegionModel>,
+    pub dr: Val<RegionModel>,
+    pub drift: Val<Vec<String>>,
+    pub timeouts: Val<Timeouts>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RegionModel {
+    pub region: Val<String>,
+    pub vault_name: Val<String>,
+    pub vault_arn: Val<String>,
+    pub kms_key_arn: Val<String>,
+}
+
+pub struct BackupPlan;
+
+fn region_attribute(name: &str, what: &str) -> Attribute {
+    Attribute::nested(
+        name,
+        Nesting::Single,
+        vec![
+            Attribute::string("region").computed().description("The AWS region of this side."),
+            Attribute::string("vault_name").computed().description("`{name_prefix}-backup-vault-{name_version}-{environment}`, the same name in both regions."),
+            Attribute::string("vault_arn").computed().description(format!("ARN of the {what} vault.")),
+            Attribute::string("kms_key_arn").computed().description("ARN of the customer-managed KMS key encrypting the vault (alias `alias/{vault name}`)."),
+        ],
+    )
+    .computed()
+    .description(format!("The {what} region's vault and key."))
+}
+
+fn days(name: &str, what: &str) -> Attribute {
+    Attribute::number(name)
+        .default(Value::Number(Number::Int(DEFAULT_RETENTION_DAYS)))
+        .description(format!("{what}, at least 1 (default {DEFAULT_RETENTION_DAYS}). Changed in place (a new plan version)."))
+}
+
+#[async_trait]
+impl Resource for BackupPlan {
+    type Model = BackupPlanModel;
+    type Client = DrClient;
+
+    fn type_name(&self) -> &'static str {
+        "drpair_backup_plan"
+    }
+
+    fn schema(&self) -> Schema {
+        Schema::new(
+            0,
+            Block::new("AWS Backup for the DR stack: a backup vault `{name_prefix}-backup-vault-{name_version}-{environment}` in the primary and in the DR region, each encrypted with a customer-managed KMS key of its region; a backup plan `{name_prefix}-backup-plan-{name_version}-{environment}` in the primary region whose rule backs up `resource_arns` (e.g. the primary Aurora cluster) on `schedule` into the primary vault, keeps each recovery point `retention_days`, and copies it to the DR vault, kept `copy_retention_days`; the selection; and the IAM role `{name_prefix}-backup-{name_version}-{environment}` AWS Backup assumes, trusted by backup.amazonaws.com only, with the AWS-managed policies AWSBackupServiceRolePolicyForBackup and AWSBackupServiceRolePolicyForRestores. Everything carries `Environment`, `DR-Role`, the provider's `default_tags` and `drpair:owner`; anything deleted or changed outside Terraform shows in `drift` and is repaired by the next apply.")
+                .attr(Attribute::string("id").computed().description("The plan name, `{name_prefix}-backup-plan-{name_version}-{environment}`; the import id."))
+                .attr(Attribute::string("name_prefix").default(Value::String(DEFAULT_PREFIX.into())).requires_replace().description("Start of the vault, plan and role names: 1-24 lowercase letters, digits or hyphens (default `drpair`). Changing it replaces everything."))
+                .attr(Attribute::new("resource_arns", Type::Set(Box::new(Type::String))).required().description("ARNs of the resources to back up, in the primary region (e.g. `drpair_global_database.main.primary.cluster_arn`). Changed in place (the selection is replaced)."))
+                .attr(Attribute::string("schedule").default(Value::String(DEFAULT_SCHEDULE.into())).description("When backups run: an AWS cron expression in UTC, `cron(minutes hours day-of-month month day-of-week year)`, at most hourly (default `cron(0 5 ? * * *)`, daily at 05:00). Checked at plan time; AWS Backup does not take rate() expressions."))
+                .attr(days("retention_days", "Days each recovery point is kept in the primary vault"))
+                .attr(days("copy_retention_days", "Days each copy is kept in the DR vault"))
+                .attr(Attribute::bool("continuous_backup").default(Value::Bool(false)).description("Continuous backup (point-in-time restore within `retention_days`, at most 35) in the primary region. Its cross-region copies are snapshots: the DR region gets no point-in-time restore, which the plan warns about."))
+                .attr(Attribute::bool("force_destroy").default(Value::Bool(false)).description("Delete the vaults' recovery points on destroy. Without it, destroying a vault that holds recovery points fails and nothing is lost."))
+                .attr(Attribute::string("plan_id").computed().description("The backup plan's id."))
+                .attr(Attribute::string("plan_arn").computed().description("The backup plan's ARN."))
+                .attr(Attribute::string("version_id").computed().description("The plan's current version; every change of the rule makes a new one."))
+                .attr(Attribute::string("role_arn").computed().description("ARN of the IAM role AWS Backup assumes."))
+                .attr(Attribute::string("selection_id").computed().description("The plan's selection of `resource_arns`."))
+                .attr(Attribute::string_map("tags").optional().description("Tags for the vaults, keys, plan and role, on top of the provider's `default_tags`."))
+                .attr(Attribute::string_map("tags_all").computed().volatile().description("All tags of the plan except those drpair manages: `default_tags` merged with `tags`."))
+                .attr(region_attribute("primary", "primary"))
+                .attr(region_attribute("dr", "DR"))
+                .attr(Attribute::string_list("drift").computed().description("Differences found outside Terraform at the last refresh (a deleted vault, selection or role, a changed rule, a disabled key). A non-empty list plans a repair; apply restores what is missing and leaves it empty."))
+                .attr(timeouts::attribute("create 30m, update 30m, delete 30m")),
+        )
+    }
+
+    fn validate(&self, config: &BackupPlanModel, diags: &mut Diagnostics) {
+        let root = AttributePath::root();
+        name_prefix(&config.name_prefix, root.attr("name_prefix"), diags);
+        if let Val::Known(arns) = &config.resource_arns {
+            if arns.is_empty() {
+                diags.error_at(root.attr("resource_arns"), "No resources to back up", "resource_arns is empty; list at least one resource ARN, such as the primary Aurora cluster's.");
+            }
+            for arn in arns {
+                if arn.splitn(6, ':').count() != 6 || !arn.starts_with("arn:") {
+                    diags.error_at(root.attr("resource_arns"), "Invalid resource ARN", format!("{arn:?} is not an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE)."));
+                }
+            }
+        }
+        if let Val::Known(s) = &config.schedule {
+            if let Err(why) = schedule::validate_backup_schedule(s) {
+                diags.error_at(root.attr("schedule"), "Invalid schedule expression", why);
+            }
+        }
+        for name in ["retention_days", "copy_retention_days"] {
+            let v = if name == "retention_days" {
+                &config.retention_days
+            } else {
+                &config.copy_retention_days
+            };
+            if let Val::Known(n) = v {
+                if *n < 1 {
+                    diags.error_at(
+                        root.attr(name),
+                        "Invalid retention",
+                        format!("{name} is {n}; recovery points must be kept at least 1 day."),
+                    );
+                }
+            }
+        }
+        if let (Val::Known(true), Val::Known(n)) =
+            (&config.continuous_backup, &config.retention_days)
+        {
+            if *n > MAX_CONTINUOUS_RETENTION_DAYS {
+                diags.error_at(root.attr("retention_days"), "Retention too long for continuous backup", format!("retention_days is {n}; continuous backups are kept at most {MAX_CONTINUOUS_RETENTION_DAYS} days."));
+            }
+        }
+        validate_tags(&config.tags, root.attr("tags"), diags);
+        timeouts::validate(&config.timeouts, &root.attr("timeouts"), diags);
+    }
+
+    async fn modify_plan(
+        &self,
+        client: &DrClient,
+        prior: Option<&BackupPlanModel>,
+        mut planned: BackupPlanModel,
+        diags: &mut Diagnostics,
+    ) -> BackupPlanModel {
+        let root = AttributePath::root();
+        if let Val::Known(prefix) = &planned.name_prefix {
+            planned.id = Val::Known(plan_name(client, prefix));
+        }
+        planned.tags_all = match &planned.tags {
+            Val::Unknown => Val::Unknown,
+            tags => Val::Known(merged_tags(client, tags)),
+        };
+        if planned.continuous_backup.known() == Some(&true) {
+            diags.warning_at(
+                root.attr("continuous_backup"),
+                "Cross-region copies of continuous backups are snapshots",
+                format!("With continuous_backup, the primary region ({}) can restore to any point within retention_days, but the copies in the DR region ({}) are snapshots: no point-in-time restore there.", client.aws.primary.region, client.aws.dr.region),
+            );
+        }
+        if let Val::Known(arns) = &planned.resource_arns {
+            let primary = &client.aws.primary.region;
+            for arn in arns {
+                let region = arn.split(':').nth(3).unwrap_or_default();
+                if !region.is_empty() && region != primary {
+                    diags.error_at(root.attr("resource_arns"), "Resource outside the primary region", format!("{arn} is in {region}; the backup plan runs in the primary region ({primary}) and can only back up resources there. Its copies go to the DR region by themselves."));
+                }
+            }
+        }
+        let repair = prior.is_some_and(|p| p.drift.known().is_some_and(|d| !d.is_empty()));
+        let rule_changed = prior.is_some_and(|p| {
+            p.schedule != planned.schedule
+                || p.retention_days != planned.retention_days
+                || p.copy_retention_days != planned.copy_retention_days
+                || p.continuous_backup != planned.continuous_backup
+        });
+        let selection_changed = prior.is_some_and(|p| p.resource_arns != planned.resource_arns);
+        if repair {
+            planned.plan_id = Val::Unknown;
+            planned.plan_arn = Val::Unknown;
+        }
+        if repair || rule_changed {
+            planned.version_id = Val::Unknown;
+        }
+        if repair || selection_changed {
+            planned.selection_id = Val::Unknown;
+        }
+        let vault = client.versioned_name(&format!(
+            "{}-backup-vault",
+            planned
+                .name_prefix
+                .known()
+                .map_or(DEFAULT_PREFIX, |p| p.as_str())
+        ));
+        for role in Role::BOTH {
+            let prior_side = prior.and_then(|p| side(p, role).known());
+            let keep = |v: Option<&Val<String>>| match v {
+                Some(Val::Known(s)) if !s.is_empty() && !repair => Val::Known(s.clone()),
+                _ => Val::Unknown,
+            };
+            *side_mut(&mut planned, role) = Val::Known(RegionModel {
+                region: Val::Known(client.aws.region(role).region.clone()),
+                vault_name: Val::Known(vault.clone()),
+                vault_arn: keep(prior_side.map(|s| &s.vault_arn)),
+                kms_key_arn: keep(prior_side.map(|s| &s.kms_key_arn)),
+            });
+        }
+        if prior.is_none() || repair {
+            planned.drift = Val::Known(Vec::new());
+        }
+        planned
+    }
+
+    async fn create(
+        &self,
+        client: &DrClient,
+        planned: BackupPlanModel,
+        diags: &mut Diagnostics,
+    ) -> Option<BackupPlanModel> {
+        let spec = spec(client, &planned)?;
+        let deadline = timeouts::deadline(&planned.timeouts, Operation::Create, DEFAULT_TIMEOUT);
+        match state::converge(
+            client,
+            &spec,
+            &planned,
+            false,
+            deadline,
+            "Creating backup plan",
+            diags,
+        )
+        .await
+        {
+            Converged::Applied(m) | Converged::Failed(Some(m)) => Some(m),
+            // Nothing readable exists: keep the names in state so destroy can sweep.
+            Converged::Failed(None) => Some(state::empty_state(client, planned)),
+            Converged::Refused => None,
+        }
+    }
+
+    async fn read(
+        &self,
+        client: &DrClient,
+        state: BackupPlanModel,
+        diags: &mut Diagnostics,
+    ) -> Option<BackupPlanModel> {
+        let spec = spec(client, &state)?;
+        match backup::observe(&client.aws, &spec).await {
+            Ok(observed) if observed.exists() => {
+                let drift = backup::drift(&spec, &observed);
+                Some(from_observed(client, &state, &observed, drift))
+            }
+            Ok(_) => None,
+            Err(e) => {
+                diags.error("Reading backup plan", e.to_string());
+                None
+            }
+        }
+    }
+
+    async fn update(
+        &self,
+        client: &DrClient,
+        _prior: BackupPlanModel,
+        planned: BackupPlanModel,
+        diags: &mut Diagnostics,
+    ) -> Option<BackupPlanModel> {
+        let spec = spec(client, &planned)?;
+        let deadline = timeouts::deadline(&planned.timeouts, Operation::Update, DEFAULT_TIMEOUT);
+        match state::converge(
+            client,
+            &spec,
+            &planned,
+            true,
+            deadline,
+            "Updating backup plan",
+            diags,
+        )
+        .await
+        {
+            Converged::Applied(m) | Converged::Failed(Some(m)) => Some(m),
+            Converged::Failed(None) | Converged::Refused => None,
+        }
+    }
+
+    async fn delete(&self, client: &DrClient, prior: BackupPlanModel, diags: &mut Diagnostics) {
+        let Some(spec) = spec(client, &prior) else {
+            return;
+        };
+        let key = |role: Role| {
+            side(&prior, role)
+                .known()
+                .and_then(|s| s.kms_key_arn.known())
+                .map(String::as_str)
+        };
+        let deadline = timeouts::deadline(&prior.timeouts, Operation::Delete, DEFAULT_TIMEOUT);
+        if let Err(e) = backup::destroy(
+            &client.aws,
+            &spec,
+            [key(Role::Primary), key(Role::Dr)],
+            deadline,
+        )
+        .await
+        {
+            diags.error("Deleting backup plan", e.to_string());
+        }
+    }
+
+    async fn import(
+        &self,
+        client: &DrClient,
+        id: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<BackupPlanModel> {
+        let suffix = format!(
+            "-backup-plan-{}-{}",
+            client.name_version, client.environment
+        );
+        let Some(prefix) = id.strip_suffix(&suffix).filter(|p| !p.is_empty()) else {
+            diags.error(
+                "Cannot import this backup plan",
+                format!("The import id is the plan name, `{{name_prefix}}{suffix}` for this provider (e.g. `{DEFAULT_PREFIX}{suffix}`); {id:?} is not of that form."),
+            );
+            return None;
+        };
+        let seed = BackupPlanModel {
+            id: Val::Known(id.to_owned()),
+            name_prefix: Val::Known(prefix.to_owned()),
+            ..BackupPlanModel::default()
+        };
+        let spec = state::names_only(client, &seed)?;
+        match backup::observe(&client.aws, &spec).await {
+            Ok(observed) if observed.plan.is_some() => Some(imported(client, &seed, &observed)),
+            Ok(_) => {
+                diags.error(
+                    "Cannot import non-existent backup plan",
+                    format!("No backup plan named {id:?} exists in {}. The import id is the plan name, `{{name_prefix}}-backup-plan-{{name_version}}-{{environment}}`.", client.aws.primary.region),
+                );
+                None
+            }
+            Err(e) => {
+                diags.error("Importing backup plan", e.to_string());
+                None
+            }
+        }
+    }
+}
+
+// ---- helpers below the resource ----
+
+fn merged_tags(
+    client: &DrClient,
+    tags: &Val<BTreeMap<String, String>>,
+) -> BTreeMap<String, String> {
+    let mut all = client.default_tags.clone();
+    if let Val::Known(t) = tags {
+        all.extend(t.clone());
+    }
+    all
+}
+
+fn side(m: &BackupPlanModel, role: Role) -> &Val<RegionModel> {
+    match role {
+        Role::Primary => &m.primary,
+        Role::Dr => &m.dr,
+    }
+}
+
+fn side_mut(m: &mut BackupPlanModel, role: Role) -> &mut Val<RegionModel> {
+    match role {
+        Role::Primary => &mut m.primary,
+        Role::Dr => &mut m.dr,
+    }
+}

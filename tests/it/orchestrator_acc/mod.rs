@@ -1,0 +1,486 @@
+//! drpair_failover_orchestrator through the real Terraform CLI against the emulator, as numbered
+//! steps: create and check the functions, roles, rules, permissions and table in the DR region
+//! with their tags; empty plan; the deployed package runs and fails over once; import; mode
+//! changed in place; parts deleted out of band planned as a repair and repaired; destroy leaves
+//! nothing; and the plan-time errors of bad input.
+
+mod stack;
+
+use crate::harness::{provider_block, Emulator, Workspace};
+use serde_json::{json, Value};
+use stack::{Stack, DR, DR_CLUSTER, GLOBAL, PRIMARY};
+
+const ADDR: &str = "drpair_failover_orchestrator.auto";
+const ID: &str = "failover-orchestrator-v2-test";
+const NOTIFIER: &str = "failover-notifier-v2-test";
+const ROLES: [&str; 2] = [
+    "failover-orchestrator-v2-test-us-east-2",
+    "failover-notifier-v2-test-us-east-2",
+];
+const RULES: [&str; 2] = ["failover-alarms-v2-test", "failover-probe-v2-test"];
+const TABLE: &str = "failover-state-v2-test";
+const OWNER: &str = "drpair_failover_orchestrator/failover-orchestrator-v2-test";
+
+fn config(endpoint: &str, s: &Stack, mode: &str) -> String {
+    format!(
+        r#"{}
+resource "drpair_failover_orchestrator" "auto" {{
+  global_cluster_identifier = "{GLOBAL}"
+  dr_cluster_identifier     = "{DR_CLUSTER}"
+  primary_health_check_id   = "{}"
+  dr_asg_name               = "{}"
+  topic_arns                = ["{}", "{}"]
+  mode                      = "{mode}"
+  scale_to                  = {{ min_size = 2, desired_capacity = 4 }}
+  tags                      = {{ Team = "sre" }}
+}}
+
+output "orchestrator" {{ value = drpair_failover_orchestrator.auto.orchestrator_function_arn }}
+"#,
+        provider_block(endpoint, "default_tags = { CostCenter = \"payments\" }"),
+        s.health_check_id,
+        stack::ASG,
+        s.topic_arns[0],
+        s.topic_arns[1],
+    )
+}
+
+fn tags_map(list: &Value, key: &str, value: &str) -> Value {
+    let mut tags = serde_json::Map::new();
+    for t in list.as_array().cloned().unwrap_or_default() {
+        tags.insert(t[key].as_str().unwrap().to_owned(), t[value].clone());
+    }
+    Value::Object(tags)
+}
+
+fn assert_standard_tags(tags: &Value, what: &str) {
+    assert_eq!(tags["Environment"], "test", "{what}: {tags}");
+    assert_eq!(tags["DR-Role"], "dr", "{what}: {tags}");
+    assert_eq!(tags["CostCenter"], "payments", "{what}: {tags}");
+    assert_eq!(tags["Team"], "sre", "{what}: {tags}");
+    assert_eq!(tags["drpair:owner"], OWNER, "{what}: {tags}");
+}
+
+fn function(emulator: &Emulator, region: &str, name: &str) -> Option<Value> {
+    match emulator.aws(
+        "lambda",
+        region,
+        "GetFunction",
+        &json!({ "FunctionName": name }),
+    ) {
+        Ok(out) => Some(out),
+        Err(e) if e.code == "ResourceNotFoundException" => None,
+        Err(e) => panic!("GetFunction {name} in {region}: {e}"),
+    }
+}
+
+fn rule(emulator: &Emulator, name: &str) -> Option<Value> {
+    match emulator.aws("events", DR, "DescribeRule", &json!({ "Name": name })) {
+        Ok(out) => Some(out),
+        Err(e) if e.code == "ResourceNotFoundException" => None,
+        Err(e) => panic!("DescribeRule {name}: {e}"),
+    }
+}
+
+/// Everything of step 1, checked in AWS against the state.
+fn check_deployment(emulator: &Emulator, state: &Value, s: &Stack, mode: &str) {
+    for (name, arn_key, handler) in [
+        (
+            ID,
+            "orchestrator_function_arn",
+            "drpair_failover.orchestrator.handler",
+        ),
+        (
+            NOTIFIER,
+            "notifier_function_arn",
+            "drpair_failover.notifier.handler",
+        ),
+    ] {
+        let f =
+            function(emulator, DR, name).unwrap_or_else(|| panic!("no function {name} in {DR}"));
+        let c = &f["Configuration"];
+        assert_eq!(c["FunctionArn"], state[arn_key], "{name}");
+        assert_eq!(c["Runtime"], "python3.12", "{name}");
+        assert_eq!(c["Handler"], handler, "{name}");
+        assert_eq!(c["CodeSha256"], state["code_sha256"], "{name}");
+        let env = &c["Environment"]["Variables"];
+        assert_eq!(env["MODE"], mode, "{name}: {env}");
+        assert_eq!(env["GLOBAL_CLUSTER_IDENTIFIER"], GLOBAL);
+        assert_eq!(env["DR_CLUSTER_IDENTIFIER"], DR_CLUSTER);
+        assert_eq!(env["HEALTH_CHECK_ID"], s.health_check_id.as_str());
+        assert_eq!(env["TOPIC_ARNS"], s.topic_arns.join(","));
+        assert_eq!(env["STATE_TABLE"], TABLE);
+        assert_eq!(
+            env["PRIMARY_ENDPOINT_URL"],
+            "https://primary.payments.example.com/health"
+        );
+        assert_standard_tags(&f["Tags"], name);
+        assert!(
+            function(emulator, PRIMARY, name).is_none(),
+            "{name} must run in the DR region only"
+        );
+    }
+    let orchestrator_role =
+        emulator.aws_ok("iam", PRIMARY, "GetRole", &json!({ "RoleName": ROLES[0] }));
+    assert_eq!(
+        orchestrator_role["Role"]["Arn"],
+        state["orchestrator_role_arn"]
+    );
+    for role in ROLES {
+        let got = emulator.aws_ok("iam", PRIMARY, "GetRole", &json!({ "RoleName": role }));
+        assert_standard_tags(&tags_map(&got["Role"]["Tags"], "Key", "Value"), role);
+        let policy = emulator.aws_ok(
+            "iam",
+            PRIMARY,
+            "GetRolePolicy",
+            &json!({ "RoleName": role, "PolicyName": "drpair-failover" }),
+        );
+        let text = policy["PolicyDocument"].to_string();
+        for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+            let actions = match &statement["Action"] {
+                Value::Array(a) => a.clone(),
+                one => vec![one.clone()],
+            };
+            for action in actions {
+                assert!(
+                    !action.as_str().unwrap().contains('*'),
+                    "{role}: wildcard action {action}"
+                );
+            }
+        }
+        for topic in &s.topic_arns {
+            assert!(
+                text.contains(topic.as_str()),
+                "{role} must name {topic}: {text}"
+            );
+        }
+    }
+    let orchestrator_policy = emulator.aws_ok(
+        "iam",
+        PRIMARY,
+        "GetRolePolicy",
+        &json!({ "RoleName": ROLES[0], "PolicyName": "drpair-failover" }),
+    )["PolicyDocument"]
+        .to_string();
+    for needle in [
+        format!("global-cluster:{GLOBAL}"),
+        format!("cluster:{DR_CLUSTER}"),
+        format!("autoScalingGroupName/{}", stack::ASG),
+        format!("healthcheck/{}", s.health_check_id),
+        format!("table/{TABLE}"),
+    ] {
+        assert!(
+            orchestrator_policy.contains(&needle),
+            "{needle} in {orchestrator_policy}"
+        );
+    }
+
+    let rule_arns = state["rule_arns"].as_array().unwrap();
+    assert_eq!(rule_arns.len(), 2);
+    for (name, arn) in RULES.iter().zip(rule_arns) {
+        let r = rule(emulator, name).unwrap_or_else(|| panic!("no rule {name}"));
+        assert_eq!(&r["Arn"], arn);
+        assert_eq!(r["State"], "ENABLED");
+        let tags = emulator.aws_ok(
+            "events",
+            DR,
+            "ListTagsForResource",
+            &json!({ "ResourceARN": arn }),
+        );
+        assert_standard_tags(&tags_map(&tags["Tags"], "Key", "Value"), name);
+    }
+    let alarms = rule(emulator, RULES[0]).unwrap();
+    let pattern: Value = serde_json::from_str(alarms["EventPattern"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        pattern["detail-type"],
+        json!(["CloudWatch Alarm State Change"])
+    );
+    assert_eq!(
+        pattern["detail"]["alarmName"],
+        json!([{ "wildcard": "drpair-*-v2-test" }])
+    );
+    assert_eq!(
+        rule(emulator, RULES[1]).unwrap()["ScheduleExpression"],
+        "rate(1 minute)"
+    );
+    let targets = |name: &str| {
+        let out = emulator.aws_ok("events", DR, "ListTargetsByRule", &json!({ "Rule": name }));
+        let mut arns: Vec<String> = out["Targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["Arn"].as_str().unwrap().to_owned())
+            .collect();
+        arns.sort();
+        arns
+    };
+    let orchestrator_arn = state["orchestrator_function_arn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let notifier_arn = state["notifier_function_arn"].as_str().unwrap().to_owned();
+    assert_eq!(
+        targets(RULES[0]),
+        vec![notifier_arn, orchestrator_arn.clone()]
+    );
+    assert_eq!(targets(RULES[1]), vec![orchestrator_arn]);
+    let policy = emulator.aws_ok("lambda", DR, "GetPolicy", &json!({ "FunctionName": ID }));
+    let policy = policy["Policy"].as_str().unwrap();
+    for arn in rule_arns {
+        assert!(
+            policy.contains(arn.as_str().unwrap()),
+            "{arn} may invoke the orchestrator: {policy}"
+        );
+    }
+
+    let table = emulator.aws_ok(
+        "dynamodb",
+        DR,
+        "DescribeTable",
+        &json!({ "TableName": TABLE }),
+    )["Table"]
+        .clone();
+    assert_eq!(table["SSEDescription"]["SSEType"], "KMS");
+    let tags = emulator.aws_ok(
+        "dynamodb",
+        DR,
+        "ListTagsOfResource",
+        &json!({ "ResourceArn": table["TableArn"] }),
+    );
+    assert_standard_tags(&tags_map(&tags["Tags"], "Key", "Value"), TABLE);
+}
+
+fn assert_nothing_left(emulator: &Emulator) {
+    for region in [PRIMARY, DR] {
+        for name in [ID, NOTIFIER] {
+            assert!(
+                function(emulator, region, name).is_none(),
+                "{name} left in {region}"
+            );
+        }
+        let rules = emulator.aws_ok(
+            "events",
+            region,
+            "ListRules",
+            &json!({ "NamePrefix": "failover-" }),
+        );
+        assert_eq!(rules["Rules"], json!([]), "rules left in {region}");
+        let tables = emulator.aws_ok("dynamodb", region, "ListTables", &json!({}));
+        assert!(
+            !tables["TableNames"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t == TABLE),
+            "{TABLE} left in {region}"
+        );
+    }
+    for role in ROLES {
+        let got = emulator.aws("iam", PRIMARY, "GetRole", &json!({ "RoleName": role }));
+        assert_eq!(
+            got.map_err(|e| e.code),
+            Err("NoSuchEntity".to_owned()),
+            "{role} left"
+        );
+    }
+    let tagged = emulator.aws_ok(
+        "resourcegroupstaggingapi",
+        DR,
+        "GetResources",
+        &json!({ "TagFilters": [{ "Key": "drpair:owner", "Values": [OWNER] }] }),
+    );
+    assert_eq!(
+        tagged["ResourceTagMappingList"],
+        json!([]),
+        "tagged objects left in {DR}"
+    );
+}
+
+#[test]
+fn orchestrator_lifecycle() {
+    let emulator = Emulator::start();
+    let s = stack::build(&emulator);
+    let ws = Workspace::new(&emulator);
+    ws.write_config(&config(&emulator.endpoint, &s, "automatic"));
+    ws.init();
+
+    // 1. Create, then check the DR region: functions, roles, rules, permissions, table, tags.
+    ws.apply();
+    let state = ws.state_resource(ADDR);
+    assert_eq!(state["id"], ID);
+    assert_eq!(state["region"], DR);
+    assert_eq!(state["state_table_name"], TABLE);
+    assert_eq!(state["drift"], json!([]));
+    assert_eq!(state["mode"], "automatic");
+    assert_eq!(state["consecutive_failures"], 2);
+    assert_eq!(state["code_sha256"].as_str().map(str::len), Some(44));
+    check_deployment(&emulator, &state, &s, "automatic");
+
+    // 2. Plan right after apply is empty.
+    ws.assert_no_changes();
+
+    // 3. The package the provider zipped runs: an outage fails over once, scales DR, notifies.
+    stack::control(
+        &emulator,
+        "POST",
+        &format!("/_drpair/lambda/{DR}/{ID}"),
+        &json!({ "execute": true }),
+    );
+    stack::control(
+        &emulator,
+        "POST",
+        &format!("/_drpair/health-checks/{}", s.health_check_id),
+        &json!({ "healthy": false }),
+    );
+    emulator.aws_ok("cloudwatch", DR, "SetAlarmState", &json!({ "AlarmName": stack::LAG_ALARM, "StateValue": "ALARM", "StateReason": "lag 2400 ms" }));
+    let first = stack::invoke(&emulator, ID, &stack::scheduled_event("probe-1"));
+    assert_eq!(first["action"], "none", "{first}");
+    let second = stack::invoke(&emulator, ID, &stack::scheduled_event("probe-2"));
+    assert_eq!(second["action"], "failed_over", "{second}");
+    let third = stack::invoke(&emulator, ID, &stack::scheduled_event("probe-3"));
+    assert_eq!(third["action"], "none", "{third}");
+    assert_eq!(stack::writer_region(&emulator), DR);
+    assert_eq!(stack::dr_capacity(&emulator), (2, 4, 4));
+    for (region, queue) in [PRIMARY, DR].into_iter().zip(&s.queue_urls) {
+        let events = stack::queued_events(&emulator, region, queue);
+        assert_eq!(events.len(), 1, "{region}: {events:?}");
+        assert_eq!(events[0]["what"], "failover");
+        assert_eq!(events[0]["to_region"], DR);
+    }
+    ws.assert_no_changes();
+
+    // 4. Import by id into a fresh state gives the same values and an empty plan.
+    ws.state_rm(ADDR);
+    ws.import(ADDR, ID);
+    let imported = ws.state_resource(ADDR);
+    for key in [
+        "id",
+        "global_cluster_identifier",
+        "dr_cluster_identifier",
+        "primary_health_check_id",
+        "dr_asg_name",
+        "topic_arns",
+        "mode",
+        "consecutive_failures",
+        "alarm_name_prefix",
+        "scale_to",
+        "tags",
+        "tags_all",
+        "region",
+        "orchestrator_function_arn",
+        "notifier_function_arn",
+        "orchestrator_role_arn",
+        "notifier_role_arn",
+        "rule_arns",
+        "state_table_name",
+        "code_sha256",
+        "drift",
+    ] {
+        assert_eq!(imported[key], state[key], "imported {key}");
+    }
+    ws.assert_no_changes();
+
+    // 5. The mode changes in place: same functions, same roles, new environment.
+    ws.write_config(&config(&emulator.endpoint, &s, "notify_only"));
+    let (code, plan) = ws.plan_exit_code();
+    assert_eq!(code, 2, "{plan}");
+    assert!(plan.stdout.contains("update in-place"), "{plan}");
+    assert!(!plan.stdout.contains("must be replaced"), "{plan}");
+    ws.apply();
+    let updated = ws.state_resource(ADDR);
+    for key in [
+        "orchestrator_function_arn",
+        "notifier_function_arn",
+        "orchestrator_role_arn",
+        "rule_arns",
+        "code_sha256",
+    ] {
+        assert_eq!(updated[key], state[key], "{key} must not change");
+    }
+    assert_eq!(updated["mode"], "notify_only");
+    check_deployment(&emulator, &updated, &s, "notify_only");
+    ws.assert_no_changes();
+
+    // 6. Parts deleted or changed out of band are planned as a repair, and repaired.
+    emulator.aws_ok(
+        "events",
+        DR,
+        "RemoveTargets",
+        &json!({ "Rule": RULES[1], "Ids": ["orchestrator"] }),
+    );
+    emulator.aws_ok("events", DR, "DeleteRule", &json!({ "Name": RULES[1] }));
+    emulator.aws_ok(
+        "lambda",
+        DR,
+        "RemovePermission",
+        &json!({ "FunctionName": NOTIFIER, "StatementId": "drpair-alarm-rule" }),
+    );
+    emulator.aws_ok(
+        "iam",
+        PRIMARY,
+        "DeleteRolePolicy",
+        &json!({ "RoleName": ROLES[1], "PolicyName": "drpair-failover" }),
+    );
+    let (code, plan) = ws.plan_exit_code();
+    assert_eq!(code, 2, "{plan}");
+    assert!(
+        plan.stdout.contains("failover-probe-v2-test is missing"),
+        "{plan}"
+    );
+    assert!(
+        plan.stdout.contains("permission drpair-alarm-rule"),
+        "{plan}"
+    );
+    assert!(
+        plan.stdout
+            .contains("inline policy drpair-failover is missing"),
+        "{plan}"
+    );
+    ws.apply();
+    let repaired = ws.state_resource(ADDR);
+    assert_eq!(repaired["drift"], json!([]));
+    assert_eq!(repaired["rule_arns"], state["rule_arns"]);
+    check_deployment(&emulator, &repaired, &s, "notify_only");
+    ws.assert_no_changes();
+
+    // 7. Destroy leaves nothing, in either region.
+    ws.destroy();
+    assert_nothing_left(&emulator);
+}
+
+#[test]
+fn orchestrator_bad_input_is_refused_at_plan() {
+    let emulator = Emulator::start();
+    let ws = Workspace::new(&emulator);
+    ws.write_config(&format!(
+        r#"{}
+resource "drpair_failover_orchestrator" "auto" {{
+  global_cluster_identifier = "global--db"
+  dr_cluster_identifier     = "dr-db-cluster-v2-test"
+  primary_health_check_id   = "not a check"
+  dr_asg_name               = "web"
+  topic_arns                = ["arn:aws:sqs:us-east-2:123456789012:q"]
+  mode                      = "sometimes"
+  consecutive_failures      = 0
+  scale_to                  = {{ min_size = 4, desired_capacity = 2 }}
+}}
+"#,
+        provider_block(&emulator.endpoint, "")
+    ));
+    ws.init();
+    let (code, out) = ws.plan_exit_code();
+    assert_eq!(code, 1, "{out}");
+    let text = out.combined();
+    for expected in [
+        "Invalid global cluster identifier",
+        "Invalid health check id",
+        "Invalid topic ARN",
+        "Invalid mode",
+        "Invalid number of failed probes",
+        "Desired capacity below the minimum",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from:\n{text}");
+    }
+    // Nothing was made.
+    assert!(function(&emulator, DR, ID).is_none());
+}
