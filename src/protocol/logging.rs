@@ -40,7 +40,7 @@ pub struct HclogLayer {
 
 impl<S: Subscriber> Layer<S> for HclogLayer {
     fn enabled(&self, meta: &tracing::Metadata<'_>, _ctx: Context<'_, S>) -> bool {
-        let ours = meta.target().starts_with("drpair");
+        let ours = is_ours(meta.target());
         let limit = if ours || self.level == Level::TRACE {
             self.level
         } else {
@@ -81,8 +81,13 @@ fn level_name(l: &Level) -> &'static str {
     }
 }
 
+/// The library's modules and the provider binary's own.
+fn is_ours(target: &str) -> bool {
+    target.starts_with("drpair") || target.starts_with("terraform_provider_drpair")
+}
+
 fn module_name(target: &str) -> String {
-    if target.starts_with("drpair") {
+    if is_ours(target) {
         "drpair".to_string()
     } else {
         target.split("::").next().unwrap_or(target).to_string()

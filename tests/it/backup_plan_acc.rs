@@ -462,7 +462,9 @@ fn bad_backup_plan_input_fails_at_plan_naming_the_attribute() {
         let (code, out) = ws.plan_exit_code();
         assert_eq!(code, 1, "{summary}: {out}");
         let text = out.combined();
-        assert!(text.contains(summary), "expected {summary:?}: {text}");
+        // Terraform wraps details at 80 columns.
+        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains(summary), "expected {summary:?}: {text}");
         assert!(
             text.contains(source_line),
             "expected {source_line:?}: {text}"

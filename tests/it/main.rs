@@ -5,6 +5,7 @@ mod app_tier_acc;
 mod backup_plan_acc;
 mod emulator_cloudwatch;
 mod failover_acc;
+mod failover_dns_acc;
 mod functions_acc;
 mod global_database_acc;
 mod harness;
