@@ -1,16 +1,39 @@
-output "primary_vpc_id" {
-  value = drpair_network.main.primary.vpc_id
+output "primary_endpoint_url" {
+  description = "The payment API through the primary region's load balancer."
+  value       = drpair_failover_dns.api.primary.endpoint_url
 }
 
-output "dr_vpc_id" {
-  value = drpair_network.main.dr.vpc_id
+output "dr_endpoint_url" {
+  description = "The payment API through the DR region's load balancer."
+  value       = drpair_failover_dns.api.dr.endpoint_url
 }
 
-output "peering_connection_id" {
-  value = drpair_network.main.peering_connection_id
+output "api_fqdn" {
+  description = "The failover record clients use: the primary while healthy, the DR region otherwise."
+  value       = drpair_failover_dns.api.fqdn
 }
 
-output "network_drift" {
-  description = "Parts of the network found broken outside Terraform (empty when healthy)."
-  value       = drpair_network.main.drift
+output "health_check_status" {
+  value = {
+    primary = data.drpair_replication_status.now.primary.healthy
+    dr      = data.drpair_replication_status.now.dr.healthy
+  }
+}
+
+output "replication_lag_ms" {
+  value = data.drpair_replication_status.now.replication_lag_ms
+}
+
+output "writer_region" {
+  value = data.drpair_replication_status.now.writer_region
+}
+
+output "rto_budget_seconds" {
+  description = "Worst-case detection + DNS + promotion time, checked against the 300 s RTO at plan time."
+  value       = drpair_failover_dns.api.rto_budget_seconds
+}
+
+output "database_secret_arn" {
+  description = "Master credentials (the password itself is never in Terraform state)."
+  value       = drpair_global_database.main.secret_arn
 }

@@ -44,6 +44,50 @@ variable "default_tags" {
   default     = { CostCenter = "payments" }
 }
 
+variable "db_instance_class" {
+  type    = string
+  default = "db.r6g.large"
+}
+
+variable "deletion_protection" {
+  description = "Protect the database from destroy (turn off, apply, then destroy to tear down)."
+  type        = bool
+  default     = false
+}
+
+variable "min_size" {
+  type    = number
+  default = 2
+}
+
+variable "max_size" {
+  type    = number
+  default = 6
+}
+
+variable "desired_capacity" {
+  type    = number
+  default = 2
+}
+
+variable "zone_name" {
+  description = "Route 53 hosted zone created for the API."
+  type        = string
+  default     = "payments.example.com"
+}
+
+variable "alert_emails" {
+  description = "Who is told about failovers and replication alarms."
+  type        = list(string)
+  default     = ["oncall@example.com"]
+}
+
+variable "failover_mode" {
+  description = "automatic: the orchestrator fails over by itself; notify_only: it only alerts."
+  type        = string
+  default     = "automatic"
+}
+
 variable "endpoint_url" {
   description = "Empty for real AWS; the emulator's URL (http://127.0.0.1:PORT) to run locally."
   type        = string

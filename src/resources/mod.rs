@@ -5,6 +5,7 @@ pub mod backup_plan;
 pub mod failover;
 pub mod failover_dns;
 pub mod global_database;
+pub mod metric_stream;
 pub mod monitoring;
 pub mod network;
 pub mod orchestrator;
@@ -22,6 +23,7 @@ pub fn resources() -> Vec<Arc<dyn DynResource>> {
         Arc::new(backup_plan::BackupPlan),
         Arc::new(failover_dns::FailoverDns),
         Arc::new(global_database::GlobalDatabase),
+        Arc::new(metric_stream::MetricStream),
         Arc::new(monitoring::Monitoring),
         Arc::new(network::Network),
         Arc::new(orchestrator::FailoverOrchestrator),

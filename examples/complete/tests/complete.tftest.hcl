@@ -1,0 +1,47 @@
+# terraform test for examples/complete. Against the emulator:
+#   terraform test -var endpoint_url=http://127.0.0.1:PORT
+# Against AWS (creates and destroys real resources, costs money):
+#   terraform test
+
+run "deploy" {
+  command = apply
+
+  assert {
+    condition     = length(drpair_network.main.primary.private_subnet_ids) == var.az_count && length(drpair_network.main.dr.private_subnet_ids) == var.az_count
+    error_message = "Each region must have one private subnet per availability zone."
+  }
+
+  assert {
+    condition     = drpair_global_database.main.primary.cluster_identifier == "primary-db-cluster-v2-${var.environment}" && drpair_global_database.main.dr.cluster_identifier == "dr-db-cluster-v2-${var.environment}"
+    error_message = "Database clusters must follow the {name}-v2-{environment} naming scheme."
+  }
+
+  assert {
+    condition     = drpair_session_table.sessions.name == "session-table-v2-${var.environment}"
+    error_message = "The session table must be named session-table-v2-{environment}."
+  }
+
+  assert {
+    condition     = output.writer_region == var.primary_region
+    error_message = "The primary region must be the writer after a fresh deployment."
+  }
+
+  assert {
+    condition     = drpair_failover_dns.api.rto_budget_seconds <= 300
+    error_message = "The DNS failover timing must fit the 5-minute RTO."
+  }
+
+  assert {
+    condition     = output.primary_endpoint_url != output.dr_endpoint_url
+    error_message = "Each region must have its own endpoint."
+  }
+}
+
+run "plan_is_stable" {
+  command = plan
+
+  assert {
+    condition     = drpair_network.main.drift == [] && drpair_global_database.main.drift == []
+    error_message = "A plan right after apply must find nothing to repair."
+  }
+}

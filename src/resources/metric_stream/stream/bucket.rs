@@ -1,0 +1,338 @@
+//! The DR region's bucket: found by name, created and kept versioned, SSE-KMS encrypted with
+//! the DR key, closed to the public and expiring its objects; emptied of every version and
+//! deleted on destroy.
+
+use aws_sdk_s3::types::{
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint,
+    BucketVersioningStatus, CreateBucketConfiguration, Delete, ExpirationStatus,
+    LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, NoncurrentVersionExpiration,
+    ObjectIdentifier, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    Tag, Tagging, VersioningConfiguration,
+};
+
+use crate::aws::error::{api_error, ok_if_not_found};
+use crate::aws::tags::{Tags, OWNER_TAG};
+use crate::aws::{AwsError, RegionCtx};
+
+use super::{ObservedBucket, ABORT_MULTIPART_DAYS, LIFECYCLE_RULE};
+
+pub(super) const BUCKET: &str = "S3 bucket";
+/// DeleteObjects takes at most 1000 keys.
+const DELETE_BATCH: usize = 1000;
+
+fn build_error(name: &str, region: &str) -> impl Fn(aws_smithy_types::error::operation::BuildError) -> AwsError {
+    let (name, region) = (name.to_owned(), region.to_owned());
+    move |e| AwsError::api("building a request for", BUCKET, &name, &region, None, e.to_string())
+}
+
+/// S3 answers some "nothing configured" cases with their own codes.
+fn absent(err: &AwsError, codes: &[&str]) -> bool {
+    err.code().is_some_and(|c| codes.contains(&c))
+}
+
+/// The bucket and its configuration; None when it does not exist (in this account).
+pub(super) async fn find_bucket(rc: &RegionCtx, name: &str) -> Result<Option<ObservedBucket>, AwsError> {
+    let s3 = rc.s3();
+    let head = s3
+        .head_bucket()
+        .bucket(name)
+        .send()
+        .await
+        .map_err(api_error("reading", BUCKET, name, &rc.region));
+    match head {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() || absent(&e, &["NoSuchBucket", "404", "NotFound"]) => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let tags = match s3.get_bucket_tagging().bucket(name).send().await {
+        Ok(out) => out
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect(),
+        Err(e) => {
+            let e = api_error("reading tags of", BUCKET, name, &rc.region)(e);
+            if absent(&e, &["NoSuchBucket"]) {
+                return Ok(None);
+            }
+            if !absent(&e, &["NoSuchTagSet", "NoSuchTagSetError"]) {
+                return Err(e);
+            }
+            Tags::new()
+        }
+    };
+    let versioning = s3
+        .get_bucket_versioning()
+        .bucket(name)
+        .send()
+        .await
+        .map_err(api_error("reading versioning of", BUCKET, name, &rc.region))?
+        .status()
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_default();
+    let (sse_algorithm, sse_key) = match s3.get_bucket_encryption().bucket(name).send().await {
+        Ok(out) => out
+            .server_side_encryption_configuration()
+            .and_then(|c| c.rules().first())
+            .and_then(|r| r.apply_server_side_encryption_by_default())
+            .map(|d| (d.sse_algorithm().as_str().to_owned(), d.kms_master_key_id().map(str::to_owned)))
+            .unwrap_or_default(),
+        Err(e) => {
+            let e = api_error("reading encryption of", BUCKET, name, &rc.region)(e);
+            if !absent(&e, &["ServerSideEncryptionConfigurationNotFoundError"]) {
+                return Err(e);
+            }
+            (String::new(), None)
+        }
+    };
+    let public_access_blocked = match s3.get_public_access_block().bucket(name).send().await {
+        Ok(out) => out.public_access_block_configuration().is_some_and(|c| {
+            c.block_public_acls() == Some(true)
+                && c.ignore_public_acls() == Some(true)
+                && c.block_public_policy() == Some(true)
+                && c.restrict_public_buckets() == Some(true)
+        }),
+        Err(e) => {
+            let e = api_error("reading the public access block of", BUCKET, name, &rc.region)(e);
+            if !absent(&e, &["NoSuchPublicAccessBlockConfiguration"]) {
+                return Err(e);
+            }
+            false
+        }
+    };
+    let expiration = match s3.get_bucket_lifecycle_configuration().bucket(name).send().await {
+        Ok(out) => out
+            .rules()
+            .iter()
+            .find(|r| r.id() == Some(LIFECYCLE_RULE) && r.status() == &ExpirationStatus::Enabled)
+            .map(|r| {
+                (
+                    r.expiration().and_then(|e| e.days()),
+                    r.noncurrent_version_expiration().and_then(|n| n.noncurrent_days()),
+                )
+            }),
+        Err(e) => {
+            let e = api_error("reading the lifecycle of", BUCKET, name, &rc.region)(e);
+            if !absent(&e, &["NoSuchLifecycleConfiguration"]) {
+                return Err(e);
+            }
+            None
+        }
+    };
+    Ok(Some(ObservedBucket {
+        name: name.to_owned(),
+        tags,
+        versioning,
+        sse_algorithm,
+        sse_key,
+        public_access_blocked,
+        expiration,
+    }))
+}
+
+/// Creates the bucket (in `rc`'s region) or adopts this account's, then brings tags,
+/// versioning, encryption, the public access block and the lifecycle to what they should be.
+pub(super) async fn ensure_bucket(
+    rc: &RegionCtx,
+    name: &str,
+    tags: &Tags,
+    key_arn: &str,
+    retention_days: i32,
+) -> Result<(), AwsError> {
+    let s3 = rc.s3();
+    let error = build_error(name, &rc.region);
+    let existing = find_bucket(rc, name).await?;
+    if existing.is_none() {
+        let mut create = s3.create_bucket().bucket(name);
+        // us-east-1 is the one region that takes no location constraint.
+        if rc.region != "us-east-1" {
+            create = create.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(rc.region.as_str()))
+                    .build(),
+            );
+        }
+        match create.send().await {
+            Ok(_) => tracing::info!("created {BUCKET} {name} in {}", rc.region),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_bucket_already_owned_by_you()) => {}
+            Err(e) => return Err(api_error("creating", BUCKET, name, &rc.region)(e)),
+        }
+    }
+    let current = existing.unwrap_or_default();
+    if current.tags != *tags {
+        let set: Result<Vec<Tag>, _> = tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        s3.put_bucket_tagging()
+            .bucket(name)
+            .tagging(Tagging::builder().set_tag_set(Some(set.map_err(&error)?)).build().map_err(&error)?)
+            .send()
+            .await
+            .map_err(api_error("tagging", BUCKET, name, &rc.region))?;
+    }
+    // Encryption before anything is written; versioning before objects exist.
+    if current.sse_algorithm != ServerSideEncryption::AwsKms.as_str() || current.sse_key.as_deref() != Some(key_arn) {
+        let rule = ServerSideEncryptionRule::builder()
+            .apply_server_side_encryption_by_default(
+                ServerSideEncryptionByDefault::builder()
+                    .sse_algorithm(ServerSideEncryption::AwsKms)
+                    .kms_master_key_id(key_arn)
+                    .build()
+                    .map_err(&error)?,
+            )
+            .bucket_key_enabled(true)
+            .build();
+        s3.put_bucket_encryption()
+            .bucket(name)
+            .server_side_encryption_configuration(
+                ServerSideEncryptionConfiguration::builder().rules(rule).build().map_err(&error)?,
+            )
+            .send()
+            .await
+            .map_err(api_error("encrypting", BUCKET, name, &rc.region))?;
+    }
+    if current.versioning != BucketVersioningStatus::Enabled.as_str() {
+        s3.put_bucket_versioning()
+            .bucket(name)
+            .versioning_configuration(
+                VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(api_error("enabling versioning of", BUCKET, name, &rc.region))?;
+    }
+    if !current.public_access_blocked {
+        s3.put_public_access_block()
+            .bucket(name)
+            .public_access_block_configuration(
+                PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(true)
+                    .ignore_public_acls(true)
+                    .block_public_policy(true)
+                    .restrict_public_buckets(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(api_error("blocking public access to", BUCKET, name, &rc.region))?;
+    }
+    if current.expiration != Some((Some(retention_days), Some(retention_days))) {
+        let rule = LifecycleRule::builder()
+            .id(LIFECYCLE_RULE)
+            .status(ExpirationStatus::Enabled)
+            .filter(LifecycleRuleFilter::builder().prefix("").build())
+            .expiration(LifecycleExpiration::builder().days(retention_days).build())
+            .noncurrent_version_expiration(
+                NoncurrentVersionExpiration::builder()
+                    .noncurrent_days(retention_days)
+                    .build(),
+            )
+            .abort_incomplete_multipart_upload(
+                AbortIncompleteMultipartUpload::builder()
+                    .days_after_initiation(ABORT_MULTIPART_DAYS)
+                    .build(),
+            )
+            .build()
+            .map_err(&error)?;
+        s3.put_bucket_lifecycle_configuration()
+            .bucket(name)
+            .lifecycle_configuration(
+                BucketLifecycleConfiguration::builder().rules(rule).build().map_err(&error)?,
+            )
+            .send()
+            .await
+            .map_err(api_error("setting the lifecycle of", BUCKET, name, &rc.region))?;
+    }
+    Ok(())
+}
+
+/// Deletes every object version and delete marker, then the bucket. A bucket tagged with
+/// another owner is left alone; a missing one is success.
+pub(super) async fn delete_bucket(rc: &RegionCtx, name: &str, owner: &str) -> Result<(), AwsError> {
+    let Some(bucket) = find_bucket(rc, name).await? else {
+        return Ok(());
+    };
+    if let Some(other) = bucket.tags.get(OWNER_TAG).filter(|o| *o != owner) {
+        tracing::warn!("leaving {BUCKET} {name}: owned by {other}, not {owner}");
+        return Ok(());
+    }
+    let s3 = rc.s3();
+    let error = build_error(name, &rc.region);
+    let mut emptied = 0usize;
+    loop {
+        // Always from the start: what was listed is deleted before the next page.
+        let out = s3
+            .list_object_versions()
+            .bucket(name)
+            .send()
+            .await
+            .map_err(api_error("listing object versions of", BUCKET, name, &rc.region));
+        let Some(out) = ok_if_not_found(out)? else {
+            return Ok(());
+        };
+        let mut ids = Vec::new();
+        for v in out.versions() {
+            ids.push((v.key().unwrap_or_default().to_owned(), v.version_id().map(str::to_owned)));
+        }
+        for m in out.delete_markers() {
+            ids.push((m.key().unwrap_or_default().to_owned(), m.version_id().map(str::to_owned)));
+        }
+        if ids.is_empty() {
+            break;
+        }
+        for batch in ids.chunks(DELETE_BATCH) {
+            let objects: Result<Vec<ObjectIdentifier>, _> = batch
+                .iter()
+                .map(|(k, v)| ObjectIdentifier::builder().key(k).set_version_id(v.clone()).build())
+                .collect();
+            let delete = Delete::builder()
+                .set_objects(Some(objects.map_err(&error)?))
+                .quiet(true)
+                .build()
+                .map_err(&error)?;
+            let out = s3
+                .delete_objects()
+                .bucket(name)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(api_error("emptying", BUCKET, name, &rc.region))?;
+            if let Some(failed) = out.errors().first() {
+                return Err(AwsError::api(
+                    "emptying",
+                    BUCKET,
+                    name,
+                    &rc.region,
+                    failed.code().map(str::to_owned),
+                    format!(
+                        "could not delete {} ({}): {}",
+                        failed.key().unwrap_or_default(),
+                        failed.version_id().unwrap_or_default(),
+                        failed.message().unwrap_or_default()
+                    ),
+                ));
+            }
+            emptied += batch.len();
+        }
+    }
+    if emptied > 0 {
+        tracing::info!("deleted {emptied} object versions from {BUCKET} {name}");
+    }
+    let out = s3
+        .delete_bucket()
+        .bucket(name)
+        .send()
+        .await
+        .map_err(api_error("deleting", BUCKET, name, &rc.region));
+    match out {
+        Err(e) if !(e.is_not_found() || absent(&e, &["NoSuchBucket"])) => Err(e),
+        _ => {
+            tracing::info!("deleted {BUCKET} {name} in {}", rc.region);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Create, adopt and repair, in dependency order: the keys, the DR bucket, the delivery role,
+//! the Firehose stream, the stream role, the metric stream (started when stopped). Only what
+//! is missing or different is written.
+
+use std::time::Instant;
+
+use crate::aws::iam::{caller_account, ensure_role, find_role, NOT_OWNED_CODE};
+use crate::aws::kms::ensure_key;
+use crate::aws::tags::{Tags, OWNER_TAG};
+use crate::aws::{AwsContext, AwsError, Deadline, Role};
+
+use super::bucket::{ensure_bucket, find_bucket, BUCKET};
+use super::cloudwatch::{ensure_stream, find_stream, MetricStreamSpec, STREAM};
+use super::firehose::{ensure_firehose, find_firehose, FirehoseSpec, FIREHOSE};
+use super::observe::observe_with;
+use super::{part, ObservedMetrics, StreamSpec};
+
+/// Brings everything to the spec and returns what exists afterwards. Objects of the same names
+/// that are untagged are adopted only when `adopt_untagged` (after an import). On failure the
+/// error comes with what exists at that point, so the caller can record it for destroy.
+pub async fn ensure(
+    ctx: &AwsContext,
+    spec: &StreamSpec,
+    adopt_untagged: bool,
+    deadline: Deadline,
+) -> Result<ObservedMetrics, (AwsError, Option<ObservedMetrics>)> {
+    tracing::info!(
+        "ensuring metric stream {} in {} to {}",
+        spec.owner(),
+        ctx.primary.region,
+        ctx.dr.region
+    );
+    let started = Instant::now();
+    let work = async {
+        let account = caller_account(&ctx.primary).await?;
+        if !adopt_untagged {
+            preflight(ctx, spec, &account.id).await?;
+        }
+        let (primary_key_spec, dr_key_spec) = (
+            spec.key_spec(Role::Primary, &ctx.primary.region),
+            spec.key_spec(Role::Dr, &ctx.dr.region),
+        );
+        let (primary_key, dr_key) = tokio::try_join!(
+            ensure_key(&ctx.primary, &primary_key_spec, adopt_untagged),
+            ensure_key(&ctx.dr, &dr_key_spec, adopt_untagged),
+        )?;
+        let bucket = spec.bucket_name(&account);
+        let retention = i32::try_from(spec.retention_days)
+            .map_err(|_| AwsError::Config(format!("retention_days {} is too large", spec.retention_days)))?;
+        ensure_bucket(
+            &ctx.dr,
+            &bucket,
+            &spec.tags(Role::Dr.tag_value(), part::BUCKET, &bucket),
+            &dr_key.arn,
+            retention,
+        )
+        .await?;
+        let delivery_role = ensure_role(
+            &ctx.primary,
+            &spec.delivery_role(&account, &ctx.dr.region, &dr_key.arn),
+            adopt_untagged,
+        )
+        .await?;
+        let bucket_arn = spec.bucket_arn(&account);
+        let firehose_tags = spec.tags(Role::Primary.tag_value(), part::FIREHOSE, &spec.name);
+        let firehose_arn = ensure_firehose(
+            &ctx.primary,
+            &FirehoseSpec {
+                name: &spec.name,
+                role_arn: &delivery_role.arn,
+                bucket_arn: &bucket_arn,
+                s3_key_arn: &dr_key.arn,
+                sse_key_arn: &primary_key.arn,
+                tags: &firehose_tags,
+            },
+            deadline,
+        )
+        .await?;
+        let stream_role = ensure_role(
+            &ctx.primary,
+            &spec.stream_role(&account, &ctx.primary.region),
+            adopt_untagged,
+        )
+        .await?;
+        let stream_tags = spec.tags(Role::Primary.tag_value(), part::METRIC_STREAM, &spec.name);
+        ensure_stream(
+            &ctx.primary,
+            &MetricStreamSpec {
+                name: &spec.name,
+                firehose_arn: &firehose_arn,
+                role_arn: &stream_role.arn,
+                output_format: &spec.output_format,
+                namespaces: &spec.namespaces,
+                tags: &stream_tags,
+            },
+            deadline,
+        )
+        .await?;
+        observe_with(ctx, spec, account).await
+    };
+    let result = match tokio::time::timeout(deadline.remaining(), work).await {
+        Ok(result) => result,
+        Err(_) => Err(AwsError::Timeout {
+            what: "metric stream".into(),
+            id: spec.name.clone(),
+            region: ctx.primary.region.clone(),
+            waited_secs: started.elapsed().as_secs(),
+            last_state: "bucket, roles, Firehose and metric stream not all in place".into(),
+        }),
+    };
+    match result {
+        Ok(observed) => Ok(observed),
+        Err(err) => {
+            tracing::warn!("metric stream {} is incomplete: {err}", spec.owner());
+            let partial = match caller_account(&ctx.primary).await {
+                Ok(account) => observe_with(ctx, spec, account)
+                    .await
+                    .ok()
+                    .filter(ObservedMetrics::exists),
+                Err(_) => None,
+            };
+            Err((err, partial))
+        }
+    }
+}
+
+fn not_owned(what: &str, id: &str, region: &str, tags: &Tags, owner: &str) -> AwsError {
+    let detail = match tags.get(OWNER_TAG) {
+        Some(o) => format!("it is owned by {o}, not {owner}"),
+        None => format!("an object of this name exists and is not managed by drpair (no {OWNER_TAG} tag); bring it under this resource with `terraform import`, or delete it"),
+    };
+    AwsError::api("adopting", what, id, region, Some(NOT_OWNED_CODE.to_owned()), detail)
+}
+
+/// Refuses, before anything is made, when the bucket, a stream or a role of the spec's names
+/// exists without this resource's owner tag.
+async fn preflight(ctx: &AwsContext, spec: &StreamSpec, account: &str) -> Result<(), AwsError> {
+    let owner = spec.owner();
+    let mine = |tags: &Tags| tags.get(OWNER_TAG) == Some(&owner);
+    let bucket = super::bucket_name(&spec.prefix, account, &spec.name_version, &spec.environment);
+    let (stream_role, delivery_role) = (spec.stream_role_name(), spec.delivery_role_name());
+    let (b, f, s, sr, dr) = tokio::try_join!(
+        find_bucket(&ctx.dr, &bucket),
+        find_firehose(&ctx.primary, &spec.name),
+        find_stream(&ctx.primary, &spec.name),
+        find_role(&ctx.primary, &stream_role),
+        find_role(&ctx.primary, &delivery_role),
+    )?;
+    if let Some(b) = b.filter(|b| !mine(&b.tags)) {
+        return Err(not_owned(BUCKET, &b.name, &ctx.dr.region, &b.tags, &owner));
+    }
+    if let Some(f) = f.filter(|f| !mine(&f.tags)) {
+        return Err(not_owned(FIREHOSE, &spec.name, &ctx.primary.region, &f.tags, &owner));
+    }
+    if let Some(s) = s.filter(|s| !mine(&s.tags)) {
+        return Err(not_owned(STREAM, &spec.name, &ctx.primary.region, &s.tags, &owner));
+    }
+    for r in [sr, dr].into_iter().flatten() {
+        if !mine(&r.tags) {
+            return Err(not_owned("IAM role", &r.name, "global", &r.tags, &owner));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! [`observe()`]: what exists of the metric stream in both regions; [`drift`]: how that
+//! differs from the spec, one phrase per difference.
+
+use crate::aws::iam::{caller_account, find_role, role_drift, Account};
+use crate::aws::kms::{find_key, key_drift, RegionKey};
+use crate::aws::tags::{Tags, OWNER_TAG};
+use crate::aws::{AwsContext, AwsError, RegionCtx, Role};
+
+use super::bucket::find_bucket;
+use super::cloudwatch::{differences as stream_differences, find_stream, MetricStreamSpec, RUNNING};
+use super::firehose::{differences as firehose_differences, find_firehose, FirehoseSpec};
+use super::{ObservedMetrics, StreamSpec, LIFECYCLE_RULE};
+
+/// Whether an object carrying `tags` may be read as this resource's: tagged as its own, or not
+/// tagged by any drpair resource (an object being imported).
+pub(super) fn adoptable(tags: &Tags, owner: &str) -> bool {
+    tags.get(OWNER_TAG).is_none_or(|o| o == owner)
+}
+
+async fn owned_key(rc: &RegionCtx, spec: &StreamSpec) -> Result<Option<RegionKey>, AwsError> {
+    let owner = spec.owner();
+    Ok(find_key(rc, &spec.key_alias())
+        .await?
+        .filter(|k| k.tags.get(OWNER_TAG) == Some(&owner)))
+}
+
+/// Reads the keys, the bucket, the Firehose stream, the metric stream and the roles.
+pub async fn observe(ctx: &AwsContext, spec: &StreamSpec) -> Result<ObservedMetrics, AwsError> {
+    let account = caller_account(&ctx.primary).await?;
+    observe_with(ctx, spec, account).await
+}
+
+pub(super) async fn observe_with(
+    ctx: &AwsContext,
+    spec: &StreamSpec,
+    account: Account,
+) -> Result<ObservedMetrics, AwsError> {
+    let owner = spec.owner();
+    let bucket_name = spec.bucket_name(&account);
+    let (stream_role_name, delivery_role_name) = (spec.stream_role_name(), spec.delivery_role_name());
+    let (primary_key, dr_key, bucket, firehose, stream, stream_role, delivery_role) = tokio::try_join!(
+        owned_key(&ctx.primary, spec),
+        owned_key(&ctx.dr, spec),
+        find_bucket(&ctx.dr, &bucket_name),
+        find_firehose(&ctx.primary, &spec.name),
+        find_stream(&ctx.primary, &spec.name),
+        find_role(&ctx.primary, &stream_role_name),
+        find_role(&ctx.primary, &delivery_role_name),
+    )?;
+    Ok(ObservedMetrics {
+        account,
+        primary_region: ctx.primary.region.clone(),
+        dr_region: ctx.dr.region.clone(),
+        primary_key,
+        dr_key,
+        bucket: bucket.filter(|b| adoptable(&b.tags, &owner)),
+        firehose: firehose.filter(|f| adoptable(&f.tags, &owner)),
+        stream: stream.filter(|s| adoptable(&s.tags, &owner)),
+        stream_role: stream_role.filter(|r| adoptable(&r.tags, &owner)),
+        delivery_role: delivery_role.filter(|r| adoptable(&r.tags, &owner)),
+    })
+}
+
+/// Differences from the spec: keys, the bucket's protection and lifecycle, the roles, the
+/// Firehose stream and the metric stream (including a stream stopped out of band). Empty when
+/// nothing needs repair.
+pub fn drift(spec: &StreamSpec, o: &ObservedMetrics) -> Vec<String> {
+    let mut out = Vec::new();
+    for role in Role::BOTH {
+        out.extend(key_drift(o.region(role), &spec.key_alias(), o.key(role)));
+    }
+    let (primary, dr) = (o.primary_region.as_str(), o.dr_region.as_str());
+    let bucket_name = spec.bucket_name(&o.account);
+    let dr_key = o.dr_key.as_ref().map(|k| k.arn.clone()).unwrap_or_default();
+    let primary_key = o.primary_key.as_ref().map(|k| k.arn.clone()).unwrap_or_default();
+    match &o.bucket {
+        None => out.push(format!("{dr}: bucket {bucket_name} is missing")),
+        Some(b) => {
+            if b.versioning != "Enabled" {
+                out.push(format!("{dr}: bucket {bucket_name} is not versioned"));
+            }
+            if b.sse_algorithm != "aws:kms" || (!dr_key.is_empty() && b.sse_key.as_deref() != Some(dr_key.as_str())) {
+                out.push(format!("{dr}: bucket {bucket_name} is not encrypted with {}", spec.key_alias()));
+            }
+            if !b.public_access_blocked {
+                out.push(format!("{dr}: bucket {bucket_name} does not block public access"));
+            }
+            let days = i32::try_from(spec.retention_days).ok();
+            if b.expiration != Some((days, days)) {
+                out.push(format!(
+                    "{dr}: bucket {bucket_name} lifecycle rule {LIFECYCLE_RULE} does not expire objects after {} days",
+                    spec.retention_days
+                ));
+            }
+        }
+    }
+    out.extend(role_drift(&spec.delivery_role(&o.account, dr, &dr_key), o.delivery_role.as_ref()));
+    out.extend(role_drift(&spec.stream_role(&o.account, primary), o.stream_role.as_ref()));
+    let delivery_role_arn = o.account.role_arn(&spec.delivery_role_name());
+    let bucket_arn = spec.bucket_arn(&o.account);
+    let no_tags = Tags::new();
+    let firehose_spec = FirehoseSpec {
+        name: &spec.name,
+        role_arn: &delivery_role_arn,
+        bucket_arn: &bucket_arn,
+        s3_key_arn: &dr_key,
+        sse_key_arn: &primary_key,
+        tags: &no_tags,
+    };
+    match &o.firehose {
+        None => out.push(format!("{primary}: Firehose stream {} is missing", spec.name)),
+        Some(f) => {
+            for d in firehose_differences(&firehose_spec, f) {
+                out.push(format!("{primary}: Firehose stream {} {d}", spec.name));
+            }
+            if f.status != "ACTIVE" {
+                out.push(format!("{primary}: Firehose stream {} is {}, expected ACTIVE", spec.name, f.status));
+            }
+        }
+    }
+    let firehose_arn = spec.firehose_arn(&o.account, primary);
+    let stream_role_arn = o.account.role_arn(&spec.stream_role_name());
+    let stream_spec = MetricStreamSpec {
+        name: &spec.name,
+        firehose_arn: &firehose_arn,
+        role_arn: &stream_role_arn,
+        output_format: &spec.output_format,
+        namespaces: &spec.namespaces,
+        tags: &no_tags,
+    };
+    match &o.stream {
+        None => out.push(format!("{primary}: metric stream {} is missing", spec.name)),
+        Some(s) => {
+            for d in stream_differences(&stream_spec, s) {
+                out.push(format!("{primary}: metric stream {} {d}", spec.name));
+            }
+            if s.state != RUNNING {
+                out.push(format!("{primary}: metric stream {} is {}, expected running", spec.name, s.state));
+            }
+        }
+    }
+    out
+}
