@@ -24,6 +24,7 @@ PATCHES = (
     "backup_selections",
     "lambda_iam",
     "autoscaling_fleet",
+    "route53_records",
 )
 # WSGI wrappers, innermost first.
 WRAPPERS = ("route53_health", "errors", "cloudwatch_cbor", "controls")

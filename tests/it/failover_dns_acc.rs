@@ -3,8 +3,9 @@
 //! checks and failover records; empty plan; the DNS answer follows the primary's health (the
 //! emulator's health control and TestDNSAnswer); import; in-place updates (a check updated, a
 //! check replaced for a new interval); out-of-band deletions repaired and an out-of-band record
-//! change shown as a change; destroy leaves nothing. And the RTO check: slow health checks fail
-//! at plan time naming the attributes.
+//! change shown as a change; destroy leaves nothing. The RTO check: slow health checks fail at
+//! plan time naming the attributes. And an existing zone: looked up at plan, a record renamed in
+//! place, the zone kept on destroy.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -477,4 +478,101 @@ fn slow_health_checks_fail_the_rto_target_at_plan() {
     let planned = out.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(planned.contains("+ rto_budget_seconds = 210"), "{out}");
     assert!(planned.contains("+ detection_seconds = 30"), "{out}");
+}
+
+#[test]
+fn an_existing_zone_is_used_and_kept() {
+    let emulator = Emulator::start();
+    let zone = emulator.aws_ok(
+        "route53",
+        "us-east-1",
+        "CreateHostedZone",
+        &json!({ "Name": "payments.example.com", "CallerReference": "created-elsewhere" }),
+    );
+    let zone_id = zone["HostedZone"]["Id"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("/hostedzone/")
+        .to_owned();
+    let ws = Workspace::new(&emulator);
+    ws.write_config(&format!(
+        r#"{}
+resource "drpair_failover_dns" "api" {{
+  zone_id     = "{zone_id}"
+  record_name = "api"
+  primary     = {{ alb_dns_name = "web-1.us-east-1.elb.amazonaws.com", alb_zone_id = "Z35SXDOTRQ7X7K" }}
+  dr          = {{ alb_dns_name = "web-1.us-east-2.elb.amazonaws.com", alb_zone_id = "Z3AADJGX6KTTL2" }}
+}}
+"#,
+        provider_block(&emulator.endpoint, "")
+    ));
+    ws.init();
+
+    // 1. The zone is looked up at plan time: its name and the record's name are known before apply.
+    let (code, plan) = ws.plan_exit_code();
+    assert_eq!(code, 2, "{plan}");
+    let planned = plan.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(planned.contains(&format!("+ fqdn = \"{FQDN}\"")), "{plan}");
+    assert!(planned.contains("+ zone_managed = false"), "{plan}");
+    assert!(
+        planned.contains("+ endpoint_url = \"http://web-1.us-east-2.elb.amazonaws.com\""),
+        "{plan}"
+    );
+
+    // 2. Apply puts the records and checks in that zone, with the defaults (10 s × 3).
+    ws.apply();
+    let state = ws.state_resource("drpair_failover_dns.api");
+    assert_eq!(state["zone_name"], "payments.example.com");
+    assert_eq!(state["health_check"]["request_interval"], 10);
+    assert_eq!(state["rto_budget_seconds"], 210);
+    assert_eq!(records(&emulator, &zone_id).len(), 2);
+    assert_eq!(
+        dns_answer(&emulator, &zone_id),
+        vec!["web-1.us-east-1.elb.amazonaws.com".to_string()]
+    );
+    ws.assert_no_changes();
+
+    // 3. A new record name is applied in place: the new name's records and checks replace the
+    //    old name's.
+    let config = std::fs::read_to_string(ws.path().join("main.tf")).unwrap();
+    ws.write_config(&config.replace("record_name = \"api\"", "record_name = \"www\""));
+    let (code, plan) = ws.plan_exit_code();
+    assert_eq!(code, 2, "{plan}");
+    assert!(plan.stdout.contains("update in-place"), "{plan}");
+    ws.apply();
+    let renamed = ws.state_resource("drpair_failover_dns.api");
+    assert_eq!(renamed["fqdn"], "www.payments.example.com");
+    assert!(
+        records(&emulator, &zone_id).is_empty(),
+        "the old name's records are gone"
+    );
+    let checks = health_checks(&emulator);
+    assert_eq!(checks.len(), 2, "{checks:#?}");
+    assert!(checks
+        .iter()
+        .all(|c| c["Id"] != state["primary"]["health_check_id"]
+            && c["Id"] != state["dr"]["health_check_id"]));
+    let answer = emulator.aws_ok(
+        "route53",
+        "us-east-1",
+        "TestDNSAnswer",
+        &json!({ "HostedZoneId": zone_id, "RecordName": "www.payments.example.com", "RecordType": "A" }),
+    );
+    assert_eq!(
+        answer["RecordData"],
+        json!(["web-1.us-east-1.elb.amazonaws.com"]),
+        "{answer:#}"
+    );
+    ws.assert_no_changes();
+
+    // 4. Destroy removes the records and checks but leaves the zone it did not create.
+    ws.destroy();
+    assert!(records(&emulator, &zone_id).is_empty());
+    assert!(health_checks(&emulator).is_empty());
+    emulator.aws_ok(
+        "route53",
+        "us-east-1",
+        "GetHostedZone",
+        &json!({ "Id": zone_id }),
+    );
 }

@@ -9,6 +9,7 @@ mod failover_dns_acc;
 mod functions_acc;
 mod global_database_acc;
 mod harness;
+mod metric_stream_acc;
 mod monitoring_acc;
 mod network_acc;
 mod network_aws;

@@ -112,7 +112,11 @@ impl Resource for MetricStream {
         name_prefix(&config.name_prefix, root.attr("name_prefix"), diags);
         if let Val::Known(namespaces) = &config.namespaces {
             if namespaces.is_empty() {
-                diags.error_at(root.attr("namespaces"), "No namespaces to stream", "namespaces is empty; list at least one CloudWatch namespace, such as AWS/RDS.");
+                diags.error_at(
+                    root.attr("namespaces"),
+                    "No namespaces to stream",
+                    "namespaces is empty; list at least one CloudWatch namespace, such as AWS/RDS.",
+                );
             }
             for ns in namespaces {
                 let ok = (1..=255).contains(&ns.len())
@@ -126,12 +130,20 @@ impl Resource for MetricStream {
         }
         if let Val::Known(f) = &config.output_format {
             if !OUTPUT_FORMATS.contains(&f.as_str()) {
-                diags.error_at(root.attr("output_format"), "Invalid output format", format!("{f:?} is not one of {}.", OUTPUT_FORMATS.join(", ")));
+                diags.error_at(
+                    root.attr("output_format"),
+                    "Invalid output format",
+                    format!("{f:?} is not one of {}.", OUTPUT_FORMATS.join(", ")),
+                );
             }
         }
         if let Val::Known(n) = &config.retention_days {
             if !(1..=i64::from(i32::MAX)).contains(n) {
-                diags.error_at(root.attr("retention_days"), "Invalid retention", format!("retention_days is {n}; objects must be kept at least 1 day."));
+                diags.error_at(
+                    root.attr("retention_days"),
+                    "Invalid retention",
+                    format!("retention_days is {n}; objects must be kept at least 1 day."),
+                );
             }
         }
         validate_tags(&config.tags, root.attr("tags"), diags);
@@ -149,8 +161,16 @@ impl Resource for MetricStream {
             planned.id = Val::Known(stream_name(client, prefix));
             // S3 and IAM cap names at 63 and 64 characters; the account id takes 12.
             let longest = [
-                stream::bucket_name(prefix, "123456789012", &client.name_version, &client.environment),
-                format!("{prefix}-metric-delivery-{}-{}", client.name_version, client.environment),
+                stream::bucket_name(
+                    prefix,
+                    "123456789012",
+                    &client.name_version,
+                    &client.environment,
+                ),
+                format!(
+                    "{prefix}-metric-delivery-{}-{}",
+                    client.name_version, client.environment
+                ),
             ];
             if longest[0].len() > 63 || longest[1].len() > 64 {
                 diags.error_at(
@@ -167,9 +187,18 @@ impl Resource for MetricStream {
         let repair = prior.is_some_and(|p| p.drift.known().is_some_and(|d| !d.is_empty()));
         if prior.is_none() {
             // The bucket name carries the account id: known now, so the plan can show it.
-            if let (Ok(account), Val::Known(prefix)) = (caller_account(&client.aws.primary).await, &planned.name_prefix) {
-                let name = stream::bucket_name(prefix, &account.id, &client.name_version, &client.environment);
-                planned.dr_bucket_arn = Val::Known(format!("arn:{}:s3:::{name}", account.partition));
+            if let (Ok(account), Val::Known(prefix)) = (
+                caller_account(&client.aws.primary).await,
+                &planned.name_prefix,
+            ) {
+                let name = stream::bucket_name(
+                    prefix,
+                    &account.id,
+                    &client.name_version,
+                    &client.environment,
+                );
+                planned.dr_bucket_arn =
+                    Val::Known(format!("arn:{}:s3:::{name}", account.partition));
                 planned.dr_bucket_name = Val::Known(name);
             }
         }
@@ -186,7 +215,12 @@ impl Resource for MetricStream {
         }
         if repair {
             // What is rebuilt keeps its name, hence its ARN; only the keys may be new.
-            for v in [&mut planned.stream_arn, &mut planned.firehose_arn, &mut planned.stream_role_arn, &mut planned.firehose_role_arn] {
+            for v in [
+                &mut planned.stream_arn,
+                &mut planned.firehose_arn,
+                &mut planned.stream_role_arn,
+                &mut planned.firehose_role_arn,
+            ] {
                 if v.known().is_some_and(String::is_empty) {
                     *v = Val::Unknown;
                 }
@@ -206,7 +240,17 @@ impl Resource for MetricStream {
     ) -> Option<MetricStreamModel> {
         let spec = spec(client, &planned)?;
         let deadline = timeouts::deadline(&planned.timeouts, Operation::Create, DEFAULT_TIMEOUT);
-        match state::converge(client, &spec, &planned, false, deadline, "Creating metric stream", diags).await {
+        match state::converge(
+            client,
+            &spec,
+            &planned,
+            false,
+            deadline,
+            "Creating metric stream",
+            diags,
+        )
+        .await
+        {
             Converged::Applied(m) | Converged::Failed(Some(m)) => Some(m),
             // Nothing readable exists: keep the names in state so destroy can sweep.
             Converged::Failed(None) => Some(state::empty_state(client, planned)),
@@ -243,7 +287,17 @@ impl Resource for MetricStream {
     ) -> Option<MetricStreamModel> {
         let spec = spec(client, &planned)?;
         let deadline = timeouts::deadline(&planned.timeouts, Operation::Update, DEFAULT_TIMEOUT);
-        match state::converge(client, &spec, &planned, true, deadline, "Updating metric stream", diags).await {
+        match state::converge(
+            client,
+            &spec,
+            &planned,
+            true,
+            deadline,
+            "Updating metric stream",
+            diags,
+        )
+        .await
+        {
             Converged::Applied(m) | Converged::Failed(Some(m)) => Some(m),
             Converged::Failed(None) | Converged::Refused => None,
         }
@@ -260,7 +314,14 @@ impl Resource for MetricStream {
                 .map(String::as_str)
         };
         let deadline = timeouts::deadline(&prior.timeouts, Operation::Delete, DEFAULT_TIMEOUT);
-        if let Err(e) = stream::destroy(&client.aws, &spec, [key(Role::Primary), key(Role::Dr)], deadline).await {
+        if let Err(e) = stream::destroy(
+            &client.aws,
+            &spec,
+            [key(Role::Primary), key(Role::Dr)],
+            deadline,
+        )
+        .await
+        {
             diags.error("Deleting metric stream", e.to_string());
         }
     }
@@ -304,7 +365,10 @@ impl Resource for MetricStream {
 
 // ---- helpers below the resource ----
 
-fn merged_tags(client: &DrClient, tags: &Val<BTreeMap<String, String>>) -> BTreeMap<String, String> {
+fn merged_tags(
+    client: &DrClient,
+    tags: &Val<BTreeMap<String, String>>,
+) -> BTreeMap<String, String> {
     let mut all = client.default_tags.clone();
     if let Val::Known(t) = tags {
         all.extend(t.clone());

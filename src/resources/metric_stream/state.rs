@@ -86,7 +86,10 @@ pub(super) async fn converge(
         Ok(observed) => {
             let left = stream::drift(spec, &observed);
             if !left.is_empty() {
-                tracing::warn!("metric stream {} still differs after apply: {left:?}", spec.name);
+                tracing::warn!(
+                    "metric stream {} still differs after apply: {left:?}",
+                    spec.name
+                );
             }
             let mut model = from_observed(client, planned, &observed, Vec::new());
             // Tags are written exactly as planned; reading them back is for drift.
@@ -163,11 +166,26 @@ pub(super) fn from_observed(
         m.retention_days = Val::Known(DEFAULT_RETENTION_DAYS);
     }
     m.stream_arn = Val::Known(o.stream.as_ref().map(|s| s.arn.clone()).unwrap_or_default());
-    m.firehose_arn = Val::Known(o.firehose.as_ref().map(|f| f.arn.clone()).unwrap_or_default());
+    m.firehose_arn = Val::Known(
+        o.firehose
+            .as_ref()
+            .map(|f| f.arn.clone())
+            .unwrap_or_default(),
+    );
     m.dr_bucket_name = Val::Known(names.bucket_name(&o.account));
     m.dr_bucket_arn = Val::Known(names.bucket_arn(&o.account));
-    m.stream_role_arn = Val::Known(o.stream_role.as_ref().map(|r| r.arn.clone()).unwrap_or_default());
-    m.firehose_role_arn = Val::Known(o.delivery_role.as_ref().map(|r| r.arn.clone()).unwrap_or_default());
+    m.stream_role_arn = Val::Known(
+        o.stream_role
+            .as_ref()
+            .map(|r| r.arn.clone())
+            .unwrap_or_default(),
+    );
+    m.firehose_role_arn = Val::Known(
+        o.delivery_role
+            .as_ref()
+            .map(|r| r.arn.clone())
+            .unwrap_or_default(),
+    );
     m.tags = match &base.tags {
         Val::Known(_) => base.tags.clone(),
         _ => Val::Null,
@@ -183,7 +201,11 @@ pub(super) fn from_observed(
 }
 
 /// State for `terraform import`: the inputs are what the stream and the bucket have.
-pub(super) fn imported(client: &DrClient, seed: &MetricStreamModel, o: &ObservedMetrics) -> MetricStreamModel {
+pub(super) fn imported(
+    client: &DrClient,
+    seed: &MetricStreamModel,
+    o: &ObservedMetrics,
+) -> MetricStreamModel {
     let mut m = seed.clone();
     if let Some(s) = &o.stream {
         m.namespaces = Val::Known(s.namespaces.clone());
@@ -206,7 +228,11 @@ pub(super) fn imported(client: &DrClient, seed: &MetricStreamModel, o: &Observed
                 .collect()
         })
         .unwrap_or_default();
-    m.tags = if own.is_empty() { Val::Null } else { Val::Known(own) };
+    m.tags = if own.is_empty() {
+        Val::Null
+    } else {
+        Val::Known(own)
+    };
     let drift = spec(client, &m)
         .map(|s| stream::drift(&s, o))
         .unwrap_or_default();

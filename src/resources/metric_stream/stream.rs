@@ -24,7 +24,9 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use crate::aws::iam::{allow, policy_document, service_trust_policy, Account, ObservedRole, RoleSpec};
+use crate::aws::iam::{
+    allow, policy_document, service_trust_policy, Account, ObservedRole, RoleSpec,
+};
 use crate::aws::kms::{KeySpec, RegionKey};
 use crate::aws::tags::{standard_tags, Tags};
 use crate::aws::Role;
@@ -88,15 +90,26 @@ impl StreamSpec {
     /// `{prefix}-metrics-{account}-{version}-{env}`: S3 names are global, the account makes
     /// this one unique.
     pub fn bucket_name(&self, account: &Account) -> String {
-        bucket_name(&self.prefix, &account.id, &self.name_version, &self.environment)
+        bucket_name(
+            &self.prefix,
+            &account.id,
+            &self.name_version,
+            &self.environment,
+        )
     }
 
     pub fn stream_role_name(&self) -> String {
-        format!("{}-metric-stream-{}-{}", self.prefix, self.name_version, self.environment)
+        format!(
+            "{}-metric-stream-{}-{}",
+            self.prefix, self.name_version, self.environment
+        )
     }
 
     pub fn delivery_role_name(&self) -> String {
-        format!("{}-metric-delivery-{}-{}", self.prefix, self.name_version, self.environment)
+        format!(
+            "{}-metric-delivery-{}-{}",
+            self.prefix, self.name_version, self.environment
+        )
     }
 
     pub fn firehose_arn(&self, account: &Account, region: &str) -> String {
@@ -107,7 +120,11 @@ impl StreamSpec {
     }
 
     pub fn bucket_arn(&self, account: &Account) -> String {
-        format!("arn:{}:s3:::{}", account.partition, self.bucket_name(account))
+        format!(
+            "arn:{}:s3:::{}",
+            account.partition,
+            self.bucket_name(account)
+        )
     }
 
     /// The full tag set of one object; `dr_role` is `primary`, `dr` or `global`.
@@ -136,7 +153,11 @@ impl StreamSpec {
                 role.label(),
                 self.owner()
             ),
-            tags: self.tags(role.tag_value(), part::KMS_KEY, &format!("{}-key", self.name)),
+            tags: self.tags(
+                role.tag_value(),
+                part::KMS_KEY,
+                &format!("{}-key", self.name),
+            ),
             policy: None,
         }
     }
@@ -341,7 +362,10 @@ pub(super) mod tests {
     #[test]
     fn names() {
         let s = spec();
-        assert_eq!(s.bucket_name(&account()), "drpair-metrics-123456789012-v2-dev");
+        assert_eq!(
+            s.bucket_name(&account()),
+            "drpair-metrics-123456789012-v2-dev"
+        );
         assert_eq!(s.stream_role_name(), "drpair-metric-stream-v2-dev");
         assert_eq!(s.delivery_role_name(), "drpair-metric-delivery-v2-dev");
         assert_eq!(
@@ -364,7 +388,11 @@ pub(super) mod tests {
             stream.trust_policy["Statement"][0]["Principal"]["Service"],
             "streams.metrics.cloudwatch.amazonaws.com"
         );
-        let delivery = s.delivery_role(&account(), "us-east-2", "arn:aws:kms:us-east-2:123456789012:key/k");
+        let delivery = s.delivery_role(
+            &account(),
+            "us-east-2",
+            "arn:aws:kms:us-east-2:123456789012:key/k",
+        );
         let doc = &delivery.inline_policies[DELIVERY_POLICY];
         assert!(wildcard_actions(doc).is_empty());
         let resources: Vec<String> = doc["Statement"]
@@ -374,8 +402,16 @@ pub(super) mod tests {
             .flat_map(|st| st["Resource"].as_array().unwrap().clone())
             .map(|r| r.as_str().unwrap().to_owned())
             .collect();
-        assert!(resources.iter().all(|r| r.contains("drpair-metrics-123456789012-v2-dev") || r.ends_with("key/k")), "{resources:?}");
+        assert!(
+            resources
+                .iter()
+                .all(|r| r.contains("drpair-metrics-123456789012-v2-dev") || r.ends_with("key/k")),
+            "{resources:?}"
+        );
         assert!(!resources.iter().any(|r| r == "*"));
-        assert_eq!(doc["Statement"][2]["Condition"]["StringEquals"]["kms:ViaService"], "s3.us-east-2.amazonaws.com");
+        assert_eq!(
+            doc["Statement"][2]["Condition"]["StringEquals"]["kms:ViaService"],
+            "s3.us-east-2.amazonaws.com"
+        );
     }
 }

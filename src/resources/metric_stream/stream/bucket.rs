@@ -21,9 +21,21 @@ pub(super) const BUCKET: &str = "S3 bucket";
 /// DeleteObjects takes at most 1000 keys.
 const DELETE_BATCH: usize = 1000;
 
-fn build_error(name: &str, region: &str) -> impl Fn(aws_smithy_types::error::operation::BuildError) -> AwsError {
+fn build_error(
+    name: &str,
+    region: &str,
+) -> impl Fn(aws_smithy_types::error::operation::BuildError) -> AwsError {
     let (name, region) = (name.to_owned(), region.to_owned());
-    move |e| AwsError::api("building a request for", BUCKET, &name, &region, None, e.to_string())
+    move |e| {
+        AwsError::api(
+            "building a request for",
+            BUCKET,
+            &name,
+            &region,
+            None,
+            e.to_string(),
+        )
+    }
 }
 
 /// S3 answers some "nothing configured" cases with their own codes.
@@ -32,7 +44,10 @@ fn absent(err: &AwsError, codes: &[&str]) -> bool {
 }
 
 /// The bucket and its configuration; None when it does not exist (in this account).
-pub(super) async fn find_bucket(rc: &RegionCtx, name: &str) -> Result<Option<ObservedBucket>, AwsError> {
+pub(super) async fn find_bucket(
+    rc: &RegionCtx,
+    name: &str,
+) -> Result<Option<ObservedBucket>, AwsError> {
     let s3 = rc.s3();
     let head = s3
         .head_bucket()
@@ -42,7 +57,9 @@ pub(super) async fn find_bucket(rc: &RegionCtx, name: &str) -> Result<Option<Obs
         .map_err(api_error("reading", BUCKET, name, &rc.region));
     match head {
         Ok(_) => {}
-        Err(e) if e.is_not_found() || absent(&e, &["NoSuchBucket", "404", "NotFound"]) => return Ok(None),
+        Err(e) if e.is_not_found() || absent(&e, &["NoSuchBucket", "404", "NotFound"]) => {
+            return Ok(None)
+        }
         Err(e) => return Err(e),
     }
     let tags = match s3.get_bucket_tagging().bucket(name).send().await {
@@ -76,7 +93,12 @@ pub(super) async fn find_bucket(rc: &RegionCtx, name: &str) -> Result<Option<Obs
             .server_side_encryption_configuration()
             .and_then(|c| c.rules().first())
             .and_then(|r| r.apply_server_side_encryption_by_default())
-            .map(|d| (d.sse_algorithm().as_str().to_owned(), d.kms_master_key_id().map(str::to_owned)))
+            .map(|d| {
+                (
+                    d.sse_algorithm().as_str().to_owned(),
+                    d.kms_master_key_id().map(str::to_owned),
+                )
+            })
             .unwrap_or_default(),
         Err(e) => {
             let e = api_error("reading encryption of", BUCKET, name, &rc.region)(e);
@@ -94,14 +116,24 @@ pub(super) async fn find_bucket(rc: &RegionCtx, name: &str) -> Result<Option<Obs
                 && c.restrict_public_buckets() == Some(true)
         }),
         Err(e) => {
-            let e = api_error("reading the public access block of", BUCKET, name, &rc.region)(e);
+            let e = api_error(
+                "reading the public access block of",
+                BUCKET,
+                name,
+                &rc.region,
+            )(e);
             if !absent(&e, &["NoSuchPublicAccessBlockConfiguration"]) {
                 return Err(e);
             }
             false
         }
     };
-    let expiration = match s3.get_bucket_lifecycle_configuration().bucket(name).send().await {
+    let expiration = match s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(name)
+        .send()
+        .await
+    {
         Ok(out) => out
             .rules()
             .iter()
@@ -109,7 +141,8 @@ pub(super) async fn find_bucket(rc: &RegionCtx, name: &str) -> Result<Option<Obs
             .map(|r| {
                 (
                     r.expiration().and_then(|e| e.days()),
-                    r.noncurrent_version_expiration().and_then(|n| n.noncurrent_days()),
+                    r.noncurrent_version_expiration()
+                        .and_then(|n| n.noncurrent_days()),
                 )
             }),
         Err(e) => {
@@ -155,7 +188,9 @@ pub(super) async fn ensure_bucket(
         }
         match create.send().await {
             Ok(_) => tracing::info!("created {BUCKET} {name} in {}", rc.region),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_bucket_already_owned_by_you()) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_bucket_already_owned_by_you()) => {}
             Err(e) => return Err(api_error("creating", BUCKET, name, &rc.region)(e)),
         }
     }
@@ -167,13 +202,20 @@ pub(super) async fn ensure_bucket(
             .collect();
         s3.put_bucket_tagging()
             .bucket(name)
-            .tagging(Tagging::builder().set_tag_set(Some(set.map_err(&error)?)).build().map_err(&error)?)
+            .tagging(
+                Tagging::builder()
+                    .set_tag_set(Some(set.map_err(&error)?))
+                    .build()
+                    .map_err(&error)?,
+            )
             .send()
             .await
             .map_err(api_error("tagging", BUCKET, name, &rc.region))?;
     }
     // Encryption before anything is written; versioning before objects exist.
-    if current.sse_algorithm != ServerSideEncryption::AwsKms.as_str() || current.sse_key.as_deref() != Some(key_arn) {
+    if current.sse_algorithm != ServerSideEncryption::AwsKms.as_str()
+        || current.sse_key.as_deref() != Some(key_arn)
+    {
         let rule = ServerSideEncryptionRule::builder()
             .apply_server_side_encryption_by_default(
                 ServerSideEncryptionByDefault::builder()
@@ -187,7 +229,10 @@ pub(super) async fn ensure_bucket(
         s3.put_bucket_encryption()
             .bucket(name)
             .server_side_encryption_configuration(
-                ServerSideEncryptionConfiguration::builder().rules(rule).build().map_err(&error)?,
+                ServerSideEncryptionConfiguration::builder()
+                    .rules(rule)
+                    .build()
+                    .map_err(&error)?,
             )
             .send()
             .await
@@ -203,7 +248,12 @@ pub(super) async fn ensure_bucket(
             )
             .send()
             .await
-            .map_err(api_error("enabling versioning of", BUCKET, name, &rc.region))?;
+            .map_err(api_error(
+                "enabling versioning of",
+                BUCKET,
+                name,
+                &rc.region,
+            ))?;
     }
     if !current.public_access_blocked {
         s3.put_public_access_block()
@@ -218,7 +268,12 @@ pub(super) async fn ensure_bucket(
             )
             .send()
             .await
-            .map_err(api_error("blocking public access to", BUCKET, name, &rc.region))?;
+            .map_err(api_error(
+                "blocking public access to",
+                BUCKET,
+                name,
+                &rc.region,
+            ))?;
     }
     if current.expiration != Some((Some(retention_days), Some(retention_days))) {
         let rule = LifecycleRule::builder()
@@ -241,11 +296,19 @@ pub(super) async fn ensure_bucket(
         s3.put_bucket_lifecycle_configuration()
             .bucket(name)
             .lifecycle_configuration(
-                BucketLifecycleConfiguration::builder().rules(rule).build().map_err(&error)?,
+                BucketLifecycleConfiguration::builder()
+                    .rules(rule)
+                    .build()
+                    .map_err(&error)?,
             )
             .send()
             .await
-            .map_err(api_error("setting the lifecycle of", BUCKET, name, &rc.region))?;
+            .map_err(api_error(
+                "setting the lifecycle of",
+                BUCKET,
+                name,
+                &rc.region,
+            ))?;
     }
     Ok(())
 }
@@ -270,16 +333,27 @@ pub(super) async fn delete_bucket(rc: &RegionCtx, name: &str, owner: &str) -> Re
             .bucket(name)
             .send()
             .await
-            .map_err(api_error("listing object versions of", BUCKET, name, &rc.region));
+            .map_err(api_error(
+                "listing object versions of",
+                BUCKET,
+                name,
+                &rc.region,
+            ));
         let Some(out) = ok_if_not_found(out)? else {
             return Ok(());
         };
         let mut ids = Vec::new();
         for v in out.versions() {
-            ids.push((v.key().unwrap_or_default().to_owned(), v.version_id().map(str::to_owned)));
+            ids.push((
+                v.key().unwrap_or_default().to_owned(),
+                v.version_id().map(str::to_owned),
+            ));
         }
         for m in out.delete_markers() {
-            ids.push((m.key().unwrap_or_default().to_owned(), m.version_id().map(str::to_owned)));
+            ids.push((
+                m.key().unwrap_or_default().to_owned(),
+                m.version_id().map(str::to_owned),
+            ));
         }
         if ids.is_empty() {
             break;
@@ -287,7 +361,12 @@ pub(super) async fn delete_bucket(rc: &RegionCtx, name: &str, owner: &str) -> Re
         for batch in ids.chunks(DELETE_BATCH) {
             let objects: Result<Vec<ObjectIdentifier>, _> = batch
                 .iter()
-                .map(|(k, v)| ObjectIdentifier::builder().key(k).set_version_id(v.clone()).build())
+                .map(|(k, v)| {
+                    ObjectIdentifier::builder()
+                        .key(k)
+                        .set_version_id(v.clone())
+                        .build()
+                })
                 .collect();
             let delete = Delete::builder()
                 .set_objects(Some(objects.map_err(&error)?))

@@ -25,7 +25,10 @@ pub(super) struct MetricStreamSpec<'a> {
 }
 
 /// The stream with its configuration and tags; None when it does not exist.
-pub(super) async fn find_stream(rc: &RegionCtx, name: &str) -> Result<Option<ObservedStream>, AwsError> {
+pub(super) async fn find_stream(
+    rc: &RegionCtx,
+    name: &str,
+) -> Result<Option<ObservedStream>, AwsError> {
     let cw = rc.cloudwatch();
     let out = cw
         .get_metric_stream()
@@ -62,7 +65,10 @@ pub(super) async fn find_stream(rc: &RegionCtx, name: &str) -> Result<Option<Obs
         state: out.state().unwrap_or_default().to_owned(),
         firehose_arn: out.firehose_arn().unwrap_or_default().to_owned(),
         role_arn: out.role_arn().unwrap_or_default().to_owned(),
-        output_format: out.output_format().map(|f| f.as_str().to_owned()).unwrap_or_default(),
+        output_format: out
+            .output_format()
+            .map(|f| f.as_str().to_owned())
+            .unwrap_or_default(),
         namespaces,
         tags,
     }))
@@ -72,22 +78,36 @@ pub(super) async fn find_stream(rc: &RegionCtx, name: &str) -> Result<Option<Obs
 pub(super) fn differences(spec: &MetricStreamSpec<'_>, s: &ObservedStream) -> Vec<String> {
     let mut out = Vec::new();
     if s.firehose_arn != spec.firehose_arn {
-        out.push(format!("streams to {}, expected {}", s.firehose_arn, spec.firehose_arn));
+        out.push(format!(
+            "streams to {}, expected {}",
+            s.firehose_arn, spec.firehose_arn
+        ));
     }
     if s.role_arn != spec.role_arn {
-        out.push(format!("uses role {}, expected {}", s.role_arn, spec.role_arn));
+        out.push(format!(
+            "uses role {}, expected {}",
+            s.role_arn, spec.role_arn
+        ));
     }
     if s.output_format != spec.output_format {
-        out.push(format!("output format is {}, expected {}", s.output_format, spec.output_format));
+        out.push(format!(
+            "output format is {}, expected {}",
+            s.output_format, spec.output_format
+        ));
     }
     if s.namespaces != spec.namespaces {
-        out.push(format!("namespaces are {:?}, expected {:?}", s.namespaces, spec.namespaces));
+        out.push(format!(
+            "namespaces are {:?}, expected {:?}",
+            s.namespaces, spec.namespaces
+        ));
     }
     out
 }
 
 fn cw_tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 /// Creates or updates the stream, makes sure it is running and carries exactly its tags;
@@ -99,7 +119,9 @@ pub(super) async fn ensure_stream(
 ) -> Result<String, AwsError> {
     let cw = rc.cloudwatch();
     let current = find_stream(rc, spec.name).await?;
-    let write = current.as_ref().is_none_or(|s| !differences(spec, s).is_empty());
+    let write = current
+        .as_ref()
+        .is_none_or(|s| !differences(spec, s).is_empty());
     let mut arn = current.as_ref().map(|s| s.arn.clone()).unwrap_or_default();
     if write {
         let filters: Vec<MetricStreamFilter> = spec

@@ -45,8 +45,12 @@ pub async fn ensure(
             ensure_key(&ctx.dr, &dr_key_spec, adopt_untagged),
         )?;
         let bucket = spec.bucket_name(&account);
-        let retention = i32::try_from(spec.retention_days)
-            .map_err(|_| AwsError::Config(format!("retention_days {} is too large", spec.retention_days)))?;
+        let retention = i32::try_from(spec.retention_days).map_err(|_| {
+            AwsError::Config(format!(
+                "retention_days {} is too large",
+                spec.retention_days
+            ))
+        })?;
         ensure_bucket(
             &ctx.dr,
             &bucket,
@@ -129,7 +133,14 @@ fn not_owned(what: &str, id: &str, region: &str, tags: &Tags, owner: &str) -> Aw
         Some(o) => format!("it is owned by {o}, not {owner}"),
         None => format!("an object of this name exists and is not managed by drpair (no {OWNER_TAG} tag); bring it under this resource with `terraform import`, or delete it"),
     };
-    AwsError::api("adopting", what, id, region, Some(NOT_OWNED_CODE.to_owned()), detail)
+    AwsError::api(
+        "adopting",
+        what,
+        id,
+        region,
+        Some(NOT_OWNED_CODE.to_owned()),
+        detail,
+    )
 }
 
 /// Refuses, before anything is made, when the bucket, a stream or a role of the spec's names
@@ -150,10 +161,22 @@ async fn preflight(ctx: &AwsContext, spec: &StreamSpec, account: &str) -> Result
         return Err(not_owned(BUCKET, &b.name, &ctx.dr.region, &b.tags, &owner));
     }
     if let Some(f) = f.filter(|f| !mine(&f.tags)) {
-        return Err(not_owned(FIREHOSE, &spec.name, &ctx.primary.region, &f.tags, &owner));
+        return Err(not_owned(
+            FIREHOSE,
+            &spec.name,
+            &ctx.primary.region,
+            &f.tags,
+            &owner,
+        ));
     }
     if let Some(s) = s.filter(|s| !mine(&s.tags)) {
-        return Err(not_owned(STREAM, &spec.name, &ctx.primary.region, &s.tags, &owner));
+        return Err(not_owned(
+            STREAM,
+            &spec.name,
+            &ctx.primary.region,
+            &s.tags,
+            &owner,
+        ));
     }
     for r in [sr, dr].into_iter().flatten() {
         if !mine(&r.tags) {

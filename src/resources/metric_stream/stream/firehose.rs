@@ -28,13 +28,28 @@ pub(super) struct FirehoseSpec<'a> {
     pub tags: &'a Tags,
 }
 
-fn build_error(name: &str, region: &str) -> impl Fn(aws_smithy_types::error::operation::BuildError) -> AwsError {
+fn build_error(
+    name: &str,
+    region: &str,
+) -> impl Fn(aws_smithy_types::error::operation::BuildError) -> AwsError {
     let (name, region) = (name.to_owned(), region.to_owned());
-    move |e| AwsError::api("building a request for", FIREHOSE, &name, &region, None, e.to_string())
+    move |e| {
+        AwsError::api(
+            "building a request for",
+            FIREHOSE,
+            &name,
+            &region,
+            None,
+            e.to_string(),
+        )
+    }
 }
 
 /// The stream with its destination, encryption and tags; None when it does not exist.
-pub(super) async fn find_firehose(rc: &RegionCtx, name: &str) -> Result<Option<ObservedFirehose>, AwsError> {
+pub(super) async fn find_firehose(
+    rc: &RegionCtx,
+    name: &str,
+) -> Result<Option<ObservedFirehose>, AwsError> {
     let fh = rc.firehose();
     let out = fh
         .describe_delivery_stream()
@@ -52,10 +67,16 @@ pub(super) async fn find_firehose(rc: &RegionCtx, name: &str) -> Result<Option<O
     let s3 = dest.and_then(|x| x.extended_s3_destination_description());
     let sse = d
         .delivery_stream_encryption_configuration()
-        .filter(|c| c.status().is_some_and(|s| matches!(s.as_str(), "ENABLED" | "ENABLING")))
+        // A configuration without a status is taken as it reads (the API always reports one).
+        .filter(|c| {
+            c.status()
+                .is_none_or(|s| matches!(s.as_str(), "ENABLED" | "ENABLING"))
+        })
         .map(|c| {
             (
-                c.key_type().map(|k| k.as_str().to_owned()).unwrap_or_default(),
+                c.key_type()
+                    .map(|k| k.as_str().to_owned())
+                    .unwrap_or_default(),
                 c.key_arn().map(str::to_owned),
             )
         });
@@ -72,7 +93,11 @@ pub(super) async fn find_firehose(rc: &RegionCtx, name: &str) -> Result<Option<O
         let Some(page) = ok_if_not_found(page)? else {
             return Ok(None);
         };
-        tags.extend(page.tags().iter().map(|t| (t.key().to_owned(), t.value().unwrap_or_default().to_owned())));
+        tags.extend(
+            page.tags()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().unwrap_or_default().to_owned())),
+        );
         match page.tags().last() {
             Some(last) if page.has_more_tags() => start = Some(last.key().to_owned()),
             _ => break,
@@ -82,7 +107,9 @@ pub(super) async fn find_firehose(rc: &RegionCtx, name: &str) -> Result<Option<O
         arn: d.delivery_stream_arn().to_owned(),
         status: d.delivery_stream_status().as_str().to_owned(),
         version_id: d.version_id().to_owned(),
-        destination_id: dest.map(|x| x.destination_id().to_owned()).unwrap_or_default(),
+        destination_id: dest
+            .map(|x| x.destination_id().to_owned())
+            .unwrap_or_default(),
         role_arn: s3.map(|s| s.role_arn().to_owned()).unwrap_or_default(),
         bucket_arn: s3.map(|s| s.bucket_arn().to_owned()).unwrap_or_default(),
         prefix: s3.and_then(|s| s.prefix()).unwrap_or_default().to_owned(),
@@ -99,16 +126,28 @@ pub(super) async fn find_firehose(rc: &RegionCtx, name: &str) -> Result<Option<O
 pub(super) fn differences(spec: &FirehoseSpec<'_>, f: &ObservedFirehose) -> Vec<String> {
     let mut out = Vec::new();
     if f.bucket_arn != spec.bucket_arn {
-        out.push(format!("delivers to {}, expected {}", f.bucket_arn, spec.bucket_arn));
+        out.push(format!(
+            "delivers to {}, expected {}",
+            f.bucket_arn, spec.bucket_arn
+        ));
     }
     if f.role_arn != spec.role_arn {
-        out.push(format!("uses role {}, expected {}", f.role_arn, spec.role_arn));
+        out.push(format!(
+            "uses role {}, expected {}",
+            f.role_arn, spec.role_arn
+        ));
     }
     if f.prefix != OBJECT_PREFIX {
-        out.push(format!("writes under {:?}, expected {OBJECT_PREFIX:?}", f.prefix));
+        out.push(format!(
+            "writes under {:?}, expected {OBJECT_PREFIX:?}",
+            f.prefix
+        ));
     }
     if f.s3_kms_key.as_deref() != Some(spec.s3_key_arn) {
-        out.push(format!("encrypts objects with {:?}, expected {}", f.s3_kms_key, spec.s3_key_arn));
+        out.push(format!(
+            "encrypts objects with {:?}, expected {}",
+            f.s3_kms_key, spec.s3_key_arn
+        ));
     }
     let sse_ok = f.sse.as_ref().is_some_and(|(t, k)| {
         t == KeyType::CustomerManagedCmk.as_str() && k.as_deref() == Some(spec.sse_key_arn)
@@ -124,7 +163,12 @@ fn encryption(
     error: impl Fn(aws_smithy_types::error::operation::BuildError) -> AwsError,
 ) -> Result<EncryptionConfiguration, AwsError> {
     Ok(EncryptionConfiguration::builder()
-        .kms_encryption_config(KmsEncryptionConfig::builder().awskms_key_arn(key_arn).build().map_err(error)?)
+        .kms_encryption_config(
+            KmsEncryptionConfig::builder()
+                .awskms_key_arn(key_arn)
+                .build()
+                .map_err(error)?,
+        )
         .build())
 }
 
@@ -214,7 +258,12 @@ pub(super) async fn ensure_firehose(
                 .extended_s3_destination_update(update.clone())
                 .send()
                 .await
-                .map_err(api_error("updating the destination of", FIREHOSE, spec.name, &rc.region))
+                .map_err(api_error(
+                    "updating the destination of",
+                    FIREHOSE,
+                    spec.name,
+                    &rc.region,
+                ))
         })
         .await?;
     }
@@ -234,7 +283,10 @@ pub(super) async fn ensure_firehose(
     }
     let (set, remove) = tag_changes(&current.tags, spec.tags);
     if !set.is_empty() {
-        let tags: Result<Vec<Tag>, _> = set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        let tags: Result<Vec<Tag>, _> = set
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
         fh.tag_delivery_stream()
             .delivery_stream_name(spec.name)
             .set_tags(Some(tags.map_err(&error)?))
@@ -283,7 +335,12 @@ async fn wait_gone(rc: &RegionCtx, name: &str, deadline: Deadline) -> Result<(),
 }
 
 /// Deletes the stream when it is this resource's and waits until it is gone.
-pub(super) async fn delete_firehose(rc: &RegionCtx, name: &str, owner: &str, deadline: Deadline) -> Result<(), AwsError> {
+pub(super) async fn delete_firehose(
+    rc: &RegionCtx,
+    name: &str,
+    owner: &str,
+    deadline: Deadline,
+) -> Result<(), AwsError> {
     let Some(f) = find_firehose(rc, name).await? else {
         return Ok(());
     };

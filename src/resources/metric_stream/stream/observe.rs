@@ -7,7 +7,9 @@ use crate::aws::tags::{Tags, OWNER_TAG};
 use crate::aws::{AwsContext, AwsError, RegionCtx, Role};
 
 use super::bucket::find_bucket;
-use super::cloudwatch::{differences as stream_differences, find_stream, MetricStreamSpec, RUNNING};
+use super::cloudwatch::{
+    differences as stream_differences, find_stream, MetricStreamSpec, RUNNING,
+};
 use super::firehose::{differences as firehose_differences, find_firehose, FirehoseSpec};
 use super::{ObservedMetrics, StreamSpec, LIFECYCLE_RULE};
 
@@ -37,7 +39,8 @@ pub(super) async fn observe_with(
 ) -> Result<ObservedMetrics, AwsError> {
     let owner = spec.owner();
     let bucket_name = spec.bucket_name(&account);
-    let (stream_role_name, delivery_role_name) = (spec.stream_role_name(), spec.delivery_role_name());
+    let (stream_role_name, delivery_role_name) =
+        (spec.stream_role_name(), spec.delivery_role_name());
     let (primary_key, dr_key, bucket, firehose, stream, stream_role, delivery_role) = tokio::try_join!(
         owned_key(&ctx.primary, spec),
         owned_key(&ctx.dr, spec),
@@ -72,18 +75,29 @@ pub fn drift(spec: &StreamSpec, o: &ObservedMetrics) -> Vec<String> {
     let (primary, dr) = (o.primary_region.as_str(), o.dr_region.as_str());
     let bucket_name = spec.bucket_name(&o.account);
     let dr_key = o.dr_key.as_ref().map(|k| k.arn.clone()).unwrap_or_default();
-    let primary_key = o.primary_key.as_ref().map(|k| k.arn.clone()).unwrap_or_default();
+    let primary_key = o
+        .primary_key
+        .as_ref()
+        .map(|k| k.arn.clone())
+        .unwrap_or_default();
     match &o.bucket {
         None => out.push(format!("{dr}: bucket {bucket_name} is missing")),
         Some(b) => {
             if b.versioning != "Enabled" {
                 out.push(format!("{dr}: bucket {bucket_name} is not versioned"));
             }
-            if b.sse_algorithm != "aws:kms" || (!dr_key.is_empty() && b.sse_key.as_deref() != Some(dr_key.as_str())) {
-                out.push(format!("{dr}: bucket {bucket_name} is not encrypted with {}", spec.key_alias()));
+            if b.sse_algorithm != "aws:kms"
+                || (!dr_key.is_empty() && b.sse_key.as_deref() != Some(dr_key.as_str()))
+            {
+                out.push(format!(
+                    "{dr}: bucket {bucket_name} is not encrypted with {}",
+                    spec.key_alias()
+                ));
             }
             if !b.public_access_blocked {
-                out.push(format!("{dr}: bucket {bucket_name} does not block public access"));
+                out.push(format!(
+                    "{dr}: bucket {bucket_name} does not block public access"
+                ));
             }
             let days = i32::try_from(spec.retention_days).ok();
             if b.expiration != Some((days, days)) {
@@ -94,8 +108,14 @@ pub fn drift(spec: &StreamSpec, o: &ObservedMetrics) -> Vec<String> {
             }
         }
     }
-    out.extend(role_drift(&spec.delivery_role(&o.account, dr, &dr_key), o.delivery_role.as_ref()));
-    out.extend(role_drift(&spec.stream_role(&o.account, primary), o.stream_role.as_ref()));
+    out.extend(role_drift(
+        &spec.delivery_role(&o.account, dr, &dr_key),
+        o.delivery_role.as_ref(),
+    ));
+    out.extend(role_drift(
+        &spec.stream_role(&o.account, primary),
+        o.stream_role.as_ref(),
+    ));
     let delivery_role_arn = o.account.role_arn(&spec.delivery_role_name());
     let bucket_arn = spec.bucket_arn(&o.account);
     let no_tags = Tags::new();
@@ -108,13 +128,19 @@ pub fn drift(spec: &StreamSpec, o: &ObservedMetrics) -> Vec<String> {
         tags: &no_tags,
     };
     match &o.firehose {
-        None => out.push(format!("{primary}: Firehose stream {} is missing", spec.name)),
+        None => out.push(format!(
+            "{primary}: Firehose stream {} is missing",
+            spec.name
+        )),
         Some(f) => {
             for d in firehose_differences(&firehose_spec, f) {
                 out.push(format!("{primary}: Firehose stream {} {d}", spec.name));
             }
             if f.status != "ACTIVE" {
-                out.push(format!("{primary}: Firehose stream {} is {}, expected ACTIVE", spec.name, f.status));
+                out.push(format!(
+                    "{primary}: Firehose stream {} is {}, expected ACTIVE",
+                    spec.name, f.status
+                ));
             }
         }
     }
@@ -135,7 +161,10 @@ pub fn drift(spec: &StreamSpec, o: &ObservedMetrics) -> Vec<String> {
                 out.push(format!("{primary}: metric stream {} {d}", spec.name));
             }
             if s.state != RUNNING {
-                out.push(format!("{primary}: metric stream {} is {}, expected running", spec.name, s.state));
+                out.push(format!(
+                    "{primary}: metric stream {} is {}, expected running",
+                    spec.name, s.state
+                ));
             }
         }
     }
