@@ -37,3 +37,24 @@ output "database_secret_arn" {
   description = "Master credentials (the password itself is never in Terraform state)."
   value       = drpair_global_database.main.secret_arn
 }
+
+# Identifiers the outage drill of scripts/demo uses.
+output "global_cluster_identifier" {
+  value = drpair_global_database.main.global_cluster_identifier
+}
+
+output "zone_id" {
+  value = drpair_failover_dns.api.zone_id
+}
+
+output "primary_health_check_id" {
+  value = drpair_failover_dns.api.primary.health_check_id
+}
+
+output "dr_asg_name" {
+  value = drpair_app_tier.web.dr.asg_name
+}
+
+output "orchestrator_function_name" {
+  value = drpair_failover_orchestrator.auto.id
+}

@@ -136,6 +136,37 @@ fn collect_replacements(
     }
 }
 
+/// Puts back what the configuration decides: a provider may only choose
+/// values of computed attributes the configuration leaves null, so whatever a
+/// resource's `modify_plan` did elsewhere, those come from the proposed value.
+pub fn restore_configured(block: &Block, planned: &mut Value, proposed: &Value, config: &Value) {
+    restore_attributes(&block.attributes, planned, proposed, config);
+}
+
+fn restore_attributes(attrs: &[Attribute], planned: &mut Value, proposed: &Value, config: &Value) {
+    let Value::Object(out) = planned else { return };
+    for attr in attrs {
+        let cfg = config.get_attr(&attr.name).unwrap_or(&Value::Null);
+        if attr.computed && cfg.is_null() {
+            continue;
+        }
+        let prop = proposed
+            .get_attr(&attr.name)
+            .cloned()
+            .unwrap_or(Value::Null);
+        match (attr.nested_attributes(), out.get_mut(&attr.name)) {
+            (Some((Nesting::Single | Nesting::Group, inner)), Some(slot @ Value::Object(_)))
+                if matches!(prop, Value::Object(_)) =>
+            {
+                restore_attributes(inner, slot, &prop, cfg);
+            }
+            _ => {
+                out.insert(attr.name.clone(), prop);
+            }
+        }
+    }
+}
+
 /// Equality as Terraform sees it: numbers compare numerically, sets ignore
 /// order.
 pub fn semantically_equal(a: &Value, b: &Value) -> bool {
@@ -339,6 +370,43 @@ mod tests {
             out.planned.get_attr("count"),
             Some(&Value::Number(Number::Int(3)))
         );
+    }
+
+    #[test]
+    fn configured_values_survive_a_modified_plan() {
+        let cfg = obj(&[
+            ("id", Value::Null),
+            ("name", Value::List(vec![s("a"), Value::Unknown])),
+            ("cidr", s("10.0.0.0/16")),
+            ("count", Value::Null),
+            ("version", Value::Null),
+            (
+                "primary",
+                obj(&[("cidr", s("10.1.0.0/16")), ("vpc_id", Value::Null)]),
+            ),
+        ]);
+        let mut planned = obj(&[
+            ("id", s("x")),
+            ("name", Value::Unknown),
+            ("cidr", s("changed")),
+            ("count", Value::Number(Number::Int(3))),
+            ("version", Value::Unknown),
+            (
+                "primary",
+                obj(&[("cidr", Value::Unknown), ("vpc_id", Value::Unknown)]),
+            ),
+        ]);
+        restore_configured(&block(), &mut planned, &cfg, &cfg);
+        assert_eq!(planned.get_attr("name"), cfg.get_attr("name"));
+        assert_eq!(planned.get_attr("cidr"), Some(&s("10.0.0.0/16")));
+        assert_eq!(
+            planned.get_attr("id"),
+            Some(&s("x")),
+            "computed values stay"
+        );
+        let primary = planned.get_attr("primary").unwrap();
+        assert_eq!(primary.get_attr("cidr"), Some(&s("10.1.0.0/16")));
+        assert_eq!(primary.get_attr("vpc_id"), Some(&Value::Unknown));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! the result back, so resources never see msgpack bytes or gRPC types.
 
 use super::diag::Diagnostics;
-use super::plan::{plan_create, plan_update};
+use super::plan::{plan_create, plan_update, restore_configured};
 use super::schema::Schema;
 use super::typed::{from_typed, to_typed};
 use super::value::Value;
@@ -229,7 +229,9 @@ impl<R: Resource> DynResource for R {
         let modified = self
             .modify_plan(client, prior_model.as_ref(), planned_model, diags)
             .await;
-        result.planned = encode(&modified, &schema, diags);
+        let mut planned = encode(&modified, &schema, diags);
+        restore_configured(&schema.block, &mut planned, proposed, config);
+        result.planned = planned;
         result
     }
 

@@ -169,6 +169,14 @@ impl<'de, T: DeserializeOwned> Visitor<'de> for ValVisitor<T> {
     }
 }
 
+fn has_unknown_elements(v: &Value) -> bool {
+    match v {
+        Value::List(xs) | Value::Set(xs) | Value::Tuple(xs) => xs.iter().any(Value::is_unknown),
+        Value::Map(m) => m.values().any(Value::is_unknown),
+        _ => false,
+    }
+}
+
 /// Decodes a value into a serde model. Errors name the attribute path.
 pub fn to_typed<T: DeserializeOwned>(v: &Value, ty: &Type) -> Result<T, ValueError> {
     T::deserialize(De { v, ty: Some(ty) })
@@ -329,7 +337,9 @@ impl<'de, 'a> Deserializer<'de> for De<'a> {
         }
         match self.v.inner() {
             Value::Null => visitor.visit_none(),
-            Value::Unknown => visitor
+            // A collection with unknown elements (`[aws_x.a.id, "b"]` at plan
+            // time) is not yet known as a whole to a typed model.
+            v if v.is_unknown() || has_unknown_elements(v) => visitor
                 .visit_newtype_struct(unknown_sentinel())
                 .map_err(|e| ValueError::at_root(e.to_string())),
             _ => visitor.visit_some(self),

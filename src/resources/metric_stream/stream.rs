@@ -173,10 +173,8 @@ impl StreamSpec {
                 self.name,
                 self.owner()
             ),
-            trust_policy: service_trust_policy(
-                "streams.metrics.cloudwatch.amazonaws.com",
-                Some(&account.id),
-            ),
+            // As AWS documents it, without a condition.
+            trust_policy: service_trust_policy("streams.metrics.cloudwatch.amazonaws.com", None),
             managed_policy_arns: Vec::new(),
             inline_policies: BTreeMap::from([(
                 STREAM_POLICY.to_owned(),
@@ -215,7 +213,7 @@ impl StreamSpec {
                 self.name,
                 self.owner()
             ),
-            trust_policy: service_trust_policy("firehose.amazonaws.com", Some(&account.id)),
+            trust_policy: firehose_trust_policy(account),
             managed_policy_arns: Vec::new(),
             inline_policies: BTreeMap::from([(
                 DELIVERY_POLICY.to_owned(),
@@ -238,6 +236,14 @@ impl StreamSpec {
             owner: self.owner(),
         }
     }
+}
+
+/// Firehose assumes its role passing the account id as external id (AWS's documented guard).
+fn firehose_trust_policy(account: &Account) -> serde_json::Value {
+    let mut trust = service_trust_policy("firehose.amazonaws.com", None);
+    trust["Statement"][0]["Condition"] =
+        json!({ "StringEquals": { "sts:ExternalId": account.id } });
+    trust
 }
 
 pub fn owner_tag_value(name: &str) -> String {
@@ -387,6 +393,11 @@ pub(super) mod tests {
         assert_eq!(
             stream.trust_policy["Statement"][0]["Principal"]["Service"],
             "streams.metrics.cloudwatch.amazonaws.com"
+        );
+        let firehose_trust = &s.delivery_role(&account(), "us-east-2", "k").trust_policy;
+        assert_eq!(
+            firehose_trust["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"],
+            "123456789012"
         );
         let delivery = s.delivery_role(
             &account(),

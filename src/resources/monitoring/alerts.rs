@@ -181,6 +181,8 @@ pub fn topic_policy(account: &Account, topic_arn: &str) -> Value {
 
 /// The topic key's policy: the account administers it (AWS's default, which lets IAM policies
 /// grant its use), and CloudWatch and EventBridge may use it to publish to the encrypted topic.
+/// This statement has no condition, as in AWS's documented policy for these services; who may
+/// publish at all is scoped by the topic policy.
 pub fn key_policy(account: &Account) -> Value {
     json!({
         "Version": "2012-10-17",
@@ -197,8 +199,7 @@ pub fn key_policy(account: &Account) -> Value {
                 "Effect": "Allow",
                 "Principal": { "Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"] },
                 "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                "Resource": "*",
-                "Condition": { "StringEquals": { "aws:SourceAccount": account.id } }
+                "Resource": "*"
             }
         ]
     })

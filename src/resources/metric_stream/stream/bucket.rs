@@ -43,11 +43,8 @@ fn absent(err: &AwsError, codes: &[&str]) -> bool {
     err.code().is_some_and(|c| codes.contains(&c))
 }
 
-/// The bucket and its configuration; None when it does not exist (in this account).
-pub(super) async fn find_bucket(
-    rc: &RegionCtx,
-    name: &str,
-) -> Result<Option<ObservedBucket>, AwsError> {
+/// The bucket's tags; None when the bucket does not exist (in this account).
+pub(super) async fn find_bucket_tags(rc: &RegionCtx, name: &str) -> Result<Option<Tags>, AwsError> {
     let s3 = rc.s3();
     let head = s3
         .head_bucket()
@@ -62,23 +59,35 @@ pub(super) async fn find_bucket(
         }
         Err(e) => return Err(e),
     }
-    let tags = match s3.get_bucket_tagging().bucket(name).send().await {
-        Ok(out) => out
-            .tag_set()
-            .iter()
-            .map(|t| (t.key().to_owned(), t.value().to_owned()))
-            .collect(),
+    match s3.get_bucket_tagging().bucket(name).send().await {
+        Ok(out) => Ok(Some(
+            out.tag_set()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                .collect(),
+        )),
         Err(e) => {
             let e = api_error("reading tags of", BUCKET, name, &rc.region)(e);
             if absent(&e, &["NoSuchBucket"]) {
-                return Ok(None);
+                Ok(None)
+            } else if absent(&e, &["NoSuchTagSet", "NoSuchTagSetError"]) {
+                Ok(Some(Tags::new()))
+            } else {
+                Err(e)
             }
-            if !absent(&e, &["NoSuchTagSet", "NoSuchTagSetError"]) {
-                return Err(e);
-            }
-            Tags::new()
         }
+    }
+}
+
+/// The bucket and its configuration; None when it does not exist (in this account).
+pub(super) async fn find_bucket(
+    rc: &RegionCtx,
+    name: &str,
+) -> Result<Option<ObservedBucket>, AwsError> {
+    let Some(tags) = find_bucket_tags(rc, name).await? else {
+        return Ok(None);
     };
+    let s3 = rc.s3();
     let versioning = s3
         .get_bucket_versioning()
         .bucket(name)
@@ -316,10 +325,10 @@ pub(super) async fn ensure_bucket(
 /// Deletes every object version and delete marker, then the bucket. A bucket tagged with
 /// another owner is left alone; a missing one is success.
 pub(super) async fn delete_bucket(rc: &RegionCtx, name: &str, owner: &str) -> Result<(), AwsError> {
-    let Some(bucket) = find_bucket(rc, name).await? else {
+    let Some(tags) = find_bucket_tags(rc, name).await? else {
         return Ok(());
     };
-    if let Some(other) = bucket.tags.get(OWNER_TAG).filter(|o| *o != owner) {
+    if let Some(other) = tags.get(OWNER_TAG).filter(|o| *o != owner) {
         tracing::warn!("leaving {BUCKET} {name}: owned by {other}, not {owner}");
         return Ok(());
     }

@@ -9,7 +9,7 @@ use crate::aws::kms::ensure_key;
 use crate::aws::tags::{Tags, OWNER_TAG};
 use crate::aws::{AwsContext, AwsError, Deadline, Role};
 
-use super::bucket::{ensure_bucket, find_bucket, BUCKET};
+use super::bucket::{ensure_bucket, find_bucket_tags, BUCKET};
 use super::cloudwatch::{ensure_stream, find_stream, MetricStreamSpec, STREAM};
 use super::firehose::{ensure_firehose, find_firehose, FirehoseSpec, FIREHOSE};
 use super::observe::observe_with;
@@ -151,14 +151,14 @@ async fn preflight(ctx: &AwsContext, spec: &StreamSpec, account: &str) -> Result
     let bucket = super::bucket_name(&spec.prefix, account, &spec.name_version, &spec.environment);
     let (stream_role, delivery_role) = (spec.stream_role_name(), spec.delivery_role_name());
     let (b, f, s, sr, dr) = tokio::try_join!(
-        find_bucket(&ctx.dr, &bucket),
+        find_bucket_tags(&ctx.dr, &bucket),
         find_firehose(&ctx.primary, &spec.name),
         find_stream(&ctx.primary, &spec.name),
         find_role(&ctx.primary, &stream_role),
         find_role(&ctx.primary, &delivery_role),
     )?;
-    if let Some(b) = b.filter(|b| !mine(&b.tags)) {
-        return Err(not_owned(BUCKET, &b.name, &ctx.dr.region, &b.tags, &owner));
+    if let Some(tags) = b.filter(|tags| !mine(tags)) {
+        return Err(not_owned(BUCKET, &bucket, &ctx.dr.region, &tags, &owner));
     }
     if let Some(f) = f.filter(|f| !mine(&f.tags)) {
         return Err(not_owned(
