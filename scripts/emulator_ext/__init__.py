@@ -25,6 +25,7 @@ PATCHES = (
     "lambda_iam",
     "autoscaling_fleet",
     "route53_records",
+    "rest_shapes",
 )
 # WSGI wrappers, innermost first.
 WRAPPERS = ("route53_health", "errors", "cloudwatch_cbor", "controls")

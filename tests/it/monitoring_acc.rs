@@ -12,6 +12,7 @@ const ADDR: &str = "drpair_monitoring.alerts";
 const TOPIC: &str = "drpair-alerts-v2-test";
 const ALIAS: &str = "alias/drpair-alerts-v2-test";
 const OWNER: &str = "drpair_monitoring/drpair-alerts-v2-test";
+const FANOUT: &str = "arn:aws:sqs:us-east-2:123456789012:fanout";
 const HEALTH_CHECK: &str = "2d2b2a3c-1f5e-4a7b-9c1d-0e2f3a4b5c6d";
 const LAG: &str = "drpair-replication-lag-v2-test";
 const RPO: &str = "drpair-rpo-lag-v2-test";
@@ -372,12 +373,19 @@ fn monitoring_lifecycle() {
         .iter()
         .map(|(r, n)| alarm(&emulator, r, n).unwrap()["AlarmArn"].clone())
         .collect();
+    //    A queue (made here) is subscribed to both topics through `subscriptions`.
+    emulator.aws_ok(
+        "sqs",
+        "us-east-2",
+        "CreateQueue",
+        &json!({ "QueueName": "fanout" }),
+    );
     ws.write_config(&config(
         &emulator.endpoint,
         &base(
             2000,
             "\"oncall@example.com\", \"dba@example.com\"",
-            "  tags = { Team = \"sre\" }",
+            &format!("  tags = {{ Team = \"sre\" }}\n  subscriptions = [{{ protocol = \"sqs\", endpoint = \"{FANOUT}\" }}]"),
         ),
     ));
     let (code, plan) = ws.plan_exit_code();
@@ -396,6 +404,13 @@ fn monitoring_lifecycle() {
         &["oncall@example.com", "dba@example.com"],
         Some("sre"),
     );
+    for region in ["us-east-1", "us-east-2"] {
+        let subs = subscriptions(&emulator, region);
+        assert!(
+            subs.iter().any(|(p, e, _)| p == "sqs" && e == FANOUT),
+            "{region}: the queue is not subscribed: {subs:?}"
+        );
+    }
     let arns_after: Vec<Value> = [("us-east-2", LAG), ("us-east-1", HC_ALARM)]
         .iter()
         .map(|(r, n)| alarm(&emulator, r, n).unwrap()["AlarmArn"].clone())
