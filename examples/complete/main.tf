@@ -51,11 +51,12 @@ resource "drpair_session_table" "sessions" {
 
 # 4 and 5. Identical Auto Scaling groups behind an ALB in each region.
 resource "drpair_app_tier" "web" {
-  name              = "${var.name}-web"
-  instance_type     = "t3.medium"
-  min_size          = var.min_size
-  max_size          = var.max_size
-  desired_capacity  = var.desired_capacity
+  name                = "${var.name}-web"
+  instance_type       = "t3.medium"
+  min_size            = var.min_size
+  max_size            = var.max_size
+  desired_capacity    = var.desired_capacity
+  dr_desired_capacity = var.dr_desired_capacity # warm standby, scaled up on failover
   app_port          = 8080
   health_check_path = "/health"
   primary = {
@@ -117,6 +118,8 @@ resource "drpair_failover_orchestrator" "auto" {
   dr_asg_name               = drpair_app_tier.web.dr.asg_name
   topic_arns                = [drpair_monitoring.alerts.primary.topic_arn, drpair_monitoring.alerts.dr.topic_arn]
   mode                      = var.failover_mode
+  # On failover the DR group takes over the primary's full load.
+  scale_to = { min_size = var.min_size, desired_capacity = var.desired_capacity }
 }
 
 # 12. Live status for the outputs.

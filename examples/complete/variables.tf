@@ -70,6 +70,12 @@ variable "desired_capacity" {
   default = 2
 }
 
+variable "dr_desired_capacity" {
+  description = "Instances kept running in the DR region before a failover (warm standby)."
+  type        = number
+  default     = 1
+}
+
 variable "zone_name" {
   description = "Route 53 hosted zone created for the API."
   type        = string

@@ -194,7 +194,13 @@ pub fn drift(spec: &TierSpec, o: &ObservedTier) -> Vec<String> {
                     g.health_check_type
                 ));
             }
-            if role == Role::Dr && (g.min_size != side.min_size || g.max_size != spec.max_size) {
+            // A failover raises the DR group's minimum up to the primary's; that is
+            // its job, not drift.
+            let min_ok = g.min_size == side.min_size
+                || (role == Role::Dr
+                    && g.min_size > side.min_size
+                    && g.min_size <= spec.primary.min_size);
+            if role == Role::Dr && (!min_ok || g.max_size != spec.max_size) {
                 drift.push(format!(
                     "{region}: Auto Scaling group sizes are min {} max {} instead of min {} max {}",
                     g.min_size, g.max_size, side.min_size, spec.max_size
