@@ -41,7 +41,7 @@ run "plan_is_stable" {
   command = plan
 
   assert {
-    condition     = drpair_network.main.drift == [] && drpair_global_database.main.drift == []
+    condition     = length(drpair_network.main.drift) == 0 && length(drpair_global_database.main.drift) == 0
     error_message = "A plan right after apply must find nothing to repair."
   }
 }
