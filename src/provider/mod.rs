@@ -50,6 +50,25 @@ impl DrClient {
     pub fn versioned_name(&self, name: &str) -> String {
         format!("{name}-{}-{}", self.name_version, self.environment)
     }
+
+    /// `tags_all`: the provider's `default_tags` merged with a resource's own
+    /// `tags` (its own win).
+    pub fn tags_all(&self, tags: &Val<BTreeMap<String, String>>) -> BTreeMap<String, String> {
+        let mut all = self.default_tags.clone();
+        if let Val::Known(t) = tags {
+            all.extend(t.clone());
+        }
+        all
+    }
+
+    /// The part of `all` that is a resource's own rather than the provider's
+    /// defaults (what import reports as `tags`).
+    pub fn own_tags(&self, all: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        all.iter()
+            .filter(|(k, v)| self.default_tags.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
 }
 
 #[derive(Default)]

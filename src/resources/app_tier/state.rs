@@ -1,7 +1,7 @@
 //! Between Terraform's model and AWS: the plan refinements, the spec built from a plan, and the
 //! state built from what exists.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use crate::aws::tags::{is_managed_key, user_tags, Tags};
 use crate::aws::{Deadline, Role};
@@ -23,14 +23,6 @@ fn side_mut(m: &mut AppTierModel, role: Role) -> &mut Val<RegionModel> {
         Role::Primary => &mut m.primary,
         Role::Dr => &mut m.dr,
     }
-}
-
-fn merged_tags(client: &DrClient, tags: &Val<BTreeMap<String, String>>) -> Tags {
-    let mut all = client.default_tags.clone();
-    if let Val::Known(t) = tags {
-        all.extend(t.clone());
-    }
-    all
 }
 
 /// (min size, desired capacity) of a region's group, from the configuration.
@@ -69,7 +61,7 @@ pub fn plan(
     }
     planned.tags_all = match &planned.tags {
         Val::Unknown => Val::Unknown,
-        tags => Val::Known(merged_tags(client, tags)),
+        tags => Val::Known(client.tags_all(tags)),
     };
     let image_source_changed =
         prior.is_some_and(|p| p.image_ssm_parameter != planned.image_ssm_parameter);

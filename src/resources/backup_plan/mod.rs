@@ -183,7 +183,7 @@ impl Resource for BackupPlan {
         }
         planned.tags_all = match &planned.tags {
             Val::Unknown => Val::Unknown,
-            tags => Val::Known(merged_tags(client, tags)),
+            tags => Val::Known(client.tags_all(tags)),
         };
         if planned.continuous_backup.known() == Some(&true) {
             diags.warning_at(
@@ -380,17 +380,6 @@ impl Resource for BackupPlan {
 }
 
 // ---- helpers below the resource ----
-
-fn merged_tags(
-    client: &DrClient,
-    tags: &Val<BTreeMap<String, String>>,
-) -> BTreeMap<String, String> {
-    let mut all = client.default_tags.clone();
-    if let Val::Known(t) = tags {
-        all.extend(t.clone());
-    }
-    all
-}
 
 fn side(m: &BackupPlanModel, role: Role) -> &Val<RegionModel> {
     match role {

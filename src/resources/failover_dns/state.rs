@@ -57,14 +57,6 @@ fn check_spec(m: &Val<HealthCheckModel>) -> Option<CheckSpec> {
     })
 }
 
-fn merged_tags(client: &DrClient, tags: &Val<Tags>) -> Tags {
-    let mut all = client.default_tags.clone();
-    if let Val::Known(t) = tags {
-        all.extend(t.clone());
-    }
-    all
-}
-
 /// The plan: the zone looked up when it exists, the name, the RTO budget and the endpoint URLs
 /// known now; new health checks (a changed interval or protocol, a rename, a repair) unknown.
 pub async fn plan(
@@ -112,7 +104,7 @@ pub async fn plan(
     planned.id = planned.fqdn.clone();
     planned.tags_all = match &planned.tags {
         Val::Unknown => Val::Unknown,
-        tags => Val::Known(merged_tags(client, tags)),
+        tags => Val::Known(client.tags_all(tags)),
     };
     let check = check_spec(&planned.health_check);
     let repair = prior.is_some_and(|p| p.drift.known().is_some_and(|d| !d.is_empty()));

@@ -18,7 +18,7 @@ use crate::provider::DrClient;
 use crate::resources::timeouts::{self, Operation, Timeouts};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use state::{from_observed, known_strings, merged_tags, names, own_tags, side, side_mut, spec};
+use state::{from_observed, known_strings, names, side, side_mut, spec};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -153,7 +153,7 @@ impl Resource for GlobalDatabase {
         planned.global_cluster_identifier = Val::Known(names.global_cluster());
         planned.tags_all = match &planned.tags {
             Val::Unknown => Val::Unknown,
-            tags => Val::Known(merged_tags(client, tags)),
+            tags => Val::Known(client.tags_all(tags)),
         };
         for role in Role::BOTH {
             if let Val::Known(r) = side_mut(&mut planned, role) {
@@ -320,7 +320,7 @@ impl Resource for GlobalDatabase {
         match Box::pin(rds::read(&client.aws, &names)).await {
             Ok(Some(observed)) => {
                 let mut model = from_observed(client, &GlobalDatabaseModel::default(), &observed);
-                let own = own_tags(client, model.tags_all.known().unwrap_or(&BTreeMap::new()));
+                let own = client.own_tags(model.tags_all.known().unwrap_or(&BTreeMap::new()));
                 model.tags = if own.is_empty() {
                     Val::Null
                 } else {

@@ -2,7 +2,7 @@
 //! what exists. Inputs AWS cannot report (or reports differently) are kept from the plan or
 //! the prior state.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use crate::aws::tags::is_managed_key;
 use crate::aws::Role;
@@ -63,25 +63,6 @@ pub fn spec(client: &DrClient, m: &GlobalDatabaseModel) -> Option<DatabaseSpec> 
         default_tags: client.default_tags.clone(),
         user_tags: m.tags.known().cloned().unwrap_or_default(),
     })
-}
-
-pub fn merged_tags(
-    client: &DrClient,
-    tags: &Val<BTreeMap<String, String>>,
-) -> BTreeMap<String, String> {
-    let mut all = client.default_tags.clone();
-    if let Val::Known(t) = tags {
-        all.extend(t.clone());
-    }
-    all
-}
-
-/// The tags that are the resource's own rather than the provider's defaults.
-pub fn own_tags(client: &DrClient, all: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    all.iter()
-        .filter(|(k, v)| client.default_tags.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
 }
 
 /// State from what exists in AWS, with `base` (plan, prior state or an import seed) for what

@@ -182,7 +182,7 @@ impl Resource for MetricStream {
         }
         planned.tags_all = match &planned.tags {
             Val::Unknown => Val::Unknown,
-            tags => Val::Known(merged_tags(client, tags)),
+            tags => Val::Known(client.tags_all(tags)),
         };
         let repair = prior.is_some_and(|p| p.drift.known().is_some_and(|d| !d.is_empty()));
         if prior.is_none() {
@@ -364,17 +364,6 @@ impl Resource for MetricStream {
 }
 
 // ---- helpers below the resource ----
-
-fn merged_tags(
-    client: &DrClient,
-    tags: &Val<BTreeMap<String, String>>,
-) -> BTreeMap<String, String> {
-    let mut all = client.default_tags.clone();
-    if let Val::Known(t) = tags {
-        all.extend(t.clone());
-    }
-    all
-}
 
 fn side(m: &MetricStreamModel, role: Role) -> &Val<RegionModel> {
     match role {

@@ -216,7 +216,7 @@ impl Resource for Monitoring {
         }
         planned.tags_all = match &planned.tags {
             Val::Unknown => Val::Unknown,
-            tags => Val::Known(merged_tags(client, tags)),
+            tags => Val::Known(client.tags_all(tags)),
         };
         let has_health_checks = planned
             .health_check_ids
@@ -401,17 +401,6 @@ impl Resource for Monitoring {
 }
 
 // ---- helpers below the resource ----
-
-fn merged_tags(
-    client: &DrClient,
-    tags: &Val<BTreeMap<String, String>>,
-) -> BTreeMap<String, String> {
-    let mut all = client.default_tags.clone();
-    if let Val::Known(t) = tags {
-        all.extend(t.clone());
-    }
-    all
-}
 
 fn side(m: &MonitoringModel, role: Role) -> &Val<RegionModel> {
     match role {

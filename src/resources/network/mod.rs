@@ -183,7 +183,7 @@ impl Resource for Network {
         }
         planned.tags_all = match &planned.tags {
             Val::Unknown => Val::Unknown,
-            tags => Val::Known(merged_tags(client, tags)),
+            tags => Val::Known(client.tags_all(tags)),
         };
         for role in Role::BOTH {
             if let Val::Known(r) = side_mut(&mut planned, role) {
@@ -275,7 +275,7 @@ impl Resource for Network {
                     ..NetworkModel::default()
                 };
                 let mut model = from_observed(client, &seed, observed);
-                let own = own_tags(client, model.tags_all.known().cloned().unwrap_or_default());
+                let own = client.own_tags(&model.tags_all.known().cloned().unwrap_or_default());
                 model.tags = if own.is_empty() {
                     Val::Null
                 } else {
@@ -319,24 +319,6 @@ fn validate_name(name: &str, path: &AttributePath, diags: &mut Diagnostics) {
 
 fn network_id(name: &str, client: &DrClient) -> String {
     format!("{name}-{}", client.environment)
-}
-
-fn merged_tags(
-    client: &DrClient,
-    tags: &Val<BTreeMap<String, String>>,
-) -> BTreeMap<String, String> {
-    let mut all = client.default_tags.clone();
-    if let Val::Known(t) = tags {
-        all.extend(t.clone());
-    }
-    all
-}
-
-/// The tags that are the resource's own rather than the provider's defaults.
-fn own_tags(client: &DrClient, all: BTreeMap<String, String>) -> BTreeMap<String, String> {
-    all.into_iter()
-        .filter(|(k, v)| client.default_tags.get(k) != Some(v))
-        .collect()
 }
 
 fn side_mut(m: &mut NetworkModel, role: Role) -> &mut Val<RegionModel> {

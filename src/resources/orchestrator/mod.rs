@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use deploy::ID_PREFIX;
-use state::{converge, expected_id, imported, merged_tags, read_state, spec};
+use state::{converge, expected_id, imported, read_state, spec};
 
 pub const DEFAULT_MODE: &str = "automatic";
 pub const DEFAULT_CONSECUTIVE_FAILURES: i64 = 2;
@@ -192,7 +192,7 @@ impl Resource for FailoverOrchestrator {
         planned.code_sha256 = Val::Known(package::package().code_sha256.clone());
         planned.tags_all = match &planned.tags {
             Val::Unknown => Val::Unknown,
-            tags => Val::Known(merged_tags(client, tags)),
+            tags => Val::Known(client.tags_all(tags)),
         };
         if let Val::Known(topics) = &planned.topic_arns {
             let dr = &client.aws.dr.region;

@@ -1,8 +1,6 @@
 //! Between the Terraform model and the AWS side: the spec of a plan, the state of what was
 //! found, the outcome of an apply, the state of an import.
 
-use std::collections::BTreeMap;
-
 use crate::aws::tags::{is_aws_tag, user_tags, Tags};
 use crate::aws::{AwsError, Deadline};
 use crate::framework::{Diagnostics, Val};
@@ -18,14 +16,6 @@ use super::{
 /// `failover-orchestrator-{name_version}-{environment}` for this provider.
 pub fn expected_id(client: &DrClient) -> String {
     format!("{ID_PREFIX}{}-{}", client.name_version, client.environment)
-}
-
-pub fn merged_tags(client: &DrClient, tags: &Val<BTreeMap<String, String>>) -> Tags {
-    let mut all = client.default_tags.clone();
-    if let Val::Known(t) = tags {
-        all.extend(t.clone());
-    }
-    all
 }
 
 /// The list when it and every element are known.
@@ -148,7 +138,7 @@ fn from_observed(
     );
     m.code_sha256 = text(o.orchestrator.as_ref().map(|f| f.code_sha256.as_str()));
     if !m.tags_all.is_known() {
-        m.tags_all = Val::Known(merged_tags(client, &m.tags));
+        m.tags_all = Val::Known(client.tags_all(&m.tags));
     }
     m.drift = Val::Known(
         spec(client, &m)
@@ -200,7 +190,7 @@ pub async fn converge(
                 return None;
             }
             let mut model = from_observed(client, &planned, &o, false);
-            model.tags_all = Val::Known(merged_tags(client, &planned.tags));
+            model.tags_all = Val::Known(client.tags_all(&planned.tags));
             Some(model)
         }
     }

@@ -166,7 +166,7 @@ impl Resource for SessionTable {
         }
         planned.tags_all = match &planned.tags {
             Val::Unknown => Val::Unknown,
-            tags => Val::Known(merged_tags(client, tags)),
+            tags => Val::Known(client.tags_all(tags)),
         };
         for role in Role::BOTH {
             let region = Val::Known(client.aws.region(role).region.clone());
@@ -326,17 +326,6 @@ fn regions(client: &DrClient) -> [&str; 2] {
         client.aws.primary.region.as_str(),
         client.aws.dr.region.as_str(),
     ]
-}
-
-fn merged_tags(
-    client: &DrClient,
-    tags: &Val<BTreeMap<String, String>>,
-) -> BTreeMap<String, String> {
-    let mut all = client.default_tags.clone();
-    if let Val::Known(t) = tags {
-        all.extend(t.clone());
-    }
-    all
 }
 
 /// The tags of an object other than drpair's own and AWS's.
