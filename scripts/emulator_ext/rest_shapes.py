@@ -7,6 +7,9 @@
   API reference's response syntax); moto answers `<GetBucketVersioningResponse>`, which the Rust
   SDK refuses to parse. Here the root is AWS's, with `Status` (and nothing when versioning was
   never enabled, as AWS does).
+- Firehose `DescribeDeliveryStream`: a stream created with server-side encryption reports
+  `DeliveryStreamEncryptionConfiguration.Status = ENABLED`, as AWS does; moto records the status
+  only for StartDeliveryStreamEncryption.
 """
 
 import json
@@ -49,7 +52,25 @@ def _patch_s3():
     S3Response.get_bucket_versioning = get_bucket_versioning
 
 
+def _patch_firehose():
+    from moto.firehose.models import DeliveryStream
+
+    if getattr(DeliveryStream, "drpair_sse_status", False):
+        return
+    DeliveryStream.drpair_sse_status = True
+    original = DeliveryStream.__init__
+
+    def __init__(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        sse = getattr(self, "delivery_stream_encryption_configuration", None)
+        if isinstance(sse, dict) and sse.get("KeyType") and "Status" not in sse:
+            sse["Status"] = "ENABLED"
+
+    DeliveryStream.__init__ = __init__
+
+
 def register(app):
     _patch_backup()
     _patch_s3()
+    _patch_firehose()
     return app

@@ -29,3 +29,20 @@ def test_s3_get_bucket_versioning_has_the_aws_root_element(emulator, unique):
     assert root.tag == S3_NS + "VersioningConfiguration"
     assert root.find(S3_NS + "Status").text == "Enabled"
     assert s3.get_bucket_versioning(Bucket=unique)["Status"] == "Enabled"
+
+
+def test_firehose_reports_the_encryption_status_it_was_created_with(emulator, unique):
+    firehose = emulator.client("firehose", "us-east-1")
+    firehose.create_delivery_stream(
+        DeliveryStreamName=unique,
+        DeliveryStreamType="DirectPut",
+        DeliveryStreamEncryptionConfigurationInput={"KeyType": "AWS_OWNED_CMK"},
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+            "BucketARN": f"arn:aws:s3:::{unique}",
+        },
+    )
+    sse = firehose.describe_delivery_stream(DeliveryStreamName=unique)["DeliveryStreamDescription"][
+        "DeliveryStreamEncryptionConfiguration"
+    ]
+    assert sse["KeyType"] == "AWS_OWNED_CMK" and sse["Status"] == "ENABLED"

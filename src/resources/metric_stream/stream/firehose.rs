@@ -67,10 +67,9 @@ pub(super) async fn find_firehose(
     let s3 = dest.and_then(|x| x.extended_s3_destination_description());
     let sse = d
         .delivery_stream_encryption_configuration()
-        // A configuration without a status is taken as it reads (the API always reports one).
         .filter(|c| {
             c.status()
-                .is_none_or(|s| matches!(s.as_str(), "ENABLED" | "ENABLING"))
+                .is_some_and(|s| matches!(s.as_str(), "ENABLED" | "ENABLING"))
         })
         .map(|c| {
             (
