@@ -31,7 +31,7 @@ pub struct KeySpec {
 }
 
 /// One region's key as KMS has it.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RegionKey {
     pub arn: String,
     pub key_id: String,

@@ -157,15 +157,7 @@ pub struct ReplicaMember {
     pub kms_key: Option<String>,
 }
 
-/// One region's KMS key.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RegionKey {
-    pub arn: String,
-    pub key_id: String,
-    /// `Enabled`, `Disabled`, `PendingDeletion`, …
-    pub state: String,
-    pub tags: Tags,
-}
+pub use crate::aws::kms::RegionKey;
 
 /// What exists in both regions.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
