@@ -17,6 +17,13 @@ import importlib
 
 # Patches of moto's backends and responses (order does not matter).
 PATCHES = (
+    "clock",
+    "timeline",
+    "outage",
+    "endpoints",
+    "eventbridge",
+    "aurora_data",
+    "app_timing",
     "cloudwatch_alarms",
     "metric_streams",
     "rds_global",

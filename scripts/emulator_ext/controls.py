@@ -15,6 +15,9 @@
   the connection without answering. Errors are shaped for the call's protocol (XML, JSON, CBOR).
   ``GET``/``DELETE /_drpair/faults[/ID]``.
 
+A region declared down (``outage.py``) fails every call signed for it, after faults rules had
+their turn: HTTP 503 ``ServiceUnavailable`` or a dropped connection.
+
 Every control endpoint answers JSON; bad input gets ``400 {"error": ...}``.
 """
 
@@ -26,6 +29,7 @@ import threading
 import time
 from urllib.parse import parse_qs
 
+from . import outage
 from .common import (
     CONTROL_ROUTES,
     ControlError,
@@ -272,6 +276,10 @@ class Controls:
         if delay:
             time.sleep(delay)
         fault = _fault_for(service, operation, region)
+        if fault is None and outage.is_down(region):
+            fault = {"id": f"outage-{region}", "error": outage.error_of(region)}
+            if fault["error"] == "unavailable":
+                fault.update(error="internal", status=503, code="ServiceUnavailable", message=f"{region} is unavailable (regional outage)")
         if fault is None:
             return self.app(environ, start_response)
         environ["drpair.fault"] = fault["id"]

@@ -106,6 +106,10 @@ def clear_controls(request):
         emulator = request.getfixturevalue("emulator")
         requests.delete(emulator.endpoint + "/_drpair/faults", timeout=30)
         requests.delete(emulator.endpoint + "/_drpair/latency", timeout=30)
+        # Time and outages are the emulator's too: each test starts at speed 1, instant timing,
+        # with every region up.
+        requests.delete(emulator.endpoint + "/_drpair/outage", timeout=30)
+        requests.post(emulator.endpoint + "/_drpair/clock", json={"speed": 1, "timing": "instant"}, timeout=30)
 
 
 @pytest.fixture
