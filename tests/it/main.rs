@@ -8,6 +8,7 @@ mod emulator_cloudwatch;
 mod failover_acc;
 mod failover_dns_acc;
 mod functions_acc;
+mod gameday_acc;
 mod global_database_acc;
 mod harness;
 mod metric_stream_acc;

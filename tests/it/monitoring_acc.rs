@@ -223,6 +223,8 @@ fn check_both_regions(
     );
     assert_eq!(lag["Threshold"], threshold);
     assert_eq!(lag["ComparisonOperator"], "GreaterThanThreshold");
+    // No datapoint in an outage of the primary region: that must alarm, not stay quiet.
+    assert_eq!(lag["TreatMissingData"], "breaching");
     let hc = alarm(emulator, "us-east-1", HC_ALARM).unwrap();
     assert_eq!(hc["MetricName"], "HealthCheckStatus");
     assert_eq!(

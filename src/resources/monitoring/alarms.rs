@@ -4,7 +4,9 @@
 //! Where each alarm lives, and why:
 //! - Aurora `AuroraGlobalDBReplicationLag` and `AuroraGlobalDBRPOLag` are emitted by the
 //!   secondary cluster, so they are alarmed in the DR region, as is the DR cluster's own
-//!   availability (`EngineUptime`, missing data counting as down).
+//!   availability (`EngineUptime`, missing data counting as down). The replication lag counts
+//!   missing data as breaching: when the primary region is down the secondary stops
+//!   replicating and publishes no datapoint at all, which is exactly the outage to alarm on.
 //! - Route 53 publishes `HealthCheckStatus` only in us-east-1, so health-check alarms are made
 //!   there (the side whose region is us-east-1). When us-east-1 itself is impaired those alarms
 //!   go quiet; the DR region then relies on what it sees itself: the Aurora alarms above and
@@ -109,7 +111,7 @@ pub fn alarms(inputs: &AlarmInputs) -> Vec<AlarmSpec> {
             role: Role::Dr,
             kind: kind::REPLICATION_LAG,
             description: format!(
-                "Aurora global database {global}: replication lag of the DR cluster {cluster} above {} ms for 3 minutes.",
+                "Aurora global database {global}: replication lag of the DR cluster {cluster} above {} ms, or no lag reported (replication stopped), for 3 minutes.",
                 inputs.replication_lag_threshold_ms
             ),
             namespace: "AWS/RDS",
@@ -121,7 +123,9 @@ pub fn alarms(inputs: &AlarmInputs) -> Vec<AlarmSpec> {
             datapoints_to_alarm: 3,
             threshold: inputs.replication_lag_threshold_ms,
             comparison: "GreaterThanThreshold",
-            treat_missing_data: "missing",
+            // In a regional outage no datapoint arrives: "missing" would keep the alarm in its
+            // last state (or INSUFFICIENT_DATA) for the whole outage.
+            treat_missing_data: "breaching",
             extra_tags: vec![(GLOBAL_CLUSTER_TAG.to_string(), global.clone())],
         });
         out.push(AlarmSpec {
@@ -282,6 +286,7 @@ mod tests {
         );
         assert_eq!(lag.threshold, 1000.0);
         assert_eq!(lag.comparison, "GreaterThanThreshold");
+        assert_eq!(lag.treat_missing_data, "breaching");
         let to_dr = &all[4];
         assert_eq!(
             to_dr.dimensions[1],

@@ -135,7 +135,7 @@ mod tests {
             datapoints_to_alarm: 3,
             threshold: 1000.0,
             comparison: "GreaterThanThreshold",
-            treat_missing_data: "missing",
+            treat_missing_data: "breaching",
             extra_tags: Vec::new(),
         }
     }
