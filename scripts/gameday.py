@@ -76,6 +76,18 @@ def free_port():
 
 
 class Emulator:
+    """The game day's own emulator (`Emulator(workdir)`), or one already running
+    (`Emulator.attach(endpoint)`, as scripts/demo does)."""
+
+    @classmethod
+    def attach(cls, endpoint):
+        emulator = cls.__new__(cls)
+        emulator.endpoint = endpoint.rstrip("/")
+        emulator.process = None
+        _, view = emulator.control("GET", "/clock")
+        emulator._clock = (time.time(), view["epoch"], view["speed"])
+        return emulator
+
     def __init__(self, workdir):
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
@@ -94,6 +106,8 @@ class Emulator:
         self._clock = None
 
     def stop(self):
+        if self.process is None:
+            return
         if self.process.poll() is None:
             self.process.stdin.close()
             try:
@@ -510,6 +524,23 @@ def outage(emulator, stack, speed, timeline, payments):
         return {"dns", "writer", "capacity"} <= set(seen)
 
     wait_for(emulator, "the DR region to serve", OUTAGE_LIMIT, progress)
+    figures = {
+        "failovers": failovers(emulator) - before,
+        "dns_on_dr_at": round(seen["dns"] + seen["ttl"] - t0, 1),
+        "dns_answer_on_dr_at": round(seen["dns"] - t0, 1),
+        "dr_writer_at": round(seen["writer"] - t0, 1),
+        "dr_capacity_at": round(seen["capacity"] - t0, 1),
+    }
+    figures["rto_seconds"] = max(figures["dns_on_dr_at"], figures["dr_writer_at"], figures["dr_capacity_at"])
+    for event in emulator.events("rds.", t0):
+        timeline.append((event["epoch"], f"emulator: {event['kind']} {event.get('cluster', '')}".rstrip()))
+    if payments is not None:
+        figures.update(data_loss(emulator, stack, payments, t0, timeline))
+    return t0, figures
+
+
+def data_loss(emulator, stack, payments, t0, timeline):
+    """RPO: how far back before the outage the payments the DR writer lacks go."""
     payments.stop()
     acked = dict(payments.acked)
     surviving = held(emulator, DR, stack.dr_cluster)
@@ -518,37 +549,34 @@ def outage(emulator, stack, speed, timeline, payments):
     newest_kept = max(kept) if kept else t0
     rpo = max(0.0, max((at for at, _ in lost), default=newest_kept) - newest_kept) if lost else 0.0
     timeline.append((t0 + 0.0001, f"payments: {len(acked)} acknowledged by the primary, {len(lost)} lost in the failover"))
-    for event in emulator.events("rds.", t0):
-        timeline.append((event["epoch"], f"emulator: {event['kind']} {event.get('cluster', '')}".rstrip()))
-    dns_on_dr = seen["dns"] + seen["ttl"]
-    figures = {
-        "rto_seconds": round(max(dns_on_dr, seen["writer"], seen["capacity"]) - t0, 1),
-        "rpo_seconds": round(rpo, 1),
-        "failovers": failovers(emulator) - before,
-        "dns_on_dr_at": round(dns_on_dr - t0, 1),
-        "dns_answer_on_dr_at": round(seen["dns"] - t0, 1),
-        "dr_writer_at": round(seen["writer"] - t0, 1),
-        "dr_capacity_at": round(seen["capacity"] - t0, 1),
-        "payments_acknowledged": len(acked),
-        "payments_lost": len(lost),
-    }
-    return t0, figures
+    return {"rpo_seconds": round(rpo, 1), "payments_acknowledged": len(acked), "payments_lost": len(lost)}
 
 
-def recovery(emulator, terraform, stack, queues, timeline, t0):
+def recovery(emulator, stack, queues, timeline):
+    """us-east-1 back; returns the topics the failover event reached once it settled."""
     emulator.set_clock(speed=FAST)
     emulator.control("DELETE", f"/outage/{PRIMARY}")
     timeline.append((emulator.now(), f"{PRIMARY} recovers"))
-    notified = wait_for(emulator, "the failover event in both regions' topics", RECOVERY_LIMIT, lambda: len(failover_events(emulator, queues)) == len(queues) and failover_events(emulator, queues))
-    timeline.append((emulator.now(), f"the failover event reached {', '.join(notified)}"))
+    notified = []
+    if queues:
+        notified = wait_for(
+            emulator,
+            "the failover event in both regions' topics",
+            RECOVERY_LIMIT,
+            lambda: (lambda told: len(told) == len(queues) and told)(failover_events(emulator, queues)),
+        )
+        timeline.append((emulator.now(), f"the failover event reached {', '.join(notified)}"))
     wait_for(emulator, "the global cluster to be available again", RECOVERY_LIMIT, lambda: writer(emulator, stack)[2] == "available")
     timeline.append((emulator.now(), f"{stack.primary_cluster} rebuilt as a secondary; global cluster available"))
+    return notified
+
+
+def failback(emulator, terraform, stack, timeline):
     terraform.apply("-invoke=action.drpair_failover.failback")
     region, _, _ = writer(emulator, stack)
     timeline.append((emulator.now(), f"failback with the drpair_failover action: writer in {region}"))
     if region != PRIMARY:
         raise GameDayError(f"after the failback the writer is in {region}")
-    return notified
 
 
 def main(argv=None):
@@ -596,7 +624,8 @@ def main(argv=None):
         t0, measured = outage(emulator, stack, args.speed, timeline, payments)
         figures.update(measured)
         log("==> recovery and failback")
-        figures["notified"] = recovery(emulator, terraform, stack, queues, timeline, t0)
+        figures["notified"] = recovery(emulator, stack, queues, timeline)
+        failback(emulator, terraform, stack, timeline)
         changes, plan = terraform.plan_changes()
         figures["plan_empty_after_failback"] = not changes
         emulator.set_clock(timing="instant", speed=1)

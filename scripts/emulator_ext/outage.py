@@ -14,7 +14,7 @@ While a region is down (see ``controls.py``, which answers for it):
   checks - is global and keeps working), IAM and the global STS endpoint;
 - the region's load balancers stop answering (``endpoints.py``), so Route 53's health checkers
   (which run outside the region) see them fail;
-- the region's Aurora clusters stop replicating and stop taking writes (``rds_timing.py``).
+- the region's Aurora clusters stop replicating and stop taking writes (``rds_global.py``, ``aurora_data.py``).
 
 Other extensions ask ``is_down(region)`` and may ``on_change(callback)`` to act when a region
 goes down or comes back (``callback(region, down)``).

@@ -6,16 +6,51 @@
   ``GlobalClusterNotFoundFault``.
 - DescribeGlobalClusters honours GlobalClusterIdentifier (unknown: ``GlobalClusterNotFoundFault``).
   Members follow the GlobalClusterMember shape: the writer lists the secondaries as Readers,
-  secondaries carry GlobalWriteForwardingStatus and SynchronizationStatus ``connected``.
+  secondaries carry GlobalWriteForwardingStatus and SynchronizationStatus ``connected`` (or
+  ``pending-resync`` while a failover's rebuild awaits them, below).
 - FailoverGlobalCluster (AllowDataLoss: a failover; Switchover or neither: a switchover; both:
   ``InvalidParameterCombination``) and SwitchoverGlobalCluster promote TargetDbClusterIdentifier
-  (an ARN, or an identifier in the request's region): the target becomes the writer, the old
-  primary a secondary. The response shows Status ``failing-over``/``switching-over`` and a
-  FailoverState; the next Describe shows ``available`` and no FailoverState. Errors: unknown
-  global cluster ``GlobalClusterNotFoundFault``; unknown target ``DBClusterNotFoundFault``; a target
-  that is not a member, or already the primary, ``InvalidParameterValue``; a global cluster not
-  ``available`` ``InvalidGlobalClusterStateFault``; a switchover while any member is not
-  ``available``, or a failover to a target that is not, ``InvalidDBClusterStateFault``.
+  (an ARN, or an identifier in the request's region). Errors: unknown global cluster
+  ``GlobalClusterNotFoundFault``; unknown target ``DBClusterNotFoundFault``; a target that is not a
+  member, or already the primary, ``InvalidParameterValue``; a global cluster not ``available``
+  (a failover or switchover already under way) ``InvalidGlobalClusterStateFault``; a switchover
+  while any member is not ``available`` (or its region is down), or a failover to a target that is
+  not, ``InvalidDBClusterStateFault``. The transitions follow the modeled clock (``clock.py``):
+
+  FailoverState (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_FailoverState.html)
+  is ``pending`` for PENDING_SECONDS ("the primary DB cluster and the specified secondary DB
+  cluster are being verified"), then ``failing-over`` (or ``switching-over``); the global
+  cluster's Status is ``failing-over``/``switching-over`` throughout; the target's own Status is
+  ``failing-over`` and it is not the writer until FAILOVER_SECONDS (failover) or
+  SWITCHOVER_SECONDS (switchover) after the call; then it is the writer and ``available``.
+  A switchover then ends: the old primary is a ``connected`` secondary, the global cluster
+  ``available``, no FailoverState ("Performing switchovers for Amazon Aurora global databases",
+  https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database-disaster-recovery.html:
+  the database "is unavailable for a short time while the primary and selected secondary clusters
+  are assuming their new roles", so both clusters' Status is ``failing-over`` meanwhile).
+
+  A failover (AllowDataLoss) does not wait for replication: the target keeps what it had received
+  when the call was made ("Recovering an Amazon Aurora global database from an unplanned outage",
+  same page: "Managed failover doesn't wait for data to synchronize"); the old primary is fenced
+  from the call on (write fencing; ``aurora_data.py``). After the promotion the old primary (and
+  any other secondary) is not the writer, SynchronizationStatus ``pending-resync``
+  (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_GlobalClusterMember.html), its own
+  Status ``failing-over``: "Aurora creates a new storage volume for the old primary Region after it
+  recovers" and "As soon as that Region is healthy and available again, Aurora automatically adds it
+  back to the global cluster as a secondary Region". So while its region is down it stays out of
+  service; once the region is up it is rebuilt in RESYNC_SECONDS, then it is a ``connected``
+  secondary of the new writer. Until every member is rebuilt the failover is still in progress:
+  the global cluster's Status and FailoverState stay ``failing-over`` ("the original topology" is
+  not yet restored, and FailoverState "is empty unless a switchover or failover operation is
+  scheduled or is in progress"); then the global cluster is ``available`` without FailoverState.
+  Durations (modeled seconds) apply when the clock's timing is ``aws``; with ``instant`` timing
+  (the default) every duration is 0: the call answers the transitional state (Status and
+  FailoverState ``failing-over``/``switching-over``) and the next read shows the outcome (a
+  failover whose old primary's region is down still waits for the region to recover).
+  Timeline events: ``rds.failover.started``, ``rds.failover.promoting``, ``rds.failover.completed``
+  (the target is the writer and available), ``rds.resync.started``, ``rds.resync.completed``,
+  ``rds.global.available``; ``rds.switchover.started``, ``rds.switchover.switching``,
+  ``rds.switchover.completed``.
 - RemoveFromGlobalCluster works for a member in either region; the cluster becomes standalone
   (no GlobalClusterIdentifier; Status ``promoting`` once, then ``available``). Removing the primary
   while secondaries remain is ``InvalidGlobalClusterStateFault``; a cluster that is not a member is
@@ -34,10 +69,22 @@
 """
 
 import copy
+import threading
 
+from . import clock, outage, timeline
 from .common import ControlError, control, moto_account
 
 GLOBAL_REGION = "us-east-1"
+
+# AWS's typical durations (modeled seconds; only with the clock's "aws" timing).
+FAILOVER_SECONDS = 60
+SWITCHOVER_SECONDS = 90
+RESYNC_SECONDS = 300
+# The emulator's choice (AWS gives no figure): how long FailoverState stays "pending" (part of
+# the failover's or switchover's duration, not added to it).
+PENDING_SECONDS = 5
+
+_lock = threading.RLock()
 
 
 def _errors():
@@ -88,44 +135,254 @@ def _not_member(cluster, global_cluster):
     )
 
 
+def region_of(cluster):
+    return cluster.db_cluster_arn.split(":")[3]
+
+
+def _check_available(member):
+    state = member.status
+    if state != "available" or outage.is_down(region_of(member)):
+        if state == "available":
+            state = "inaccessible"  # its region is down: nothing answers for it
+        raise fault(
+            "InvalidDBClusterStateFault",
+            f"DB cluster {member.db_cluster_arn} is in {state} state but expected it to be available.",
+        )
+
+
 def promote(global_cluster, target, allow_data_loss):
-    """Makes `target` the writer; returns the response snapshot (transitional state)."""
-    if global_cluster.status != "available":
-        raise fault(
-            "InvalidGlobalClusterStateFault",
-            f"Global cluster {global_cluster.global_cluster_identifier} is in {global_cluster.status} state.",
-        )
-    if target not in global_cluster.members:
-        raise _not_member(target, global_cluster)
-    old = primary(global_cluster)
-    if target is old:
-        raise fault(
-            "InvalidParameterValue",
-            f"The cluster {target.db_cluster_arn} is already the primary cluster of global cluster "
-            f"{global_cluster.global_cluster_identifier}.",
-        )
-    checked = [target] if allow_data_loss else global_cluster.members
-    for member in checked:
-        state = member.status
-        if state != "available":
+    """Starts the failover (AllowDataLoss) or switchover of `global_cluster` to `target`; returns
+    the response snapshot (the transitional state)."""
+    with _lock:
+        if global_cluster.status != "available":
             raise fault(
-                "InvalidDBClusterStateFault",
-                f"DB cluster {member.db_cluster_arn} is in {state} state but expected it to be available.",
+                "InvalidGlobalClusterStateFault",
+                f"Global cluster {global_cluster.global_cluster_identifier} is in {global_cluster.status} state.",
             )
-    if old is not None:
-        old.is_writer = False
-    target.is_writer = True
-    global_cluster.members.remove(target)
-    global_cluster.members.insert(0, target)
-    snapshot = copy.copy(global_cluster)
-    snapshot.status = "failing-over" if allow_data_loss else "switching-over"
-    snapshot.failover_state = {
-        "Status": snapshot.status,
-        "FromDbClusterArn": old.db_cluster_arn if old is not None else None,
-        "ToDbClusterArn": target.db_cluster_arn,
-        "IsDataLossAllowed": bool(allow_data_loss),
-    }
+        if target not in global_cluster.members:
+            raise _not_member(target, global_cluster)
+        old = primary(global_cluster)
+        if target is old:
+            raise fault(
+                "InvalidParameterValue",
+                f"The cluster {target.db_cluster_arn} is already the primary cluster of global cluster "
+                f"{global_cluster.global_cluster_identifier}.",
+            )
+        for member in [target] if allow_data_loss else global_cluster.members:
+            _check_available(member)
+        op = Operation(global_cluster, old, target, bool(allow_data_loss))
+        global_cluster.drpair_op = op
+        snapshot = op.start()
+    if not clock.aws_timing():
+        op.run_instant()
     return snapshot
+
+
+class Operation:
+    """A failover or switchover in progress on one global cluster (see the module docstring)."""
+
+    def __init__(self, global_cluster, old, target, data_loss):
+        self.global_cluster = global_cluster
+        self.old = old
+        self.target = target
+        self.data_loss = data_loss
+        self.kind = "failover" if data_loss else "switchover"
+        self.active = "failing-over" if data_loss else "switching-over"
+        self.phase = "pending"
+        self.started = clock.now()
+        self.rebuilding = []  # members waiting for (or in) their rebuild, in order
+        self.rebuild_started = {}  # member ARN -> modeled epoch its rebuild started
+        self.timers = []
+
+    # --- views -------------------------------------------------------------------------------
+
+    def live(self):
+        return getattr(self.global_cluster, "drpair_op", None) is self
+
+    def failover_state(self):
+        return {
+            "Status": self.phase,
+            "FromDbClusterArn": self.old.db_cluster_arn if self.old is not None else None,
+            "ToDbClusterArn": self.target.db_cluster_arn,
+            "IsDataLossAllowed": self.data_loss,
+        }
+
+    def _event(self, what, **fields):
+        timeline.record(
+            f"rds.{what}",
+            global_cluster=self.global_cluster.global_cluster_identifier,
+            **fields,
+        )
+
+    def _target_fields(self):
+        return {
+            "cluster": self.target.db_cluster_identifier,
+            "region": region_of(self.target),
+            "from": self.old.db_cluster_arn if self.old is not None else None,
+            "to": self.target.db_cluster_arn,
+            "data_loss": self.data_loss,
+        }
+
+    # --- transitions -------------------------------------------------------------------------
+
+    def start(self):
+        from . import aurora_data
+
+        gc = self.global_cluster
+        gc.status = self.active
+        gc.failover_state = self.failover_state()
+        self.target.drpair_role_status = "failing-over"
+        if self.old is not None:
+            self.old.drpair_role_status = "failing-over"
+        others = [m for m in gc.members if m is not self.target and m is not self.old]
+        if self.data_loss:
+            aurora_data.failover_started(gc, self.old, self.target, others)
+        else:
+            aurora_data.switchover_started(gc, self.old, self.target)
+        self._event(f"{self.kind}.started", **self._target_fields())
+        snapshot = copy.copy(gc)
+        snapshot.drpair_members_view = _membership(gc)
+        if not clock.aws_timing():
+            # The answer of instant timing: the operation already past its verification.
+            snapshot.failover_state = dict(gc.failover_state, Status=self.active)
+        else:
+            total = FAILOVER_SECONDS if self.data_loss else SWITCHOVER_SECONDS
+            self.timers.append(clock.at(self.started + PENDING_SECONDS, self.advance, f"rds-{self.kind}-in-progress"))
+            self.timers.append(clock.at(self.started + total, self.complete_promotion, f"rds-{self.kind}-promoted"))
+        return snapshot
+
+    def run_instant(self):
+        self.advance()
+        self.complete_promotion()
+
+    def advance(self):
+        with _lock:
+            if not self.live() or self.phase != "pending":
+                return
+            self.phase = self.active
+            self.global_cluster.failover_state = self.failover_state()
+        self._event("failover.promoting" if self.data_loss else "switchover.switching", **self._target_fields())
+
+    def complete_promotion(self):
+        from . import aurora_data
+
+        with _lock:
+            if not self.live() or self.phase == "promoted":
+                return
+            if self.phase == "pending":
+                self.phase = self.active
+            gc = self.global_cluster
+            target, old = self.target, self.old
+            if target not in gc.members:  # removed or deleted meanwhile
+                self.finish()
+                return
+            if old is not None and old in gc.members:
+                old.is_writer = False
+            target.is_writer = True
+            gc.members.remove(target)
+            gc.members.insert(0, target)
+            target.__dict__.pop("drpair_role_status", None)
+            aurora_data.promoted(gc, target)
+            if self.data_loss:
+                self.phase = "failing-over"
+                gc.failover_state = self.failover_state()
+                self.rebuilding = [m for m in gc.members if m is not target]
+            else:
+                self.phase = "promoted"
+                if old is not None:
+                    old.__dict__.pop("drpair_role_status", None)
+                    aurora_data.rejoined(gc, old)
+        self._event(f"{self.kind}.completed", **self._target_fields())
+        if self.data_loss:
+            for member in list(self.rebuilding):
+                self.maybe_rebuild(member)
+            self.maybe_finish()
+        else:
+            self.finish()
+
+    def maybe_rebuild(self, member):
+        """Starts `member`'s rebuild if its region is up (else when the region recovers)."""
+        with _lock:
+            if not self.live() or member not in self.rebuilding or member.db_cluster_arn in self.rebuild_started:
+                return
+            if outage.is_down(region_of(member)):
+                return
+            self.rebuild_started[member.db_cluster_arn] = clock.now()
+        self._event("resync.started", cluster=member.db_cluster_identifier, region=region_of(member), writer=self.target.db_cluster_arn)
+        delay = clock.duration(RESYNC_SECONDS)
+        if delay <= 0:
+            self.rebuilt(member)
+        else:
+            self.timers.append(clock.after(delay, lambda: self.rebuilt(member), f"rds-resync-{member.db_cluster_identifier}"))
+
+    def rebuilt(self, member):
+        from . import aurora_data
+
+        with _lock:
+            if not self.live() or member not in self.rebuilding:
+                return
+            if outage.is_down(region_of(member)):
+                # The region went down again during the rebuild: it starts over when it is back.
+                self.rebuild_started.pop(member.db_cluster_arn, None)
+                return
+            self.rebuilding.remove(member)
+            member.__dict__.pop("drpair_role_status", None)
+            aurora_data.rejoined(self.global_cluster, member)
+        self._event("resync.completed", cluster=member.db_cluster_identifier, region=region_of(member), writer=self.target.db_cluster_arn)
+        self.maybe_finish()
+
+    def forget(self, member):
+        """`member` left the global cluster (removed or deleted) during the operation."""
+        with _lock:
+            if member in self.rebuilding:
+                self.rebuilding.remove(member)
+            member.__dict__.pop("drpair_role_status", None)
+        if self.phase in ("failing-over",) and self.target.is_writer:
+            self.maybe_finish()
+
+    def maybe_finish(self):
+        with _lock:
+            if not self.live() or self.rebuilding or not self.target.is_writer:
+                return
+        self.finish()
+
+    def finish(self):
+        with _lock:
+            if not self.live():
+                return
+            gc = self.global_cluster
+            gc.drpair_op = None
+            gc.status = "available"
+            gc.failover_state = None
+            for timer in self.timers:
+                timer.cancel()
+        self._event("global.available", writer=self.target.db_cluster_arn)
+
+    def region_recovered(self, region):
+        for member in list(self.rebuilding):
+            if region_of(member) == region:
+                self.maybe_rebuild(member)
+
+
+def _on_outage_change(region, down):
+    if down:
+        return
+    for registry in _global_registries():
+        for gc in list(registry.values()):
+            op = getattr(gc, "drpair_op", None)
+            if op is not None:
+                op.region_recovered(region)
+
+
+def _global_registries():
+    yield backends(moto_account())[GLOBAL_REGION].global_clusters
+
+
+def synchronization_status(global_cluster, member):
+    op = getattr(global_cluster, "drpair_op", None)
+    if op is not None and member in op.rebuilding:
+        return "pending-resync"
+    return "connected"
 
 
 def remove_member(global_cluster, cluster, deleting=False):
@@ -138,12 +395,21 @@ def remove_member(global_cluster, cluster, deleting=False):
             "InvalidGlobalClusterStateFault",
             f"Unable to {action} cluster that is a primary member of global cluster while there are other global cluster members",
         )
+    from . import aurora_data
+
+    op = getattr(global_cluster, "drpair_op", None)
+    aurora_data.detached(global_cluster, cluster)
     global_cluster.members.remove(cluster)
     cluster.is_writer = False
     cluster.global_cluster_identifier = None
+    if op is not None:
+        op.forget(cluster)
 
 
 def _membership(global_cluster):
+    frozen = global_cluster.__dict__.get("drpair_members_view")
+    if frozen is not None:  # a response snapshot: the members as they were
+        return frozen
     readers = [m.db_cluster_arn for m in global_cluster.members if not m.is_writer]
     members = []
     for member in global_cluster.members:
@@ -156,7 +422,7 @@ def _membership(global_cluster):
                     "Readers": [],
                     "IsWriter": False,
                     "GlobalWriteForwardingStatus": member.global_write_forwarding_status,
-                    "SynchronizationStatus": "connected",
+                    "SynchronizationStatus": synchronization_status(global_cluster, member),
                 }
             )
     return members
@@ -177,6 +443,7 @@ def _patch_models():
 
     GlobalCluster.global_cluster_members = property(_membership)
     GlobalCluster.failover_state = None
+    GlobalCluster.drpair_op = None
     GlobalCluster.database_name = None
     DBCluster.global_write_forwarding_status = property(_write_forwarding_status)
 
@@ -184,7 +451,7 @@ def _patch_models():
 
     def get_status(self):
         transient = self.__dict__.pop("drpair_transient_status", None)
-        return transient or original_status.fget(self)
+        return transient or self.__dict__.get("drpair_role_status") or original_status.fget(self)
 
     DBCluster.status = property(get_status, original_status.fset)
 
@@ -194,7 +461,11 @@ def _patch_models():
         identifier = kwargs.get("global_cluster_identifier")
         if identifier:
             kwargs["global_cluster_identifier"] = find_global(self.account_id, identifier).global_cluster_identifier
-        return original_create(self, kwargs)
+        from . import aurora_data
+
+        cluster = original_create(self, kwargs)
+        aurora_data.forget(cluster.db_cluster_arn)
+        return cluster
 
     original_delete = RDSBackend.delete_db_cluster
 
@@ -206,7 +477,12 @@ def _patch_models():
             if global_cluster is not None and cluster in global_cluster.members:
                 remove_member(global_cluster, cluster, deleting=True)
             cluster.global_cluster_identifier = None
-        return original_delete(self, cluster_identifier, snapshot_name)
+        from . import aurora_data
+
+        deleted = original_delete(self, cluster_identifier, snapshot_name)
+        if cluster is not None:
+            aurora_data.forget(cluster.db_cluster_arn)
+        return deleted
 
     original_modify = RDSBackend.modify_db_cluster
 
@@ -389,4 +665,5 @@ def _control_cluster(match):
 def register(app):
     _patch_models()
     _patch_responses()
+    outage.on_change(_on_outage_change)
     return app

@@ -1,4 +1,4 @@
-"""Lambda without Docker (configurable result, optional execution of Python handlers) and
+"""Lambda without Docker (the deployed Python code runs by default; results can be overridden) and
 AWS-managed IAM policies."""
 
 import io
@@ -48,10 +48,11 @@ def invoke(client, name, event):
     return response.get("FunctionError"), json.loads(response["Payload"].read())
 
 
-def test_default_and_configured_results(emulator, function):
+def test_default_runs_the_code_and_overrides(emulator, function):
     client, name = function
     assert client.get_function(FunctionName=name)["Configuration"]["State"] == "Active"
-    assert invoke(client, name, {"a": 1}) == (None, {})
+    ran = {"event": {"a": 1}, "region": "us-east-2", "stage": "dr", "remaining": True}
+    assert invoke(client, name, {"a": 1}) == (None, ran)
 
     path = f"/_drpair/lambda/us-east-2/{name}"
     emulator.control("POST", path, {"payload": {"status": "promoted"}}, expect=200)
@@ -61,7 +62,7 @@ def test_default_and_configured_results(emulator, function):
     assert invoke(client, name, {"a": 3}) == ("Unhandled", {"errorType": "Timeout", "errorMessage": "database unreachable"})
 
     emulator.control("POST", path, {}, expect=200)
-    assert invoke(client, name, {"a": 4}) == (None, {})
+    assert invoke(client, name, {"a": 4}) == (None, {**ran, "event": {"a": 4}})
     seen = emulator.control("GET", path, expect=200)[1]
     assert seen["Invocations"] == [{"a": 1}, {"a": 2}, {"a": 3}, {"a": 4}] and seen["Result"] == {}
 
