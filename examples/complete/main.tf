@@ -84,7 +84,7 @@ resource "drpair_failover_dns" "api" {
     request_interval  = 10
     failure_threshold = 3
   }
-  rto_target_seconds = 300
+  rto_target_seconds = var.rto_target_seconds
 }
 
 # 7. CloudWatch metrics streamed to the DR region.
@@ -107,7 +107,7 @@ resource "drpair_monitoring" "alerts" {
   global_cluster_identifier    = drpair_global_database.main.global_cluster_identifier
   health_check_ids             = [drpair_failover_dns.api.primary.health_check_id]
   session_table_name           = drpair_session_table.sessions.name
-  replication_lag_threshold_ms = 1000
+  replication_lag_threshold_ms = var.replication_lag_threshold_ms
 }
 
 # 10. Failover automation in the DR region.
@@ -120,6 +120,11 @@ resource "drpair_failover_orchestrator" "auto" {
   mode                      = var.failover_mode
   # On failover the DR group takes over the primary's full load.
   scale_to = { min_size = var.min_size, desired_capacity = var.desired_capacity }
+  # The RTO budget (rto_budget) weighs the DNS path against detection, confirmation, the
+  # database promotion and the DR scale-up; the plan fails when it exceeds the target.
+  rto_target_seconds           = var.rto_target_seconds
+  dns_failover_seconds         = drpair_failover_dns.api.dns_failover_seconds
+  replication_lag_threshold_ms = var.replication_lag_threshold_ms
 }
 
 # 12. Live status for the outputs.

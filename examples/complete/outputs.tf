@@ -29,8 +29,13 @@ output "writer_region" {
 }
 
 output "rto_budget_seconds" {
-  description = "Worst-case detection + DNS + promotion time, checked against the 300 s RTO at plan time."
-  value       = drpair_failover_dns.api.rto_budget_seconds
+  description = "Worst-case recovery time of an automatic failover (the orchestrator's rto_budget.total_seconds), checked against the 300 s RTO at plan time."
+  value       = drpair_failover_orchestrator.auto.rto_budget.total_seconds
+}
+
+output "rto_budget" {
+  description = "The RTO budget stage by stage: detection (failed probes), confirmation, promotion and scale-up in parallel, and the DNS path; total = max(DNS, detection + confirmation + max(promotion, scale-up))."
+  value       = drpair_failover_orchestrator.auto.rto_budget
 }
 
 output "database_secret_arn" {

@@ -99,3 +99,15 @@ variable "endpoint_url" {
   type        = string
   default     = ""
 }
+
+variable "rto_target_seconds" {
+  description = "Recovery time objective of the payment system (5 minutes): the plan fails when the DNS failover or the orchestrator's RTO budget exceeds it."
+  type        = number
+  default     = 300
+}
+
+variable "replication_lag_threshold_ms" {
+  description = "Replication lag above which the DR region alarms, and above which (held for the stall window) the orchestrator counts replication as stopped."
+  type        = number
+  default     = 1000
+}

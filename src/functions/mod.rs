@@ -1,6 +1,9 @@
-//! Provider functions: `provider::drpair::rto_budget(...)` and
-//! `provider::drpair::dr_name(...)`, for users composing their own resources
-//! with drpair's rules.
+//! Provider functions: `provider::drpair::rto_budget(...)`,
+//! `provider::drpair::rto_breakdown(...)` and `provider::drpair::dr_name(...)`,
+//! for users composing their own resources with drpair's rules. The RTO
+//! figures live in [`rto`], shared with the resources that depend on them.
+
+pub mod rto;
 
 use crate::framework::function::{Function, FunctionError, Parameter, Signature};
 use crate::framework::value::{Number, Value};
@@ -8,24 +11,7 @@ use crate::framework::Type;
 use crate::provider::DEFAULT_NAME_VERSION;
 use std::sync::Arc;
 
-/// Time from the DNS failover decision to a writable DR database that the
-/// RTO budget reserves: Aurora global database failover (unplanned,
-/// AllowDataLoss) typically completes in 1–2 minutes; 120 s is the allowance.
-pub const PROMOTION_ALLOWANCE_SECONDS: i64 = 120;
-
-/// Route 53 alias records have a fixed 60 s TTL.
-pub const ALIAS_TTL_SECONDS: i64 = 60;
-
-/// Detection (interval × threshold) + DNS TTL + promotion: the worst-case
-/// time from the primary failing to clients writing in the DR region.
-pub fn rto_budget_seconds(
-    request_interval: i64,
-    failure_threshold: i64,
-    ttl: i64,
-    promotion: i64,
-) -> i64 {
-    request_interval * failure_threshold + ttl + promotion
-}
+pub use rto::{rto_budget_seconds, RtoBudget, ALIAS_TTL_SECONDS, PROMOTION_ALLOWANCE_SECONDS};
 
 /// `{name}-{version}-{environment}`, the naming rule of database-related
 /// objects (see MIGRATION.md).
@@ -34,10 +20,14 @@ pub fn dr_name(name: &str, version: &str, environment: &str) -> String {
 }
 
 pub fn functions() -> Vec<Arc<dyn Function>> {
-    vec![Arc::new(RtoBudget), Arc::new(DrName)]
+    vec![
+        Arc::new(RtoBudgetFn),
+        Arc::new(RtoBreakdown),
+        Arc::new(DrName),
+    ]
 }
 
-struct RtoBudget;
+struct RtoBudgetFn;
 
 fn whole_number(args: &[Value], i: usize, name: &str, min: i64) -> Result<i64, FunctionError> {
     let n = args[i].as_i64().ok_or_else(|| {
@@ -55,7 +45,7 @@ fn whole_number(args: &[Value], i: usize, name: &str, min: i64) -> Result<i64, F
     Ok(n)
 }
 
-impl Function for RtoBudget {
+impl Function for RtoBudgetFn {
     fn name(&self) -> &'static str {
         "rto_budget"
     }
@@ -63,12 +53,12 @@ impl Function for RtoBudget {
     fn signature(&self) -> Signature {
         Signature {
             summary: "Worst-case recovery time of a DNS failover".into(),
-            description: "Returns `request_interval × failure_threshold + ttl_seconds + promotion_seconds`: the seconds from the primary failing until Route 53 has detected it, resolvers have dropped the cached answer, and the DR database accepts writes. Compare it with the RTO target (300 s for the payment system).".into(),
+            description: "Returns `request_interval × failure_threshold + ttl_seconds + promotion_seconds`: the seconds from the primary failing until Route 53 has detected it, resolvers have dropped the cached answer, and the DR database accepts writes. Compare it with the RTO target (300 s for the payment system). This is the DNS path alone; `rto_breakdown` adds the failover orchestrator's stages (detection, confirmation, scale-up).".into(),
             parameters: vec![
                 Parameter::new("request_interval", Type::Number, "Seconds between Route 53 health checks (10 or 30)."),
                 Parameter::new("failure_threshold", Type::Number, "Consecutive failed checks before the endpoint is unhealthy (1-10)."),
                 Parameter::new("ttl_seconds", Type::Number, "DNS TTL of the record (alias records: 60)."),
-                Parameter::new("promotion_seconds", Type::Number, "Time to promote the DR database (drpair assumes 120)."),
+                Parameter::new("promotion_seconds", Type::Number, "Time to promote the DR database (drpair_failover_dns assumes 120; 0 gives the DNS path alone)."),
             ],
             variadic: None,
             returns: Type::Number,
@@ -83,6 +73,55 @@ impl Function for RtoBudget {
         Ok(Value::Number(Number::Int(rto_budget_seconds(
             interval, threshold, ttl, promotion,
         ))))
+    }
+}
+
+struct RtoBreakdown;
+
+fn breakdown_type() -> Type {
+    Type::Object(
+        RtoBudget::new(1, 0)
+            .fields()
+            .iter()
+            .map(|(name, _)| (name.to_string(), Type::Number))
+            .collect(),
+    )
+}
+
+impl Function for RtoBreakdown {
+    fn name(&self) -> &'static str {
+        "rto_breakdown"
+    }
+
+    fn signature(&self) -> Signature {
+        Signature {
+            summary: "Worst-case recovery time of an automatic failover, stage by stage".into(),
+            description: format!("Returns the stages of a failover by drpair_failover_orchestrator, as its `rto_budget` attribute shows them (seconds):\n\n{}\n\nE.g. `rto_breakdown(2, 90).total_seconds` is 220. Compare `total_seconds` with the RTO target (300 s for the payment system).", rto::breakdown_description()),
+            parameters: vec![
+                Parameter::new("consecutive_failures", Type::Number, "Failed probes in a row before the orchestrator acts (1-10; drpair_failover_orchestrator's `consecutive_failures`, default 2)."),
+                Parameter::new("dns_failover_seconds", Type::Number, "Route 53 detection + alias TTL (drpair_failover_dns's `dns_failover_seconds`; 90 with 10 s checks × 3 failures)."),
+            ],
+            variadic: None,
+            returns: breakdown_type(),
+        }
+    }
+
+    fn call(&self, args: &[Value]) -> Result<Value, FunctionError> {
+        let failures = whole_number(args, 0, "consecutive_failures", 1)?;
+        if failures > 10 {
+            return Err(FunctionError::argument(
+                0,
+                format!("consecutive_failures must be at most 10, got {failures}"),
+            ));
+        }
+        let dns = whole_number(args, 1, "dns_failover_seconds", 0)?;
+        Ok(Value::Object(
+            RtoBudget::new(failures, dns)
+                .fields()
+                .iter()
+                .map(|(name, n)| (name.to_string(), Value::Number(Number::Int(*n))))
+                .collect(),
+        ))
     }
 }
 
@@ -139,12 +178,36 @@ mod tests {
             ((10, 3, -1, 120), Err(2)),
         ];
         for ((i, t, ttl, p), want) in cases {
-            let got = RtoBudget.call(&[n(i), n(t), n(ttl), n(p)]);
+            let got = RtoBudgetFn.call(&[n(i), n(t), n(ttl), n(p)]);
             match want {
                 Ok(v) => assert_eq!(got, Ok(n(v))),
                 Err(arg) => assert_eq!(got.unwrap_err().argument, Some(arg)),
             }
         }
+    }
+
+    #[test]
+    fn rto_breakdown_is_the_orchestrators_budget() {
+        let got = RtoBreakdown.call(&[n(2), n(90)]).unwrap();
+        assert_eq!(got.get_attr("total_seconds"), Some(&n(220)));
+        assert_eq!(got.get_attr("scale_up_seconds"), Some(&n(90)));
+        assert_eq!(got.get_attr("detection_seconds"), Some(&n(120)));
+        assert_eq!(
+            RtoBreakdown.call(&[n(0), n(90)]).unwrap_err().argument,
+            Some(0)
+        );
+        assert_eq!(
+            RtoBreakdown.call(&[n(11), n(90)]).unwrap_err().argument,
+            Some(0)
+        );
+        assert_eq!(
+            RtoBreakdown.call(&[n(2), n(-1)]).unwrap_err().argument,
+            Some(1)
+        );
+        let Type::Object(fields) = breakdown_type() else {
+            panic!("not an object")
+        };
+        assert_eq!(fields.len(), 6);
     }
 
     #[test]

@@ -193,8 +193,9 @@ fn app_tier_lifecycle() {
     );
     ws.assert_no_changes();
 
-    // 6. Out-of-band deletions: the primary listener, the DR launch template, the DR group's
-    //    target group attachment. The plan repairs them; the templates match again.
+    // 6. Out-of-band changes: the primary listener, the DR launch template and the DR group's
+    //    target group attachment deleted, the DR target group's health check slowed back to
+    //    AWS's defaults. The plan repairs them in place; the templates match again.
     emulator.aws_ok("elbv2", "us-east-1", "DeleteListener", &json!({ "ListenerArn": emulator.aws_ok("elbv2", "us-east-1", "DescribeListeners", &json!({ "LoadBalancerArn": warm_state["primary"]["alb_arn"] }))["Listeners"][0]["ListenerArn"] }));
     emulator.aws_ok(
         "ec2",
@@ -203,6 +204,28 @@ fn app_tier_lifecycle() {
         &json!({ "LaunchTemplateId": warm_state["dr"]["launch_template_id"] }),
     );
     emulator.aws_ok("autoscaling", "us-east-2", "DetachLoadBalancerTargetGroups", &json!({ "AutoScalingGroupName": ID, "TargetGroupARNs": [warm_state["dr"]["target_group_arn"]] }));
+    emulator.aws_ok(
+        "elbv2",
+        "us-east-2",
+        "ModifyTargetGroup",
+        &json!({
+            "TargetGroupArn": warm_state["dr"]["target_group_arn"],
+            "HealthCheckIntervalSeconds": 30,
+            "HealthyThresholdCount": 5,
+            "UnhealthyThresholdCount": 2,
+        }),
+    );
+    let refreshed = ws.tf(&["apply", "-refresh-only", "-auto-approve", "-input=false"]);
+    if refreshed.code != 0 {
+        ws.fail("refresh", &refreshed);
+    }
+    let drifted = ws.state_resource("drpair_app_tier.web");
+    assert!(
+        drifted["drift"].as_array().unwrap().iter().any(|d| d
+            == "us-east-2: target group health check runs every 30 s, healthy after 5 and unhealthy after 2 checks instead of every 10 s, healthy after 3 and unhealthy after 3 checks"),
+        "{:#}",
+        drifted["drift"]
+    );
     let (code, plan) = ws.plan_exit_code();
     assert_eq!(code, 2, "missing parts must plan a repair: {plan}");
     assert!(plan.stdout.contains("drift"), "{plan}");
@@ -237,6 +260,25 @@ fn app_tier_lifecycle() {
     assert_eq!(
         dr["DesiredCapacity"], 3,
         "the failed-over DR capacity is kept"
+    );
+    let tg = emulator.aws_ok(
+        "elbv2",
+        "us-east-2",
+        "DescribeTargetGroups",
+        &json!({ "TargetGroupArns": [repaired["dr"]["target_group_arn"]] }),
+    )["TargetGroups"][0]
+        .clone();
+    assert_eq!(
+        repaired["dr"]["target_group_arn"], warm_state["dr"]["target_group_arn"],
+        "the target group is repaired in place"
+    );
+    assert_eq!(
+        (
+            &tg["HealthCheckIntervalSeconds"],
+            &tg["HealthyThresholdCount"],
+            &tg["UnhealthyThresholdCount"]
+        ),
+        (&json!(10), &json!(3), &json!(3))
     );
     ws.assert_no_changes();
 

@@ -1,10 +1,15 @@
 //! The `drpair_failover` action and the `drpair_replication_status` data
 //! source through the real CLI against the emulator: a drill (switchover and
 //! back, timed), an unplanned failover and a failback, with `terraform plan`
-//! empty after each; and the refusals that change nothing.
+//! empty after each; and the refusals that change nothing. Then on AWS's
+//! timing, in an outage of the primary region: the failover is done when the
+//! DR cluster writes (the global cluster stays `failing-over`), and failback
+//! waits until the old primary is rebuilt.
 
 use crate::harness::{provider_block, Emulator, Workspace};
+use crate::orchestrator_acc::stack::control;
 use serde_json::json;
+use std::time::{Duration, Instant};
 
 const GLOBAL: &str = "global-db-cluster-v2-test";
 
@@ -237,5 +242,138 @@ fn failover_action_and_replication_status() {
     assert!(flat(&out.combined()).contains("member is missing"), "{out}");
     assert_eq!(writer(&emulator), "us-east-1");
 
+    ws.destroy();
+}
+
+/// The database and two actions that name it literally: in an outage of the primary region,
+/// nothing but the action may need the DR region (run with `-refresh=false`: refreshing the
+/// database would read the region that is down).
+fn outage_config(endpoint: &str) -> String {
+    format!(
+        r#"{}
+resource "drpair_network" "main" {{
+  name    = "payments"
+  primary = {{ cidr_block = "10.10.0.0/16" }}
+  dr      = {{ cidr_block = "10.20.0.0/16" }}
+}}
+
+resource "drpair_global_database" "main" {{
+  engine_version      = "14.9"
+  database_name       = "payments"
+  master_username     = "payments_admin"
+  instance_class      = "db.r6g.large"
+  primary             = {{ subnet_ids = drpair_network.main.primary.private_subnet_ids, instance_count = 1 }}
+  dr                  = {{ subnet_ids = drpair_network.main.dr.private_subnet_ids, instance_count = 1 }}
+  deletion_protection = false
+  skip_final_snapshot = true
+}}
+
+action "drpair_failover" "failover" {{
+  config {{
+    global_cluster_identifier = "{GLOBAL}"
+    mode                      = "failover"
+    allow_data_loss           = true
+  }}
+}}
+
+action "drpair_failover" "failback" {{
+  config {{
+    global_cluster_identifier = "{GLOBAL}"
+    mode                      = "failback"
+  }}
+}}
+"#,
+        provider_block(endpoint, "")
+    )
+}
+
+fn global_status(emulator: &Emulator) -> String {
+    emulator.aws_ok(
+        "rds",
+        "us-east-2",
+        "DescribeGlobalClusters",
+        &json!({ "GlobalClusterIdentifier": GLOBAL }),
+    )["GlobalClusters"][0]["Status"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn invoke(ws: &Workspace, action: &str) -> crate::harness::TfOutput {
+    ws.tf(&[
+        "apply",
+        "-auto-approve",
+        "-refresh=false",
+        &format!("-invoke=action.drpair_failover.{action}"),
+    ])
+}
+
+#[test]
+fn failover_in_an_outage_is_done_when_the_dr_cluster_writes() {
+    let emulator = Emulator::start();
+    let ws = Workspace::new(&emulator);
+    ws.write_config(&outage_config(&emulator.endpoint));
+    ws.init();
+    ws.apply();
+
+    // 1. us-east-1 goes down, on AWS's timing (a modeled minute per real second): Aurora takes
+    //    its 60 s to promote the DR cluster, and cannot rebuild the old primary meanwhile.
+    control(
+        &emulator,
+        "POST",
+        "/_drpair/clock",
+        &json!({ "timing": "aws", "speed": 60 }),
+    );
+    control(
+        &emulator,
+        "POST",
+        "/_drpair/outage",
+        &json!({ "region": "us-east-1" }),
+    );
+
+    // 2. The failover is done once the DR cluster is the writer and available, although the
+    //    global cluster stays failing-over for as long as the outage lasts.
+    let out = invoke(&ws, "failover");
+    assert!(out.success(), "{out}");
+    let text = flat(&out.combined());
+    assert!(
+        text.contains("dr-db-cluster-v2-test (us-east-2) is the writer and available"),
+        "{out}"
+    );
+    assert_eq!(writer(&emulator), "us-east-2");
+    assert_eq!(global_status(&emulator), "failing-over");
+
+    // 3. Failing back needs every member healthy: refused while the old primary is out.
+    let out = invoke(&ws, "failback");
+    assert!(!out.success(), "{out}");
+    assert!(
+        flat(&out.combined()).contains("rebuilt as a secondary"),
+        "{out}"
+    );
+    assert_eq!(writer(&emulator), "us-east-2");
+
+    // 4. us-east-1 is back: Aurora rebuilds the old primary as a secondary (300 modeled
+    //    seconds), then the global cluster is available and failback switches back.
+    control(&emulator, "DELETE", "/_drpair/outage/us-east-1", &json!({}));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while global_status(&emulator) != "available" {
+        assert!(
+            Instant::now() < deadline,
+            "the global cluster stays {}",
+            global_status(&emulator)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let out = invoke(&ws, "failback");
+    assert!(out.success(), "{out}");
+    assert_eq!(writer(&emulator), "us-east-1");
+    assert_eq!(global_status(&emulator), "available");
+
+    control(
+        &emulator,
+        "POST",
+        "/_drpair/clock",
+        &json!({ "timing": "instant", "speed": 1 }),
+    );
     ws.destroy();
 }

@@ -175,6 +175,7 @@ fn failover_dns_lifecycle() {
     assert_eq!(state["zone_managed"], true);
     assert_eq!(state["detection_seconds"], 30);
     assert_eq!(state["rto_budget_seconds"], 210);
+    assert_eq!(state["dns_failover_seconds"], 90);
     assert_eq!(state["drift"], json!([]));
     let zone_id = state["zone_id"].as_str().unwrap().to_owned();
     let zone = emulator.aws_ok(
@@ -279,6 +280,7 @@ fn failover_dns_lifecycle() {
         "health_check",
         "detection_seconds",
         "rto_budget_seconds",
+        "dns_failover_seconds",
         "tags_all",
     ] {
         assert_eq!(imported[key], state[key], "imported {key}");
@@ -301,6 +303,7 @@ fn failover_dns_lifecycle() {
         state["primary"]["health_check_id"]
     );
     assert_eq!(updated["detection_seconds"], 50);
+    assert_eq!(updated["dns_failover_seconds"], 110);
     let c = health_checks(&emulator)
         .into_iter()
         .find(|c| c["Id"] == updated["dr"]["health_check_id"])
@@ -478,6 +481,7 @@ fn slow_health_checks_fail_the_rto_target_at_plan() {
     let planned = out.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(planned.contains("+ rto_budget_seconds = 210"), "{out}");
     assert!(planned.contains("+ detection_seconds = 30"), "{out}");
+    assert!(planned.contains("+ dns_failover_seconds = 90"), "{out}");
 }
 
 #[test]

@@ -12,6 +12,7 @@ fn functions_through_the_cli() {
         r#"{}
 output "budget" {{ value = provider::drpair::rto_budget(10, 3, 60, 120) }}
 output "name"   {{ value = provider::drpair::dr_name("primary-db-cluster", "dev") }}
+output "breakdown" {{ value = provider::drpair::rto_breakdown(2, 90) }}
 "#,
         provider_block(&emulator.endpoint, "")
     ));
@@ -21,6 +22,17 @@ output "name"   {{ value = provider::drpair::dr_name("primary-db-cluster", "dev"
     let outputs: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(outputs["budget"]["value"], 210);
     assert_eq!(outputs["name"]["value"], "primary-db-cluster-v2-dev");
+    assert_eq!(
+        outputs["breakdown"]["value"],
+        serde_json::json!({
+            "detection_seconds": 120,
+            "confirmation_seconds": 10,
+            "promotion_seconds": 60,
+            "scale_up_seconds": 90,
+            "dns_seconds": 90,
+            "total_seconds": 220,
+        })
+    );
 
     ws.write_config(&format!(
         r#"{}

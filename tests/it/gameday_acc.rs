@@ -59,9 +59,9 @@ fn gameday_fails_over_once_within_rto_and_rpo() {
     let notified = figures["notified"].as_array().cloned().unwrap_or_default();
     for region in ["us-east-1", "us-east-2"] {
         assert!(
-            notified
-                .iter()
-                .any(|t| t.as_str().is_some_and(|t| t.contains(&format!(":sns:{region}:")))),
+            notified.iter().any(|t| t
+                .as_str()
+                .is_some_and(|t| t.contains(&format!(":sns:{region}:")))),
             "the failover event did not reach {region}'s topic:\n{report}"
         );
     }

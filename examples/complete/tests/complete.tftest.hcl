@@ -32,6 +32,11 @@ run "deploy" {
   }
 
   assert {
+    condition     = output.rto_budget_seconds <= var.rto_target_seconds && output.rto_budget.total_seconds == max(output.rto_budget.dns_seconds, output.rto_budget.detection_seconds + output.rto_budget.confirmation_seconds + max(output.rto_budget.promotion_seconds, output.rto_budget.scale_up_seconds))
+    error_message = "The orchestrator's RTO budget must fit the 5-minute RTO and add up."
+  }
+
+  assert {
     condition     = output.primary_endpoint_url != output.dr_endpoint_url
     error_message = "Each region must have its own endpoint."
   }

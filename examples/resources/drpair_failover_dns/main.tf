@@ -51,6 +51,12 @@ output "rto_budget_seconds" {
   value = drpair_failover_dns.api.rto_budget_seconds # 210
 }
 
+output "dns_failover_seconds" {
+  # Detection 10 s x 3 + 60 s alias TTL: give it to drpair_failover_orchestrator's
+  # dns_failover_seconds, whose rto_budget adds the database promotion and the DR scale-up.
+  value = drpair_failover_dns.api.dns_failover_seconds # 90
+}
+
 output "endpoint_urls" {
   value = {
     primary = drpair_failover_dns.api.primary.endpoint_url

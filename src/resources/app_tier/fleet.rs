@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 
 use crate::aws::tags::{standard_tags, Tags};
 use crate::aws::Role;
+use crate::functions::rto;
 
 pub use destroy::destroy;
 pub use ensure::ensure;
@@ -106,6 +107,35 @@ pub struct ObservedTargetGroup {
     pub port: i32,
     pub vpc_id: String,
     pub health_check_path: String,
+    pub health_check: HealthCheckTiming,
+}
+
+/// How often the load balancer checks a target and how many results in a row flip it. drpair
+/// sets [`HealthCheckTiming::WANTED`] (faster than AWS's 30 s × 5) because the time a new DR
+/// instance takes to become healthy is part of the RTO budget.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HealthCheckTiming {
+    pub interval_seconds: i32,
+    pub healthy_threshold: i32,
+    pub unhealthy_threshold: i32,
+}
+
+impl HealthCheckTiming {
+    pub const WANTED: HealthCheckTiming = HealthCheckTiming {
+        interval_seconds: rto::TARGET_HEALTH_INTERVAL_SECONDS as i32,
+        healthy_threshold: rto::TARGET_HEALTHY_THRESHOLD as i32,
+        unhealthy_threshold: rto::TARGET_UNHEALTHY_THRESHOLD as i32,
+    };
+}
+
+impl std::fmt::Display for HealthCheckTiming {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "every {} s, healthy after {} and unhealthy after {} checks",
+            self.interval_seconds, self.healthy_threshold, self.unhealthy_threshold
+        )
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -309,6 +339,32 @@ mod tests {
         assert_eq!(
             iam_name("payments-web-test", "us-east-2"),
             "payments-web-test-us-east-2"
+        );
+    }
+
+    #[test]
+    fn health_check_timing_is_the_rto_budgets() {
+        let wanted = HealthCheckTiming::WANTED;
+        assert_eq!(
+            (
+                wanted.interval_seconds,
+                wanted.healthy_threshold,
+                wanted.unhealthy_threshold
+            ),
+            (10, 3, 3)
+        );
+        assert_eq!(
+            i64::from(wanted.interval_seconds * wanted.healthy_threshold),
+            rto::target_health_seconds()
+        );
+        assert_eq!(
+            HealthCheckTiming {
+                interval_seconds: 30,
+                healthy_threshold: 5,
+                unhealthy_threshold: 2
+            }
+            .to_string(),
+            "every 30 s, healthy after 5 and unhealthy after 2 checks"
         );
     }
 

@@ -20,11 +20,35 @@ pub struct Member {
     pub is_writer: bool,
 }
 
+/// A switchover or failover AWS has accepted (`FailoverState`), while it is scheduled or runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FailoverView {
+    /// `pending`, `failing-over`, `switching-over` or `cancelling`.
+    pub status: String,
+    pub from_arn: String,
+    pub to_arn: String,
+    /// True for a failover (`AllowDataLoss`), false for a switchover.
+    pub data_loss_allowed: bool,
+}
+
+/// The FailoverState statuses of a move that is requested or running: AWS verifies the
+/// clusters (`pending`), then promotes the target (`failing-over` / `switching-over`).
+pub const IN_PROGRESS: [&str; 3] = ["pending", "failing-over", "switching-over"];
+
+impl FailoverView {
+    /// The move is scheduled or running: requesting it again would be a second failover.
+    pub fn in_progress(&self) -> bool {
+        IN_PROGRESS.contains(&self.status.as_str())
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct GlobalView {
     pub identifier: String,
     pub status: String,
     pub members: Vec<Member>,
+    /// The switchover or failover under way, if any.
+    pub failover: Option<FailoverView>,
 }
 
 impl GlobalView {
@@ -88,10 +112,19 @@ pub async fn find_global(rc: &RegionCtx, id: &str) -> Result<Option<GlobalView>,
             })
         })
         .collect();
+    let failover = g.failover_state().and_then(|f| {
+        Some(FailoverView {
+            status: f.status()?.as_str().to_string(),
+            from_arn: f.from_db_cluster_arn().unwrap_or_default().to_string(),
+            to_arn: f.to_db_cluster_arn().unwrap_or_default().to_string(),
+            data_loss_allowed: f.is_data_loss_allowed().unwrap_or(false),
+        })
+    });
     Ok(Some(GlobalView {
         identifier: id.to_string(),
         status: g.status().unwrap_or_default().to_string(),
         members,
+        failover,
     }))
 }
 
@@ -210,6 +243,20 @@ pub async fn health_check_healthy(aws: &AwsContext, id: &str) -> Result<bool, Aw
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pending_and_running_moves_are_in_progress() {
+        let view = |status: &str| FailoverView {
+            status: status.into(),
+            from_arn: "a".into(),
+            to_arn: "b".into(),
+            data_loss_allowed: true,
+        };
+        for status in ["pending", "failing-over", "switching-over"] {
+            assert!(view(status).in_progress(), "{status}");
+        }
+        assert!(!view("cancelling").in_progress());
+    }
 
     #[test]
     fn cluster_arns() {

@@ -11,8 +11,13 @@
 //!   timeline.
 //!
 //! The calls go to the target region's RDS endpoint, which is alive by
-//! definition. The resources are role-aware, so `terraform plan` stays empty
-//! after any of these.
+//! definition, and so do the reads that tell when a step is done: the target
+//! cluster is the writer and `available` (a failover never waits for the
+//! global cluster, which stays `failing-over` until the old primary's region
+//! recovers); a switchover also waits for the global cluster to be
+//! `available`. A move already pending or under way is waited for, never
+//! requested twice. The resources are role-aware, so `terraform plan` stays
+//! empty after any of these.
 
 pub mod live;
 
@@ -54,7 +59,7 @@ impl Action for Failover {
     fn schema(&self) -> Schema {
         Schema::new(
             0,
-            Block::new("Moves the writer of a drpair global database between the regions on an operator's command: `terraform apply -invoke=action.drpair_failover.NAME`. `switchover` is planned (RPO 0: Aurora waits for the DR copy to be in sync), `failover` is for when the primary is gone (`AllowDataLoss`: unreplicated writes are lost), `failback` switches back to the configured primary region, `drill` switches over and back and reports the measured timeline. Progress is streamed; the lag at the moment of the switch and each step's duration are reported.")
+            Block::new("Moves the writer of a drpair global database between the regions on an operator's command: `terraform apply -invoke=action.drpair_failover.NAME`. `switchover` is planned (RPO 0: Aurora waits for the DR copy to be in sync), `failover` is for when the primary is gone (`AllowDataLoss`: unreplicated writes are lost), `failback` switches back to the configured primary region, `drill` switches over and back and reports the measured timeline. A `failover` is done once the DR cluster is the writer and its own status is `available` — the global cluster stays `failing-over` until the old primary's region is back and its cluster rebuilt as a secondary, which is not waited for; a switchover (and `failback`, and each half of `drill`) once the global cluster is `available` again with every member healthy, which it also needs to start. A move AWS already has pending or under way (`FailoverState` `pending`, `failing-over`, `switching-over`) is waited for, never requested a second time. Progress is streamed; the lag at the moment of the switch and each step's duration are reported.")
                 .attr(Attribute::string("global_cluster_identifier").required().description("The global cluster, e.g. `drpair_global_database.main.global_cluster_identifier`."))
                 .attr(Attribute::string("mode").required().description("`switchover`, `failover`, `failback` or `drill`."))
                 .attr(Attribute::bool("allow_data_loss").optional().description("Must be `true` for `failover`: the promoted region may lack the last writes of the failed one."))
@@ -109,8 +114,13 @@ impl Action for Failover {
         // again right before it runs.
         if let Some(plan) = prepare(client, config, diags).await {
             if let Some(first) = plan.steps.first() {
-                if let Err(why) = precheck(&plan.global, client, first) {
-                    diags.error(format!("Cannot {}", plan.mode), why);
+                match precheck(&plan.global, client, first) {
+                    Ok(Start::Request) => {}
+                    Ok(Start::UnderWay(status)) => diags.warning(
+                        format!("{} already under way", plan.mode),
+                        format!("AWS already has this move {status}; invoking the action waits for it to finish and does not request it again."),
+                    ),
+                    Err(why) => diags.error(format!("Cannot {}", plan.mode), why),
                 }
             }
         }
@@ -140,14 +150,18 @@ impl Action for Failover {
         let mut timeline = Vec::new();
         let mut global = plan.global;
         for step in &plan.steps {
-            if let Err(why) = precheck(&global, client, step) {
-                diags.error(format!("Cannot {}", plan.mode), why);
-                return;
-            }
+            let start = match precheck(&global, client, step) {
+                Ok(start) => start,
+                Err(why) => {
+                    diags.error(format!("Cannot {}", plan.mode), why);
+                    return;
+                }
+            };
             match switch(
                 client,
                 &global,
                 step,
+                &start,
                 max_lag,
                 Deadline::after(timeout),
                 &progress,
@@ -237,28 +251,100 @@ fn target_region<'a>(client: &'a DrClient, step: &Step) -> &'a RegionCtx {
     }
 }
 
+/// How a step starts, once its precheck passed.
+#[derive(Clone, Debug, PartialEq)]
+enum Start {
+    /// Request the move.
+    Request,
+    /// AWS already has this very move pending or running (its FailoverState status): wait
+    /// for it. Requesting it again could fail over twice.
+    UnderWay(String),
+}
+
+impl Step {
+    fn kind(&self) -> &'static str {
+        match self {
+            Step::Failover => "failover",
+            Step::Switchover { .. } => "switchover",
+        }
+    }
+}
+
 /// What must hold before a step starts, checked again right before it runs.
-fn precheck(global: &GlobalView, client: &DrClient, step: &Step) -> Result<(), String> {
-    let target = target_region(client, step);
-    let Some(member) = global.member_in(&target.region) else {
+fn precheck(global: &GlobalView, client: &DrClient, step: &Step) -> Result<Start, String> {
+    precheck_in(global, &target_region(client, step).region, step)
+}
+
+fn precheck_in(global: &GlobalView, target_region: &str, step: &Step) -> Result<Start, String> {
+    let Some(member) = global.member_in(target_region) else {
         return Err(format!(
-            "{} has no member cluster in {}: the DR member is missing, so there is nothing to move the writer to. Repair the database first (terraform apply).",
-            global.identifier, target.region
+            "{} has no member cluster in {target_region}: the DR member is missing, so there is nothing to move the writer to. Repair the database first (terraform apply).",
+            global.identifier
         ));
     };
+    if let Some(f) = &global.failover {
+        let same_kind = f.data_loss_allowed == matches!(step, Step::Failover);
+        if f.in_progress() && same_kind && f.to_arn == member.arn {
+            return Ok(Start::UnderWay(f.status.clone()));
+        }
+        let promoted = global
+            .members
+            .iter()
+            .any(|m| m.arn == f.to_arn && m.is_writer);
+        if f.in_progress() && f.data_loss_allowed && promoted {
+            return Err(format!(
+                "the failover of {} to {} is still {}: its target already writes, but Aurora completes it only once the old primary's region is back and its cluster is rebuilt as a secondary; a {} needs every member healthy, so wait for the global cluster to be available.",
+                global.identifier,
+                f.to_arn,
+                f.status,
+                step.kind()
+            ));
+        }
+        if f.in_progress() || f.status == "cancelling" {
+            let kind = if f.data_loss_allowed {
+                "failover"
+            } else {
+                "switchover"
+            };
+            return Err(format!(
+                "a {kind} of {} to {} is already {}; wait until it is done before requesting a {}.",
+                global.identifier,
+                f.to_arn,
+                f.status,
+                step.kind()
+            ));
+        }
+    }
     if member.is_writer {
         return Err(format!(
-            "{} ({}) is already the writer.",
-            member.cluster_identifier, target.region
+            "{} ({target_region}) is already the writer.",
+            member.cluster_identifier
         ));
     }
     if matches!(step, Step::Switchover { .. }) && global.status != "available" {
         return Err(format!(
-            "the global cluster is {:?}, not available; a switchover needs every member healthy. If the primary region is down, use mode = \"failover\" with allow_data_loss = true.",
+            "the global cluster is {:?}, not available; a switchover needs every member healthy (after a failover, the old primary's region must be back and rebuilt as a secondary). If the primary region is down, use mode = \"failover\" with allow_data_loss = true.",
             global.status
         ));
     }
-    Ok(())
+    Ok(Start::Request)
+}
+
+/// Whether a step is done: the target cluster is the writer and its own status is
+/// `available`. A failover does not wait for the global cluster, which stays `failing-over`
+/// until the old primary's region is back; a switchover also waits for the global cluster
+/// to be `available` again (every member healthy), which the next switchover needs.
+fn step_done(step: &Step, global: &GlobalView, target_region: &str, target_status: &str) -> bool {
+    let writes = global.member_in(target_region).is_some_and(|m| m.is_writer)
+        && target_status == "available";
+    match step {
+        Step::Failover => writes,
+        Step::Switchover { .. } => {
+            writes
+                && global.status == "available"
+                && !global.failover.as_ref().is_some_and(|f| f.in_progress())
+        }
+    }
 }
 
 /// Runs one step and returns its timeline line and the global cluster after it.
@@ -266,6 +352,7 @@ async fn switch(
     client: &DrClient,
     global: &GlobalView,
     step: &Step,
+    start: &Start,
     max_lag_ms: f64,
     deadline: Deadline,
     progress: &Progress,
@@ -277,6 +364,28 @@ async fn switch(
         .clone();
     let id = &global.identifier;
     let step_started = Instant::now();
+
+    let verb = match step {
+        Step::Failover => "failing over",
+        Step::Switchover { .. } => "switching over",
+    };
+    if let Start::UnderWay(status) = start {
+        progress.report(format!(
+            "the {} of {id} to {} ({}) is already {status}: waiting for it, not requesting it again",
+            step.kind(),
+            member.cluster_identifier,
+            rc.region
+        ));
+        let after = wait_done(rc, id, &member, step, deadline, progress, step_started).await?;
+        let took = step_started.elapsed().as_secs_f64();
+        return Ok((
+            format!(
+                "{verb} to {} (already under way) done after {took:.1} s",
+                rc.region
+            ),
+            after,
+        ));
+    }
 
     let (status, _) = live::cluster_status(rc, &member.cluster_identifier)
         .await
@@ -303,10 +412,6 @@ async fn switch(
             ));
         }
     }
-    let verb = match step {
-        Step::Failover => "failing over",
-        Step::Switchover { .. } => "switching over",
-    };
     progress.report(format!(
         "{verb} {id} to {} ({}), {lag_text}",
         member.cluster_identifier, rc.region
@@ -339,39 +444,176 @@ async fn switch(
     sent.map_err(|e| e.to_string())?;
     let requested = step_started.elapsed();
 
-    let after = wait_for(
-        deadline,
-        "Aurora global cluster writer",
-        id,
-        &rc.region,
-        || async {
-            let g = live::find_global(rc, id).await?;
-            Ok(match g {
-                Some(g)
-                    if g.status == "available"
-                        && g.member_in(&rc.region).is_some_and(|m| m.is_writer) =>
-                {
-                    Poll::Ready(g)
-                }
-                Some(g) => {
-                    progress.report(format!(
-                        "waiting for {} to become the writer ({:.0} s, global cluster {})",
-                        rc.region,
-                        step_started.elapsed().as_secs_f64(),
-                        g.status
-                    ));
-                    Poll::Pending(g.status)
-                }
-                None => Poll::Pending("not found".into()),
-            })
-        },
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let after = wait_done(rc, id, &member, step, deadline, progress, step_started).await?;
     let took = step_started.elapsed().as_secs_f64();
-    progress.report(format!("{} is the writer after {took:.1} s", rc.region));
+    progress.report(format!(
+        "{} ({}) is the writer and available after {took:.1} s (global cluster {})",
+        member.cluster_identifier, rc.region, after.status
+    ));
     Ok((
         format!("{verb} to {} requested in {:.1} s, writer after {took:.1} s ({lag_text} at the switch)", rc.region, requested.as_secs_f64()),
         after,
     ))
+}
+
+/// Waits until [`step_done`], reading the global cluster and the target cluster from the
+/// target region (alive by definition); returns the global cluster as last seen.
+async fn wait_done(
+    rc: &RegionCtx,
+    id: &str,
+    member: &live::Member,
+    step: &Step,
+    deadline: Deadline,
+    progress: &Progress,
+    step_started: Instant,
+) -> Result<GlobalView, String> {
+    let what = match step {
+        Step::Failover => "Aurora cluster promotion",
+        Step::Switchover { .. } => "Aurora global switchover",
+    };
+    wait_for(deadline, what, &member.cluster_identifier, &rc.region, || async {
+        let Some(g) = live::find_global(rc, id).await? else {
+            return Ok(Poll::Pending("global cluster not found".into()));
+        };
+        let (status, _) = live::cluster_status(rc, &member.cluster_identifier)
+            .await?
+            .unwrap_or_default();
+        if step_done(step, &g, &rc.region, &status) {
+            return Ok(Poll::Ready(g));
+        }
+        let writer = g.member_in(&rc.region).is_some_and(|m| m.is_writer);
+        let moving = g
+            .failover
+            .as_ref()
+            .map(|f| format!(", {} {}", f.status, step.kind()))
+            .unwrap_or_default();
+        progress.report(format!(
+            "waiting for {} ({}) to be the writer and available ({:.0} s: {}writer, cluster {status}, global cluster {}{moving})",
+            member.cluster_identifier,
+            rc.region,
+            step_started.elapsed().as_secs_f64(),
+            if writer { "" } else { "not yet " },
+            g.status
+        ));
+        Ok(Poll::Pending(format!(
+            "writer {writer}, cluster {status}, global cluster {}",
+            g.status
+        )))
+    })
+    .await
+    .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::live::{FailoverView, Member};
+    use super::*;
+
+    const DR_ARN: &str = "arn:aws:rds:us-east-2:123456789012:cluster:dr-db-cluster-v2-dev";
+    const PRIMARY_ARN: &str =
+        "arn:aws:rds:us-east-1:123456789012:cluster:primary-db-cluster-v2-dev";
+
+    fn global(status: &str, dr_writer: bool, failover: Option<(&str, bool)>) -> GlobalView {
+        let member = |arn: &str, region: &str, id: &str, is_writer: bool| Member {
+            arn: arn.into(),
+            region: region.into(),
+            cluster_identifier: id.into(),
+            is_writer,
+        };
+        GlobalView {
+            identifier: "global-db-cluster-v2-dev".into(),
+            status: status.into(),
+            members: vec![
+                member(
+                    PRIMARY_ARN,
+                    "us-east-1",
+                    "primary-db-cluster-v2-dev",
+                    !dr_writer,
+                ),
+                member(DR_ARN, "us-east-2", "dr-db-cluster-v2-dev", dr_writer),
+            ],
+            failover: failover.map(|(status, data_loss_allowed)| FailoverView {
+                status: status.into(),
+                from_arn: PRIMARY_ARN.into(),
+                to_arn: DR_ARN.into(),
+                data_loss_allowed,
+            }),
+        }
+    }
+
+    const TO_DR: Step = Step::Switchover { to_dr: true };
+    const BACK: Step = Step::Switchover { to_dr: false };
+
+    #[test]
+    fn a_failover_is_done_when_the_target_writes_whatever_the_global_cluster_says() {
+        // After AllowDataLoss with the old region down, the global cluster stays failing-over.
+        let after = global("failing-over", true, None);
+        assert!(step_done(&Step::Failover, &after, "us-east-2", "available"));
+        assert!(!step_done(
+            &Step::Failover,
+            &after,
+            "us-east-2",
+            "modifying"
+        ));
+        let promoting = global("failing-over", false, Some(("failing-over", true)));
+        assert!(!step_done(
+            &Step::Failover,
+            &promoting,
+            "us-east-2",
+            "available"
+        ));
+    }
+
+    #[test]
+    fn a_switchover_is_done_when_every_member_is_healthy_again() {
+        let mid = global("switching-over", true, Some(("switching-over", false)));
+        assert!(!step_done(&TO_DR, &mid, "us-east-2", "available"));
+        let done = global("available", true, None);
+        assert!(step_done(&TO_DR, &done, "us-east-2", "available"));
+    }
+
+    #[test]
+    fn a_move_under_way_is_never_requested_again() {
+        for status in ["pending", "failing-over"] {
+            let g = global("failing-over", false, Some((status, true)));
+            assert_eq!(
+                precheck_in(&g, "us-east-2", &Step::Failover),
+                Ok(Start::UnderWay(status.into()))
+            );
+            // Not a switchover on top of it, nor anything while it cancels.
+            assert!(precheck_in(&g, "us-east-2", &TO_DR).is_err());
+        }
+        let cancelling = global("available", false, Some(("cancelling", true)));
+        assert!(precheck_in(&cancelling, "us-east-2", &Step::Failover).is_err());
+        let switching = global("switching-over", false, Some(("switching-over", false)));
+        assert_eq!(
+            precheck_in(&switching, "us-east-2", &TO_DR),
+            Ok(Start::UnderWay("switching-over".into()))
+        );
+    }
+
+    #[test]
+    fn prechecks() {
+        let healthy = global("available", false, None);
+        assert_eq!(
+            precheck_in(&healthy, "us-east-2", &Step::Failover),
+            Ok(Start::Request)
+        );
+        assert_eq!(
+            precheck_in(&healthy, "us-east-2", &TO_DR),
+            Ok(Start::Request)
+        );
+        let why = precheck_in(&healthy, "us-east-1", &BACK).unwrap_err();
+        assert!(why.contains("already the writer"), "{why}");
+        // Failed over while us-east-1 is down: failing back must wait for the global cluster.
+        let failed_over = global("failing-over", true, None);
+        let why = precheck_in(&failed_over, "us-east-1", &BACK).unwrap_err();
+        assert!(why.contains("not available"), "{why}");
+        let still_failing_over = global("failing-over", true, Some(("failing-over", true)));
+        let why = precheck_in(&still_failing_over, "us-east-1", &BACK).unwrap_err();
+        assert!(why.contains("rebuilt as a secondary"), "{why}");
+        assert!(precheck_in(&failed_over, "us-west-2", &Step::Failover)
+            .unwrap_err()
+            .contains("no member cluster"));
+    }
 }

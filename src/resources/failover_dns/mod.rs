@@ -40,6 +40,7 @@ pub struct FailoverDnsModel {
     pub rto_target_seconds: Val<i64>,
     pub detection_seconds: Val<i64>,
     pub rto_budget_seconds: Val<i64>,
+    pub dns_failover_seconds: Val<i64>,
     pub tags: Val<BTreeMap<String, String>>,
     pub tags_all: Val<BTreeMap<String, String>>,
     pub drift: Val<Vec<String>>,
@@ -135,6 +136,7 @@ impl Resource for FailoverDns {
                 .attr(Attribute::number("rto_target_seconds").default(int(validate::DEFAULT_RTO_TARGET)).description("Recovery time objective in seconds (default 300). Plan fails when `rto_budget_seconds` exceeds it."))
                 .attr(Attribute::number("detection_seconds").computed().description("request_interval × failure_threshold: seconds until Route 53 calls a failed primary unhealthy."))
                 .attr(Attribute::number("rto_budget_seconds").computed().description(format!("Worst-case recovery time: detection_seconds + {ALIAS_TTL_SECONDS} s alias TTL + {PROMOTION_ALLOWANCE_SECONDS} s DR promotion allowance.")))
+                .attr(Attribute::number("dns_failover_seconds").computed().description(format!("detection_seconds + {ALIAS_TTL_SECONDS} s alias TTL: seconds until clients resolve the DR load balancer (the DNS path). Give it to drpair_failover_orchestrator's `dns_failover_seconds`, whose `rto_budget` weighs it against the database promotion and the DR scale-up.")))
                 .attr(Attribute::string_map("tags").optional().description("Tags for the zone and the health checks (records cannot be tagged), on top of the provider's `default_tags`."))
                 .attr(Attribute::string_map("tags_all").computed().volatile().description("All tags of the zone and health checks except those drpair manages: `default_tags` merged with `tags`."))
                 .attr(Attribute::string_list("drift").computed().description("Differences found outside Terraform at the last refresh (a deleted health check or record, a record no longer tied to its health check). A non-empty list plans a repair; apply restores what is missing and leaves it empty."))

@@ -4,6 +4,7 @@
 use crate::aws::tags::{is_managed_key, user_tags, Tags};
 use crate::aws::{Deadline, Role};
 use crate::framework::{AttributePath, Diagnostics, Val};
+use crate::functions::rto::dns_failover_seconds;
 use crate::provider::DrClient;
 use crate::resources::app_tier::fleet::is_aws_tag;
 
@@ -72,11 +73,13 @@ pub async fn plan(
                 Val::Known(validate::detection_seconds(interval, threshold));
             planned.rto_budget_seconds =
                 Val::Known(validate::rto_budget_seconds(interval, threshold));
+            planned.dns_failover_seconds = Val::Known(dns_failover_seconds(interval, threshold));
             validate::rto(&planned, diags);
         }
         None => {
             planned.detection_seconds = Val::Unknown;
             planned.rto_budget_seconds = Val::Unknown;
+            planned.dns_failover_seconds = Val::Unknown;
         }
     }
     if prior.is_none() {
@@ -362,6 +365,7 @@ pub fn from_observed(
         rto_budget_seconds: Val::Known(
             timing.map_or(0, |(i, t)| validate::rto_budget_seconds(i, t)),
         ),
+        dns_failover_seconds: Val::Known(timing.map_or(0, |(i, t)| dns_failover_seconds(i, t))),
         tags: match &base.tags {
             Val::Known(_) => base.tags.clone(),
             _ => Val::Null,

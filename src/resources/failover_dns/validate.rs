@@ -8,8 +8,8 @@ use crate::functions::{ALIAS_TTL_SECONDS, PROMOTION_ALLOWANCE_SECONDS};
 
 use super::{FailoverDnsModel, HealthCheckModel};
 
-pub const DEFAULT_INTERVAL: i64 = 10;
-pub const DEFAULT_THRESHOLD: i64 = 3;
+pub const DEFAULT_INTERVAL: i64 = crate::functions::rto::DNS_REQUEST_INTERVAL_SECONDS;
+pub const DEFAULT_THRESHOLD: i64 = crate::functions::rto::DNS_FAILURE_THRESHOLD;
 pub const DEFAULT_RTO_TARGET: i64 = 300;
 const INTERVALS: [i64; 2] = [10, 30];
 const MAX_THRESHOLD: i64 = 10;

@@ -116,7 +116,7 @@ impl Resource for GlobalDatabase {
                 .attr(
                     Attribute::number("rpo_target_seconds")
                         .default(Value::Number(Number::Int(state::DEFAULT_RPO_SECONDS)))
-                        .description("Recovery point objective enforced by Aurora PostgreSQL's managed RPO (`rds.global_db_rpo`, at least 20, default 60): when every secondary lags more, commits on the writer pause. Set on the writer's cluster parameter group only, so a promoted secondary does not start out pausing; after a failover it moves to the new writer's group at the next apply that changes this resource. Changed in place."),
+                        .description("Recovery point objective enforced by Aurora PostgreSQL's managed RPO (`rds.global_db_rpo`, at least 20, default 60): when no secondary is within it, commits on the writer pause. So drpair sets it on the writer's cluster parameter group only, and only while at least one secondary is synchronized with the writer (`SynchronizationStatus` `connected`): never on a secondary's group (a secondary promoted by a failover must not start out pausing), and not on a writer left alone — after a failover, while the old primary's region is down or its cluster is being rebuilt, an apply leaves it off the new writer (a warning says why; the RPO is not enforced meanwhile) and the first apply after a secondary is back in sync sets it. After a switchover or failover it stays where it was (not a change) until an apply moves it to the new writer. Set on a lone writer outside drpair, it shows in `drift` and apply removes it. Changed in place."),
                 )
                 .attr(Attribute::bool("deletion_protection").default(Value::Bool(true)).description(
                     "Protects the global cluster and both clusters from deletion (default true); while true, destroy fails with an explanation. Changed in place.",
@@ -232,7 +232,10 @@ impl Resource for GlobalDatabase {
         diags: &mut Diagnostics,
     ) -> Option<GlobalDatabaseModel> {
         match Box::pin(rds::read(&client.aws, &names(client))).await {
-            Ok(Some(observed)) => Some(from_observed(client, &state, &observed)),
+            Ok(Some(observed)) => {
+                warn_rpo_held_off(&observed, diags);
+                Some(from_observed(client, &state, &observed))
+            }
             Ok(None) => None,
             Err(e) => {
                 diags.error("Reading global database", e.to_string());
@@ -444,6 +447,7 @@ async fn converge(
 ) -> Option<GlobalDatabaseModel> {
     match Box::pin(rds::ensure(&client.aws, spec, deadline)).await {
         Ok(observed) => {
+            warn_rpo_held_off(&observed, diags);
             let mut model = from_observed(client, &planned, &observed);
             // Tags are written exactly as planned; reading them back is for drift.
             model.tags_all = planned.tags_all.clone();
@@ -453,5 +457,17 @@ async fn converge(
             diags.error(verb, e.to_string());
             partial.map(|p| from_observed(client, &planned, &p))
         }
+    }
+}
+
+/// The managed RPO cannot be on the writer now (no secondary in sync): say so, it is not
+/// enforced meanwhile.
+fn warn_rpo_held_off(observed: &rds::Observed, diags: &mut Diagnostics) {
+    if let Some(why) = state::rpo_held_off(observed) {
+        diags.warning_at(
+            AttributePath::root().attr("rpo_target_seconds"),
+            "Managed RPO not enforced",
+            why,
+        );
     }
 }

@@ -249,7 +249,13 @@ impl InstanceInfo {
 pub struct GlobalMember {
     pub cluster_arn: String,
     pub is_writer: bool,
+    /// A secondary's `SynchronizationStatus`: `connected`, or `pending-resync` while Aurora
+    /// rebuilds it (e.g. the old primary after a failover, once its region is back).
+    pub synchronization_status: Option<String>,
 }
+
+/// The `SynchronizationStatus` of a secondary that replicates from the writer.
+pub const SYNCHRONIZED: &str = "connected";
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GlobalInfo {
@@ -271,6 +277,50 @@ impl GlobalInfo {
     pub fn writer(&self) -> Option<&GlobalMember> {
         self.members.iter().find(|m| m.is_writer)
     }
+
+    /// Why `rds.global_db_rpo` must stay off the writer's parameter group now; None while a
+    /// secondary is synchronized. Aurora PostgreSQL "blocks transaction commits if there is no
+    /// secondary DB cluster that has an RPO lag time less than the RPO time" ("Managing RPOs
+    /// for Aurora PostgreSQL–based global databases"), and a secondary that is not
+    /// synchronized (or none at all, as after a failover while the old primary's region is
+    /// down) never gets there: with the RPO set, the only writer would stop committing.
+    pub fn rpo_blocker(&self) -> Option<String> {
+        let secondaries: Vec<&GlobalMember> =
+            self.members.iter().filter(|m| !m.is_writer).collect();
+        if secondaries
+            .iter()
+            .any(|m| m.synchronization_status.as_deref() == Some(SYNCHRONIZED))
+        {
+            return None;
+        }
+        if secondaries.is_empty() {
+            return Some(format!("global cluster {} has no secondary", self.id));
+        }
+        let states: Vec<String> = secondaries
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} {}",
+                    m.cluster_arn.rsplit(':').next().unwrap_or_default(),
+                    m.synchronization_status
+                        .as_deref()
+                        .unwrap_or("not reported")
+                )
+            })
+            .collect();
+        Some(format!(
+            "no secondary of global cluster {} is synchronized ({})",
+            self.id,
+            states.join(", ")
+        ))
+    }
+}
+
+/// `rds.global_db_rpo` per side after an apply: the target on the writer's group while a
+/// secondary is synchronized, otherwise on no group; never on a secondary's group, so that a
+/// secondary promoted by a failover does not start out pausing its commits.
+pub fn wanted_rpo(role: Role, writer_role: Role, blocked: bool, target: i64) -> Option<i64> {
+    (role == writer_role && !blocked).then_some(target)
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -381,6 +431,57 @@ mod tests {
             ("other-1", None),
         ] {
             assert_eq!(n.instance_number(Role::Primary, id), want, "{id}");
+        }
+    }
+
+    fn global(members: &[(&str, bool, Option<&str>)]) -> GlobalInfo {
+        GlobalInfo {
+            id: "global-db-cluster-v2-dev".into(),
+            members: members
+                .iter()
+                .map(|(id, is_writer, sync)| GlobalMember {
+                    cluster_arn: format!("arn:aws:rds:us-east-1:1:cluster:{id}"),
+                    is_writer: *is_writer,
+                    synchronization_status: sync.map(str::to_owned),
+                })
+                .collect(),
+            ..GlobalInfo::default()
+        }
+    }
+
+    #[test]
+    fn the_managed_rpo_needs_a_synchronized_secondary() {
+        let steady = global(&[("p", true, None), ("d", false, Some("connected"))]);
+        assert_eq!(steady.rpo_blocker(), None);
+        let failed_over = global(&[("p", false, Some("pending-resync")), ("d", true, None)]);
+        assert_eq!(
+            failed_over.rpo_blocker().as_deref(),
+            Some("no secondary of global cluster global-db-cluster-v2-dev is synchronized (p pending-resync)")
+        );
+        let alone = global(&[("d", true, None)]);
+        assert!(alone.rpo_blocker().unwrap().contains("has no secondary"));
+        let unreported = global(&[("p", true, None), ("d", false, None)]);
+        assert!(unreported.rpo_blocker().unwrap().contains("d not reported"));
+    }
+
+    #[test]
+    fn the_managed_rpo_goes_on_the_writer_only_and_only_when_safe() {
+        let table = [
+            // (role, writer, blocked, wanted)
+            (Role::Primary, Role::Primary, false, Some(60)),
+            (Role::Dr, Role::Primary, false, None),
+            (Role::Dr, Role::Dr, false, Some(60)),
+            (Role::Primary, Role::Dr, false, None),
+            // After a failover, before a secondary is back in sync: on no group at all.
+            (Role::Dr, Role::Dr, true, None),
+            (Role::Primary, Role::Dr, true, None),
+        ];
+        for (role, writer, blocked, wanted) in table {
+            assert_eq!(
+                wanted_rpo(role, writer, blocked, 60),
+                wanted,
+                "{role:?} {writer:?} {blocked}"
+            );
         }
     }
 

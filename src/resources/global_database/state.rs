@@ -9,7 +9,9 @@ use crate::aws::Role;
 use crate::framework::Val;
 use crate::provider::DrClient;
 
-use super::rds::{version_covers, DatabaseSpec, Names, Observed, RegionObserved, RegionSpec};
+use super::rds::{
+    version_covers, DatabaseSpec, Names, Observed, RegionObserved, RegionSpec, RPO_PARAMETER,
+};
 use super::{GlobalDatabaseModel, RegionModel};
 
 pub const DEFAULT_RPO_SECONDS: i64 = 60;
@@ -132,12 +134,7 @@ pub fn from_observed(
             .map_or_else(|| other.clone(), |p| Val::Known(*p)),
     };
 
-    let writer_group = |r: &RegionObserved| r.parameter_group.as_ref().and_then(|g| g.rpo_seconds);
-    let writer_first = match o.writer_region.as_deref() {
-        Some(r) if r == o.dr.region => [&o.dr, &o.primary],
-        _ => [&o.primary, &o.dr],
-    };
-    let rpo_target_seconds = Val::from_option(writer_first.iter().find_map(|r| writer_group(r)));
+    let rpo_target_seconds = rpo_target(&names, base, o, &mut drift);
 
     let tags_all = clusters()
         .next()
@@ -217,6 +214,60 @@ pub fn from_observed(
         ),
         drift: Val::Known(drift),
         timeouts: base.timeouts.clone(),
+    }
+}
+
+/// Why the managed RPO is held off the writer now (no secondary is synchronized), when the
+/// writer's group does not carry it: a warning for the user, not drift (there is nothing an
+/// apply may do until a secondary is back in sync).
+pub fn rpo_held_off(o: &Observed) -> Option<String> {
+    let why = o.global.as_ref()?.rpo_blocker()?;
+    let writer = writer_side(o)?;
+    if writer.parameter_group.as_ref()?.rpo_seconds.is_some() {
+        return None;
+    }
+    Some(format!("{RPO_PARAMETER} is not set on the writer's parameter group in {}: {why}. With it, Aurora would pause the writer's commits until a secondary is within the RPO, and none can be now. The first apply after a secondary is synchronized again sets it; until then the RPO is not enforced.", writer.region))
+}
+
+fn writer_side(o: &Observed) -> Option<&RegionObserved> {
+    let region = o.writer_region.as_deref()?;
+    [&o.primary, &o.dr].into_iter().find(|r| r.region == region)
+}
+
+/// `rpo_target_seconds` as AWS holds it: the writer's group, else the other group (after a
+/// switchover or failover the managed RPO stays where it was until an apply moves it, which is
+/// not a change); held at `base` while no secondary is synchronized and no group sets it (an
+/// apply could not set it anyway). A writer's group that sets it while no secondary is
+/// synchronized is drift: Aurora pauses that writer's commits, and apply removes it.
+fn rpo_target(
+    names: &Names,
+    base: &GlobalDatabaseModel,
+    o: &Observed,
+    drift: &mut Vec<String>,
+) -> Val<i64> {
+    let group = |r: &RegionObserved| r.parameter_group.as_ref().and_then(|g| g.rpo_seconds);
+    let writer = writer_side(o);
+    let peer = [&o.primary, &o.dr]
+        .into_iter()
+        .find(|r| writer.is_none_or(|w| w.region != r.region));
+    let blocker = o.global.as_ref().and_then(|g| g.rpo_blocker());
+    match (writer.and_then(group), peer.and_then(group), blocker) {
+        (Some(v), _, Some(why)) => {
+            let w = writer.map(|w| w.region.as_str()).unwrap_or_default();
+            let role = if o.primary.region == w {
+                Role::Primary
+            } else {
+                Role::Dr
+            };
+            drift.push(format!(
+                "{w}: {RPO_PARAMETER} is set on the writer's parameter group {} although {why}: Aurora pauses the writer's commits while no secondary is within the RPO; apply removes it until a secondary is synchronized",
+                names.parameter_group(role)
+            ));
+            Val::Known(v)
+        }
+        (Some(v), _, None) | (None, Some(v), _) => Val::Known(v),
+        (None, None, Some(_)) => base.rpo_target_seconds.clone(),
+        (None, None, None) => Val::Null,
     }
 }
 
@@ -323,10 +374,18 @@ mod tests {
                 engine_version: "14.9".into(),
                 database_name: Some("payments".into()),
                 deletion_protection: true,
-                members: vec![GlobalMember {
-                    cluster_arn: format!("arn:aws:rds:{writer}:1:cluster:x"),
-                    is_writer: true,
-                }],
+                members: vec![
+                    GlobalMember {
+                        cluster_arn: format!("arn:aws:rds:{writer}:1:cluster:x"),
+                        is_writer: true,
+                        synchronization_status: None,
+                    },
+                    GlobalMember {
+                        cluster_arn: "arn:aws:rds:elsewhere:1:cluster:y".into(),
+                        is_writer: false,
+                        synchronization_status: Some("connected".into()),
+                    },
+                ],
                 ..GlobalInfo::default()
             }),
             primary: region("us-east-1", Role::Primary, 2, Some(60)),
@@ -379,6 +438,58 @@ mod tests {
             from_observed(&client, &before, &moved).rpo_target_seconds,
             Val::Known(45)
         );
+    }
+
+    /// After a failover while the old primary is out (or being rebuilt): no secondary in sync.
+    fn failed_over(dr_rpo: Option<i64>, primary_rpo: Option<i64>) -> Observed {
+        let mut o = observed("us-east-2");
+        o.global.as_mut().unwrap().members[1].synchronization_status =
+            Some("pending-resync".into());
+        o.dr.parameter_group.as_mut().unwrap().rpo_seconds = dr_rpo;
+        o.primary.parameter_group.as_mut().unwrap().rpo_seconds = primary_rpo;
+        o
+    }
+
+    #[tokio::test]
+    async fn the_managed_rpo_is_held_off_a_lone_writer_without_a_change() {
+        let client = client().await;
+        let plan = planned();
+        // Right after the failover: the old primary's group still says 60; nothing to do.
+        let o = failed_over(None, Some(60));
+        let state = from_observed(&client, &plan, &o);
+        assert_eq!(state.rpo_target_seconds, Val::Known(60));
+        assert_eq!(state.drift, Val::Known(vec![]));
+        let why = rpo_held_off(&o).unwrap();
+        assert!(
+            why.contains("us-east-2") && why.contains("pending-resync"),
+            "{why}"
+        );
+        // After an apply took it off every group: still the configured value, no perpetual diff.
+        let o = failed_over(None, None);
+        assert_eq!(
+            from_observed(&client, &plan, &o).rpo_target_seconds,
+            Val::Known(60)
+        );
+        // Set on the lone writer (by hand, or by an older provider): drift to remove it.
+        let o = failed_over(Some(60), None);
+        let drift = from_observed(&client, &plan, &o)
+            .drift
+            .known()
+            .cloned()
+            .unwrap();
+        assert!(
+            drift.iter().any(|d| d.starts_with("us-east-2: rds.global_db_rpo is set on the writer's parameter group dr-db-cluster-params-v2-dev although no secondary")),
+            "{drift:?}"
+        );
+        assert_eq!(rpo_held_off(&o), None);
+        // In sync again and set on no group: a change, which the next apply makes.
+        let mut o = observed("us-east-2");
+        o.primary.parameter_group.as_mut().unwrap().rpo_seconds = None;
+        assert_eq!(
+            from_observed(&client, &plan, &o).rpo_target_seconds,
+            Val::Null
+        );
+        assert_eq!(rpo_held_off(&o), None);
     }
 
     #[tokio::test]

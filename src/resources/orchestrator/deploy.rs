@@ -101,6 +101,8 @@ pub struct Inputs {
     pub topic_arns: Vec<String>,
     pub mode: String,
     pub consecutive_failures: i64,
+    /// Lag above which (held for the stall window) replication counts as stopped.
+    pub replication_lag_threshold_ms: i64,
     pub alarm_name_prefix: String,
     pub scale_to: Option<ScaleTo>,
 }
@@ -112,6 +114,7 @@ const ENV_HEALTH_CHECK: &str = "HEALTH_CHECK_ID";
 const ENV_ASG: &str = "DR_ASG_NAME";
 const ENV_TOPICS: &str = "TOPIC_ARNS";
 const ENV_FAILURES: &str = "CONSECUTIVE_FAILURES";
+const ENV_LAG_THRESHOLD: &str = "LAG_THRESHOLD_MS";
 const ENV_PREFIX: &str = "ALARM_NAME_PREFIX";
 const ENV_MIN: &str = "SCALE_MIN_SIZE";
 const ENV_DESIRED: &str = "SCALE_DESIRED_CAPACITY";
@@ -128,6 +131,10 @@ impl Inputs {
         set(ENV_ASG, self.dr_asg_name.clone());
         set(ENV_TOPICS, self.topic_arns.join(","));
         set(ENV_FAILURES, self.consecutive_failures.to_string());
+        set(
+            ENV_LAG_THRESHOLD,
+            self.replication_lag_threshold_ms.to_string(),
+        );
         set(ENV_PREFIX, self.alarm_name_prefix.clone());
         if let Some(s) = self.scale_to {
             set(ENV_MIN, s.min_size.to_string());
@@ -158,6 +165,10 @@ impl Inputs {
                 .collect(),
             mode: get(ENV_MODE)?,
             consecutive_failures: number(ENV_FAILURES)?,
+            // Functions deployed before the setting existed: the default (the environment
+            // then differs from the spec, and the next apply writes it).
+            replication_lag_threshold_ms: number(ENV_LAG_THRESHOLD)
+                .unwrap_or(super::DEFAULT_LAG_THRESHOLD_MS),
             alarm_name_prefix: get(ENV_PREFIX).unwrap_or_default(),
             scale_to,
         })
@@ -299,6 +310,7 @@ mod tests {
                 ],
                 mode: "automatic".into(),
                 consecutive_failures: 2,
+                replication_lag_threshold_ms: 1000,
                 alarm_name_prefix: "drpair-".into(),
                 scale_to: Some(ScaleTo {
                     min_size: 2,
@@ -345,6 +357,11 @@ mod tests {
         assert_eq!(env["ALARM_NAME_SUFFIX"], "-v2-dev");
         assert_eq!(env["STATE_TABLE"], "failover-state-v2-dev");
         assert_eq!(env["SCALE_DESIRED_CAPACITY"], "4");
+        assert_eq!(env["LAG_THRESHOLD_MS"], "1000");
+        assert_eq!(
+            env["PRIMARY_ENDPOINT_URL"],
+            "http://primary.example.com/health"
+        );
         assert_eq!(Inputs::from_env(&env), Some(s.inputs.clone()));
         let without_scale = Inputs {
             scale_to: None,

@@ -20,6 +20,7 @@ use crate::framework::resource::Resource;
 use crate::framework::schema::{Attribute, Block, Nesting, Schema};
 use crate::framework::value::{Number, Value};
 use crate::framework::{AttributePath, Diagnostics, Val};
+use crate::functions::rto;
 use crate::provider::DrClient;
 use crate::resources::timeouts::{self, Operation, Timeouts};
 use async_trait::async_trait;
@@ -32,6 +33,11 @@ use state::{converge, expected_id, imported, read_state, spec};
 
 pub const DEFAULT_MODE: &str = "automatic";
 pub const DEFAULT_CONSECUTIVE_FAILURES: i64 = 2;
+/// drpair_monitoring's default lag alarm threshold: replication lag above it, held for the
+/// stall window, confirms that replication from the primary stopped.
+pub const DEFAULT_LAG_THRESHOLD_MS: i64 = 1000;
+/// The payment system's RTO.
+pub const DEFAULT_RTO_TARGET_SECONDS: i64 = 300;
 /// drpair_monitoring's default `name_prefix`, and the dash after it.
 pub const DEFAULT_ALARM_NAME_PREFIX: &str = "drpair-";
 /// IAM propagation and Lambda's own settling take a minute or two at most.
@@ -47,8 +53,12 @@ pub struct OrchestratorModel {
     pub topic_arns: Val<Vec<Val<String>>>,
     pub mode: Val<String>,
     pub consecutive_failures: Val<i64>,
+    pub replication_lag_threshold_ms: Val<i64>,
     pub alarm_name_prefix: Val<String>,
     pub scale_to: Val<ScaleToModel>,
+    pub rto_target_seconds: Val<i64>,
+    pub dns_failover_seconds: Val<i64>,
+    pub rto_budget: Val<RtoBudgetModel>,
     pub tags: Val<BTreeMap<String, String>>,
     pub tags_all: Val<BTreeMap<String, String>>,
     pub region: Val<String>,
@@ -69,6 +79,30 @@ pub struct ScaleToModel {
     pub desired_capacity: Val<i64>,
 }
 
+/// [`rto::RtoBudget`] as Terraform sees it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RtoBudgetModel {
+    pub detection_seconds: Val<i64>,
+    pub confirmation_seconds: Val<i64>,
+    pub promotion_seconds: Val<i64>,
+    pub scale_up_seconds: Val<i64>,
+    pub dns_seconds: Val<i64>,
+    pub total_seconds: Val<i64>,
+}
+
+impl From<rto::RtoBudget> for RtoBudgetModel {
+    fn from(b: rto::RtoBudget) -> Self {
+        RtoBudgetModel {
+            detection_seconds: Val::Known(b.detection_seconds),
+            confirmation_seconds: Val::Known(b.confirmation_seconds),
+            promotion_seconds: Val::Known(b.promotion_seconds),
+            scale_up_seconds: Val::Known(b.scale_up_seconds),
+            dns_seconds: Val::Known(b.dns_seconds),
+            total_seconds: Val::Known(b.total_seconds),
+        }
+    }
+}
+
 pub struct FailoverOrchestrator;
 
 #[async_trait]
@@ -83,16 +117,17 @@ impl Resource for FailoverOrchestrator {
     fn schema(&self) -> Schema {
         Schema::new(
             0,
-            Block::new("Failover automation, deployed in the DR region so that it does not depend on the region it fails over from (nor on Route 53's control plane, in us-east-1: when Route 53's API does not answer, the orchestrator probes the primary's endpoint itself).\n\nAn orchestrator Lambda runs every minute (an EventBridge schedule: one probe of the primary's health each time) and on every state change of the DR alarms. It judges the primary down when its Route 53 health check failed for `consecutive_failures` probes in a row **and** a second signal confirms: a replication-lag alarm in ALARM, or the primary writer unreachable. Then, exactly once (a conditional write in the DynamoDB state table is the lock, so repeated or concurrent events fail over once), it fails the Aurora global database over to the DR cluster (`FailoverGlobalCluster` with `AllowDataLoss`: the primary is gone, there is nothing to wait for), waits until the DR cluster is the writer, scales the DR Auto Scaling group up to `scale_to`, publishes a JSON event (what, when, the replication lag at failover, each step with its duration) to every topic of `topic_arns`, and records the timeline in the state table. Each step is idempotent and its progress is kept in the lock, so a failure part-way is resumed by the next invocation. With `mode = \"notify_only\"` it does all of that except the failover and the scaling. Automation re-arms once the primary is the writer again (after a failback) and healthy.\n\nA notifier Lambda turns the DR alarms' state changes into readable messages for every topic. Each function has its own IAM role whose policy names the global cluster, the DR cluster, the health check, the DR group, the state table and the topics. Functions `failover-orchestrator-{name_version}-{environment}` and `failover-notifier-…`, rules `failover-alarms-…` and `failover-probe-…`, table `failover-state-…`; roles end with the DR region. Everything is tagged `Environment`, `DR-Role = dr`, the provider's `default_tags` and `drpair:owner`; a part deleted or changed outside Terraform shows in `drift` and is repaired by the next apply. The functions' code is the Python module shipped inside the provider: a provider upgrade with new code plans an in-place update of `code_sha256`.")
+            Block::new(format!("Failover automation, deployed in the DR region so that it depends only on what works while the primary region is down: the DR region's own APIs and a direct probe of the primary's endpoint (never Route 53's API, whose control plane is in us-east-1, nor the primary region's APIs).\n\nAn orchestrator Lambda runs every minute (an EventBridge schedule; each run probes the primary's endpoint, `PRIMARY_ENDPOINT_URL`, with an HTTP GET from the DR region) and on every state change of the DR alarms. After `consecutive_failures` failed scheduled probes in a row it confirms, live and right before it acts: the endpoint fails {probes} more probes {spacing} s apart, and replication from the primary has stopped per the DR region's own CloudWatch (no `AuroraGlobalDBReplicationLag` datapoint for the DR cluster lately, or the lag above `replication_lag_threshold_ms`). The stored probe history or an alarm's state alone never suffice. Then, exactly once (a conditional write in the DynamoDB state table is the lock, so repeated or concurrent events fail over once; a failover already pending or under way is never requested again), it fails the Aurora global database over to the DR cluster (`FailoverGlobalCluster` with `AllowDataLoss`: the primary is gone, there is nothing to wait for), scales the DR Auto Scaling group up to `scale_to` right away (in parallel with the promotion), waits until the DR cluster is the writer and `available` and the DR group has its capacity in service (not for the global cluster, which stays `failing-over` until the old region is back), publishes a JSON event (what, when, each step with its duration) to every topic of `topic_arns`, and records the timeline in the state table. Each step is idempotent and its progress is kept in the lock, so a failure part-way is resumed by the next invocation. With `mode = \"notify_only\"` it does all of that except the failover and the scaling. Automation re-arms once the primary is the writer again (after a failback) and healthy.\n\nPlan computes `rto_budget`, the worst-case time of each stage from the primary failing, and fails when its `total_seconds` exceeds `rto_target_seconds`:\n\n{breakdown}\n\nA notifier Lambda turns the DR alarms' state changes into readable messages for every topic. Each function has its own IAM role whose policy names the global cluster, the DR cluster, the health check, the DR group, the state table and the topics. Functions `failover-orchestrator-{{name_version}}-{{environment}}` and `failover-notifier-…`, rules `failover-alarms-…` and `failover-probe-…`, table `failover-state-…`; roles end with the DR region. Everything is tagged `Environment`, `DR-Role = dr`, the provider's `default_tags` and `drpair:owner`; a part deleted or changed outside Terraform shows in `drift` and is repaired by the next apply. The functions' code is the Python module shipped inside the provider: a provider upgrade with new code plans an in-place update of `code_sha256`.", probes = rto::CONFIRM_PROBES, spacing = rto::CONFIRM_SPACING_SECONDS, breakdown = rto::breakdown_description()))
                 .attr(Attribute::string("id").computed().description("The orchestrator function's name, `failover-orchestrator-{name_version}-{environment}`; the import id."))
                 .attr(Attribute::string("global_cluster_identifier").required().description("The Aurora global database to fail over: drpair_global_database's `global_cluster_identifier`."))
                 .attr(Attribute::string("dr_cluster_identifier").required().description("Its member cluster in the DR region, which becomes the writer: drpair_global_database's `dr.cluster_identifier`."))
-                .attr(Attribute::string("primary_health_check_id").required().description("The Route 53 health check of the primary region's endpoint: drpair_failover_dns's `primary.health_check_id`. Read at apply time: for HTTP(S) checks its endpoint is what the orchestrator probes directly when Route 53's API does not answer."))
+                .attr(Attribute::string("primary_health_check_id").required().description("The Route 53 health check of the primary region's endpoint: drpair_failover_dns's `primary.health_check_id`. Read at apply time: the endpoint of this HTTP(S) check is what the orchestrator probes directly from the DR region (`PRIMARY_ENDPOINT_URL` in its environment)."))
                 .attr(Attribute::string("dr_asg_name").required().description("The DR region's Auto Scaling group, scaled up on failover: drpair_app_tier's `dr.asg_name`."))
                 .attr(Attribute::string_list("topic_arns").required().description("SNS topics that get the failover event and the alarm messages, e.g. both regions' topics of drpair_monitoring. A topic in the failed region may be unreachable; the others still get the message."))
                 .attr(Attribute::string("mode").default(Value::String(DEFAULT_MODE.into())).description("`automatic` (default): fail over without a human. `notify_only`: detect and notify, and leave the failover to an operator (the drpair_failover action). Changed in place."))
-                .attr(Attribute::number("consecutive_failures").default(Value::Number(Number::Int(DEFAULT_CONSECUTIVE_FAILURES))).description("Probes in a row (one a minute) in which the primary's health check must have failed before the primary is judged down, 1 to 10 (default 2). Each one adds up to a minute to detection, so to the RTO; a single flapping probe never triggers a failover."))
-                .attr(Attribute::string("alarm_name_prefix").default(Value::String(DEFAULT_ALARM_NAME_PREFIX.into())).description("The DR alarms watched are those named `{alarm_name_prefix}*-{name_version}-{environment}` (default `drpair-`: drpair_monitoring's alarms with its default `name_prefix`). Their state changes invoke both functions; those on replication lag in ALARM confirm an outage."))
+                .attr(Attribute::number("consecutive_failures").default(Value::Number(Number::Int(DEFAULT_CONSECUTIVE_FAILURES))).description("Scheduled probes in a row (one a minute) that must fail before the orchestrator confirms the outage and acts, 1 to 10 (default 2). Each one adds a minute to `rto_budget.detection_seconds`; a single flapping probe never triggers a failover."))
+                .attr(Attribute::number("replication_lag_threshold_ms").default(Value::Number(Number::Int(DEFAULT_LAG_THRESHOLD_MS))).description("Replication lag of the DR cluster, in milliseconds, above which replication counts as stopped when it stays there for the stall window (default 1000, like drpair_monitoring's alarm; 1 to 3600000). Passed to the functions as `LAG_THRESHOLD_MS`. No lag datapoint at all counts as stopped too."))
+                .attr(Attribute::string("alarm_name_prefix").default(Value::String(DEFAULT_ALARM_NAME_PREFIX.into())).description("The DR alarms watched are those named `{alarm_name_prefix}*-{name_version}-{environment}` (default `drpair-`: drpair_monitoring's alarms with its default `name_prefix`). Their state changes invoke both functions: the notifier reports them, the orchestrator probes at once; an alarm's state is never a reason to fail over by itself."))
                 .attr(
                     Attribute::nested(
                         "scale_to",
@@ -104,6 +139,24 @@ impl Resource for FailoverOrchestrator {
                     )
                     .optional()
                     .description("The primary's capacity, which the DR group is scaled up to on failover (never down). Leave out to scale the DR group to its own max_size."),
+                )
+                .attr(Attribute::number("rto_target_seconds").default(Value::Number(Number::Int(DEFAULT_RTO_TARGET_SECONDS))).description(format!("Recovery time objective in seconds (default {DEFAULT_RTO_TARGET_SECONDS}, 1 to 86400). Plan fails when `rto_budget.total_seconds` exceeds it, naming what to change.")))
+                .attr(Attribute::number("dns_failover_seconds").optional().description(format!("Seconds until clients resolve the DR load balancer after the primary fails: Route 53 detection + alias TTL, i.e. drpair_failover_dns's `dns_failover_seconds` (0 to 3600). Leave out to assume drpair_failover_dns's defaults: {} s × {} failures + {} s = {} s.", rto::DNS_REQUEST_INTERVAL_SECONDS, rto::DNS_FAILURE_THRESHOLD, rto::ALIAS_TTL_SECONDS, rto::DEFAULT_DNS_FAILOVER_SECONDS)))
+                .attr(
+                    Attribute::nested(
+                        "rto_budget",
+                        Nesting::Single,
+                        vec![
+                            Attribute::number("detection_seconds").computed().description(format!("{} s × consecutive_failures: failed scheduled probes in a row.", rto::PROBE_PERIOD_SECONDS)),
+                            Attribute::number("confirmation_seconds").computed().description(format!("{} live probes {} s apart right before the failover.", rto::CONFIRM_PROBES, rto::CONFIRM_SPACING_SECONDS)),
+                            Attribute::number("promotion_seconds").computed().description("Aurora's unplanned global failover until the DR cluster is the writer and available (typical)."),
+                            Attribute::number("scale_up_seconds").computed().description("Instance boot + target health (interval × healthy threshold of drpair_app_tier's target groups); in parallel with the promotion."),
+                            Attribute::number("dns_seconds").computed().description("`dns_failover_seconds`: Route 53 detection + alias TTL; in parallel with everything above."),
+                            Attribute::number("total_seconds").computed().description("max(dns_seconds, detection_seconds + confirmation_seconds + max(promotion_seconds, scale_up_seconds)): until clients write in the DR region at full capacity."),
+                        ],
+                    )
+                    .computed()
+                    .description("The worst-case recovery time, stage by stage, known at plan time: `total_seconds` = max(`dns_seconds`, `detection_seconds` + `confirmation_seconds` + max(`promotion_seconds`, `scale_up_seconds`)); the figures are explained above. `provider::drpair::rto_breakdown(consecutive_failures, dns_failover_seconds)` computes the same."),
                 )
                 .attr(Attribute::string_map("tags").optional().description("Tags for every object, on top of the provider's `default_tags`."))
                 .attr(Attribute::string_map("tags_all").computed().volatile().description("All tags of the objects except those drpair manages: `default_tags` merged with `tags`."))
@@ -152,6 +205,21 @@ impl Resource for FailoverOrchestrator {
             root.attr("alarm_name_prefix"),
             diags,
         );
+        validate::lag_threshold(
+            &config.replication_lag_threshold_ms,
+            root.attr("replication_lag_threshold_ms"),
+            diags,
+        );
+        validate::rto_target(
+            &config.rto_target_seconds,
+            root.attr("rto_target_seconds"),
+            diags,
+        );
+        validate::dns_failover_seconds(
+            &config.dns_failover_seconds,
+            root.attr("dns_failover_seconds"),
+            diags,
+        );
         if let Val::Known(s) = &config.scale_to {
             validate::scale_to(
                 &s.min_size,
@@ -188,6 +256,13 @@ impl Resource for FailoverOrchestrator {
         {
             planned.state_table_name = Val::Known(names.table);
         }
+        planned.rto_budget = match state::rto_budget(&planned) {
+            Some(budget) => {
+                validate::rto_fits(&planned, &budget, diags);
+                Val::Known(budget.into())
+            }
+            None => Val::Unknown,
+        };
         planned.region = Val::Known(client.aws.dr.region.clone());
         planned.code_sha256 = Val::Known(package::package().code_sha256.clone());
         planned.tags_all = match &planned.tags {

@@ -10,8 +10,9 @@ use super::deploy::functions::find_function;
 use super::deploy::{self, Inputs, Names, Observed, ScaleTo, Spec, ID_PREFIX};
 use super::{
     OrchestratorModel, ScaleToModel, DEFAULT_ALARM_NAME_PREFIX, DEFAULT_CONSECUTIVE_FAILURES,
-    DEFAULT_MODE,
+    DEFAULT_LAG_THRESHOLD_MS, DEFAULT_MODE, DEFAULT_RTO_TARGET_SECONDS,
 };
+use crate::functions::rto::{RtoBudget, DEFAULT_DNS_FAILOVER_SECONDS};
 
 /// `failover-orchestrator-{name_version}-{environment}` for this provider.
 pub fn expected_id(client: &DrClient) -> String {
@@ -49,6 +50,11 @@ fn inputs(m: &OrchestratorModel) -> Option<Inputs> {
             .known()
             .copied()
             .unwrap_or(DEFAULT_CONSECUTIVE_FAILURES),
+        replication_lag_threshold_ms: m
+            .replication_lag_threshold_ms
+            .known()
+            .copied()
+            .unwrap_or(DEFAULT_LAG_THRESHOLD_MS),
         alarm_name_prefix: m
             .alarm_name_prefix
             .known()
@@ -56,6 +62,23 @@ fn inputs(m: &OrchestratorModel) -> Option<Inputs> {
             .unwrap_or_else(|| DEFAULT_ALARM_NAME_PREFIX.into()),
         scale_to,
     })
+}
+
+/// The RTO budget of a model whose timing inputs are known (defaults for what is left out);
+/// None while one of them is unknown (e.g. `dns_failover_seconds` from a resource not yet
+/// planned).
+pub fn rto_budget(m: &OrchestratorModel) -> Option<RtoBudget> {
+    let failures = match &m.consecutive_failures {
+        Val::Known(n) => *n,
+        Val::Null => DEFAULT_CONSECUTIVE_FAILURES,
+        Val::Unknown => return None,
+    };
+    let dns = match &m.dns_failover_seconds {
+        Val::Known(n) => *n,
+        Val::Null => DEFAULT_DNS_FAILOVER_SECONDS,
+        Val::Unknown => return None,
+    };
+    Some(RtoBudget::new(failures, dns))
 }
 
 /// The spec of a model whose id and inputs are known.
@@ -82,6 +105,7 @@ fn set_inputs(m: &mut OrchestratorModel, i: Inputs) {
     m.topic_arns = Val::Known(i.topic_arns.into_iter().map(Val::Known).collect());
     m.mode = Val::Known(i.mode);
     m.consecutive_failures = Val::Known(i.consecutive_failures);
+    m.replication_lag_threshold_ms = Val::Known(i.replication_lag_threshold_ms);
     m.alarm_name_prefix = Val::Known(i.alarm_name_prefix);
     m.scale_to = match i.scale_to {
         Some(s) => Val::Known(ScaleToModel {
@@ -137,6 +161,14 @@ fn from_observed(
             .collect(),
     );
     m.code_sha256 = text(o.orchestrator.as_ref().map(|f| f.code_sha256.as_str()));
+    // Plan-time settings AWS does not hold: the configuration's, else the defaults (import).
+    if !m.rto_target_seconds.is_known() {
+        m.rto_target_seconds = Val::Known(DEFAULT_RTO_TARGET_SECONDS);
+    }
+    if m.dns_failover_seconds.is_unknown() {
+        m.dns_failover_seconds = Val::Null;
+    }
+    m.rto_budget = rto_budget(&m).map_or(Val::Unknown, |b| Val::Known(b.into()));
     if !m.tags_all.is_known() {
         m.tags_all = Val::Known(client.tags_all(&m.tags));
     }

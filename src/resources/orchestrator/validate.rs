@@ -4,11 +4,17 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::aws::tags::is_managed_key;
 use crate::framework::{AttributePath, Diagnostics, Val};
+use crate::functions::rto::{self, RtoBudget};
+
+use super::OrchestratorModel;
 
 pub const MODES: [&str; 2] = ["automatic", "notify_only"];
 pub const MAX_CONSECUTIVE_FAILURES: i64 = 10;
 const MAX_ALARM_PREFIX: usize = 200;
 const MAX_CAPACITY: i64 = 10_000;
+pub const MAX_LAG_THRESHOLD_MS: i64 = 3_600_000;
+pub const MAX_RTO_TARGET_SECONDS: i64 = 86_400;
+pub const MAX_DNS_FAILOVER_SECONDS: i64 = 3_600;
 
 /// Aurora cluster and global cluster identifiers: 1-63 letters, digits or hyphens, starting
 /// with a letter, no trailing hyphen, no two hyphens in a row.
@@ -140,6 +146,79 @@ pub fn consecutive_failures(value: &Val<i64>, path: AttributePath, diags: &mut D
             format!("consecutive_failures is {n}; it must be from 1 to {MAX_CONSECUTIVE_FAILURES}. Probes run every minute, so each one adds up to a minute to the detection time (and to the RTO)."),
         );
     }
+}
+
+pub fn lag_threshold(value: &Val<i64>, path: AttributePath, diags: &mut Diagnostics) {
+    let Val::Known(n) = value else { return };
+    if !(1..=MAX_LAG_THRESHOLD_MS).contains(n) {
+        diags.error_at(
+            path,
+            "Invalid replication lag threshold",
+            format!("replication_lag_threshold_ms is {n}; it must be from 1 to {MAX_LAG_THRESHOLD_MS} milliseconds. Aurora global databases typically replicate in under a second: 1000 (the default) tells a stopped replication from a busy one."),
+        );
+    }
+}
+
+pub fn rto_target(value: &Val<i64>, path: AttributePath, diags: &mut Diagnostics) {
+    let Val::Known(n) = value else { return };
+    if !(1..=MAX_RTO_TARGET_SECONDS).contains(n) {
+        diags.error_at(
+            path,
+            "Invalid RTO target",
+            format!(
+                "rto_target_seconds is {n}; it must be from 1 to {MAX_RTO_TARGET_SECONDS} seconds."
+            ),
+        );
+    }
+}
+
+pub fn dns_failover_seconds(value: &Val<i64>, path: AttributePath, diags: &mut Diagnostics) {
+    let Val::Known(n) = value else { return };
+    if !(0..=MAX_DNS_FAILOVER_SECONDS).contains(n) {
+        diags.error_at(
+            path,
+            "Invalid DNS failover time",
+            format!("dns_failover_seconds is {n}; it must be from 0 to {MAX_DNS_FAILOVER_SECONDS} seconds (drpair_failover_dns's dns_failover_seconds: Route 53 detection + the alias TTL)."),
+        );
+    }
+}
+
+/// Fails the plan when the budget exceeds `rto_target_seconds`, saying which knob to turn.
+pub fn rto_fits(m: &OrchestratorModel, budget: &RtoBudget, diags: &mut Diagnostics) {
+    let Val::Known(target) = m.rto_target_seconds else {
+        return;
+    };
+    if !(1..=MAX_RTO_TARGET_SECONDS).contains(&target) || budget.total_seconds <= target {
+        return;
+    }
+    let mut fixes = Vec::new();
+    let failures = budget.detection_seconds / rto::PROBE_PERIOD_SECONDS;
+    match RtoBudget::max_consecutive_failures(target, budget.dns_seconds) {
+        Some(n) if n < failures => fixes.push(format!(
+            "lower consecutive_failures to {n} (each failed probe adds {} s of detection)",
+            rto::PROBE_PERIOD_SECONDS
+        )),
+        _ => {}
+    }
+    if budget.dns_seconds > target {
+        fixes.push(format!(
+            "make DNS failover faster than {target} s (drpair_failover_dns's health_check: request_interval 10 and a lower failure_threshold)"
+        ));
+    }
+    fixes.push(format!(
+        "raise rto_target_seconds to {} or more if the business accepts it",
+        budget.total_seconds
+    ));
+    diags.error_at(
+        AttributePath::root().attr("rto_target_seconds"),
+        "Failover timing exceeds the RTO target",
+        format!(
+            "The worst-case recovery time is {} s, above rto_target_seconds ({target} s): {}. To fit: {}.",
+            budget.total_seconds,
+            budget.explain(),
+            fixes.join("; or ")
+        ),
+    );
 }
 
 pub fn alarm_name_prefix(value: &Val<String>, path: AttributePath, diags: &mut Diagnostics) {
@@ -299,6 +378,65 @@ mod tests {
             errors(|d| scale_to(&Val::Known(2), &Val::Unknown, AttributePath::root(), d))
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn rto_inputs() {
+        let root = AttributePath::root;
+        assert_eq!(
+            errors(|d| lag_threshold(&Val::Known(0), root(), d)),
+            vec!["Invalid replication lag threshold"]
+        );
+        assert!(errors(|d| lag_threshold(&Val::Known(1000), root(), d)).is_empty());
+        assert_eq!(
+            errors(|d| rto_target(&Val::Known(0), root(), d)),
+            vec!["Invalid RTO target"]
+        );
+        assert!(errors(|d| rto_target(&Val::Unknown, root(), d)).is_empty());
+        assert_eq!(
+            errors(|d| dns_failover_seconds(&Val::Known(-1), root(), d)),
+            vec!["Invalid DNS failover time"]
+        );
+        assert!(errors(|d| dns_failover_seconds(&Val::Null, root(), d)).is_empty());
+    }
+
+    fn budget_errors(failures: i64, dns: i64, target: i64) -> Vec<(String, String, String)> {
+        let m = OrchestratorModel {
+            rto_target_seconds: Val::Known(target),
+            ..OrchestratorModel::default()
+        };
+        let mut diags = Diagnostics::new();
+        rto_fits(&m, &RtoBudget::new(failures, dns), &mut diags);
+        diags
+            .iter()
+            .map(|d| (d.summary.clone(), d.detail.clone(), format!("{:?}", d.path)))
+            .collect()
+    }
+
+    #[test]
+    fn a_budget_over_the_target_fails_naming_the_knobs() {
+        assert!(budget_errors(2, 90, 300).is_empty());
+        assert!(budget_errors(2, 90, 220).is_empty());
+        let e = budget_errors(5, 90, 300);
+        assert_eq!(e.len(), 1);
+        let (summary, detail, path) = &e[0];
+        assert_eq!(summary, "Failover timing exceeds the RTO target");
+        assert!(path.contains("rto_target_seconds"), "{path}");
+        assert!(detail.contains("is 400 s"), "{detail}");
+        assert!(
+            detail.contains("lower consecutive_failures to 3"),
+            "{detail}"
+        );
+        assert!(
+            detail.contains("raise rto_target_seconds to 400"),
+            "{detail}"
+        );
+        let slow_dns = budget_errors(1, 400, 300);
+        assert!(
+            slow_dns[0].1.contains("drpair_failover_dns"),
+            "{slow_dns:?}"
+        );
+        assert!(!slow_dns[0].1.contains("lower consecutive_failures"));
     }
 
     #[test]

@@ -155,6 +155,10 @@ pub fn check_region(
     assert_eq!(tg["TargetGroupArn"], s["target_group_arn"]);
     assert_eq!(tg["Port"], 8080);
     assert_eq!(tg["HealthCheckPath"], "/health");
+    // Faster than AWS's 30 s × 5: new DR capacity is healthy 30 s after it is in service.
+    assert_eq!(tg["HealthCheckIntervalSeconds"], 10, "{region}");
+    assert_eq!(tg["HealthyThresholdCount"], 3, "{region}");
+    assert_eq!(tg["UnhealthyThresholdCount"], 3, "{region}");
     assert_eq!(tg["VpcId"], s["vpc_id"]);
     let listeners = emulator.aws_ok(
         "elbv2",

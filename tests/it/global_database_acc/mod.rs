@@ -3,13 +3,17 @@
 //! updates (not recreated), protected destroy refused, the DR half deleted out of band and
 //! repaired, an emulated failover (plan empty, writer_region moves), destroy in one run; the
 //! secret's value nowhere in state, plans or the provider's log; final snapshots keep their
-//! keys; and the plan-time errors of bad input.
+//! keys; the managed RPO follows the writer, and is never set on a writer without a
+//! synchronized secondary (after a failover in an outage); and the plan-time errors of bad
+//! input.
 
 mod checks;
 
 use crate::harness::{provider_block, Emulator, Workspace};
+use crate::orchestrator_acc::stack::control;
 use checks::*;
 use serde_json::json;
+use std::time::{Duration, Instant};
 
 pub const ADDR: &str = "drpair_global_database.main";
 pub const GLOBAL: &str = "global-db-cluster-v2-test";
@@ -486,6 +490,164 @@ fn global_database_rpo_follows_the_writer() {
     assert_eq!(rpo(&emulator, "us-east-1", "primary"), None);
     assert_eq!(ws.state_resource(ADDR)["rpo_target_seconds"], 45);
     ws.assert_no_changes();
+    ws.destroy();
+    check_nothing_left(&emulator);
+}
+
+/// Each member's `SynchronizationStatus` (the writer's: `writer`), by region.
+fn synchronization(emulator: &Emulator) -> Vec<(String, String)> {
+    // From the DR region: the primary's may be down.
+    let g = emulator.aws_ok(
+        "rds",
+        "us-east-2",
+        "DescribeGlobalClusters",
+        &json!({ "GlobalClusterIdentifier": GLOBAL }),
+    )["GlobalClusters"][0]
+        .clone();
+    let mut out: Vec<(String, String)> = g["GlobalClusterMembers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let region = m["DBClusterArn"]
+                .as_str()
+                .unwrap()
+                .split(':')
+                .nth(3)
+                .unwrap();
+            let status = if m["IsWriter"] == true {
+                "writer"
+            } else {
+                m["SynchronizationStatus"].as_str().unwrap_or("?")
+            };
+            (region.to_owned(), status.to_owned())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn wait_for_synchronization(emulator: &Emulator, wanted: &[(&str, &str)], within: Duration) {
+    let wanted: Vec<(String, String)> = wanted
+        .iter()
+        .map(|(r, s)| (r.to_string(), s.to_string()))
+        .collect();
+    let deadline = Instant::now() + within;
+    loop {
+        let now = synchronization(emulator);
+        if now == wanted {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "members {now:?}, wanted {wanted:?}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn global_database_rpo_never_pauses_a_lone_writer() {
+    let emulator = Emulator::start();
+    let ws = Workspace::new(&emulator);
+    let (p, d) = (
+        default_subnets(&emulator, "us-east-1", 2),
+        default_subnets(&emulator, "us-east-2", 2),
+    );
+    let write = |db: &Db| {
+        ws.write_config(&format!(
+            "{}{}",
+            provider_block(&emulator.endpoint, ""),
+            database(db, &hcl_list(&p), &hcl_list(&d))
+        ))
+    };
+    write(&Db {
+        primary_count: 1,
+        ..Db::default()
+    });
+    ws.init();
+    ws.apply();
+    assert_eq!(
+        rpo(&emulator, "us-east-1", "primary").as_deref(),
+        Some("60")
+    );
+    let dr_arn = ws.state_resource(ADDR)["dr"]["cluster_arn"].clone();
+
+    // 1. us-east-1 goes down on AWS's timing (5 modeled seconds per real one); the DR cluster
+    //    is failed over to with AllowDataLoss and writes alone.
+    control(
+        &emulator,
+        "POST",
+        "/_drpair/clock",
+        &json!({ "timing": "aws", "speed": 5 }),
+    );
+    control(
+        &emulator,
+        "POST",
+        "/_drpair/outage",
+        &json!({ "region": "us-east-1" }),
+    );
+    emulator.aws_ok(
+        "rds",
+        "us-east-2",
+        "FailoverGlobalCluster",
+        &json!({ "GlobalClusterIdentifier": GLOBAL, "TargetDbClusterIdentifier": dr_arn, "AllowDataLoss": true }),
+    );
+    wait_for_synchronization(
+        &emulator,
+        &[("us-east-1", "pending-resync"), ("us-east-2", "writer")],
+        Duration::from_secs(60),
+    );
+
+    // 2. us-east-1 is back; Aurora rebuilds the old primary (300 modeled seconds). The first
+    //    apply meanwhile (a new RPO target) sets the managed RPO on no group: not on the lone
+    //    writer, whose commits it would pause, and no longer on the old primary's. It says why.
+    control(&emulator, "DELETE", "/_drpair/outage/us-east-1", &json!({}));
+    write(&Db {
+        primary_count: 1,
+        rpo: 45,
+        ..Db::default()
+    });
+    let out = ws.apply();
+    assert_eq!(
+        synchronization(&emulator),
+        vec![
+            ("us-east-1".to_string(), "pending-resync".to_string()),
+            ("us-east-2".to_string(), "writer".to_string())
+        ],
+        "the apply must run while the old primary is rebuilt"
+    );
+    let text = out
+        .combined()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(text.contains("Managed RPO not enforced"), "{out}");
+    assert_eq!(rpo(&emulator, "us-east-2", "dr"), None);
+    assert_eq!(rpo(&emulator, "us-east-1", "primary"), None);
+    assert_eq!(ws.state_resource(ADDR)["rpo_target_seconds"], 45);
+    ws.assert_no_changes();
+
+    // 3. Once the old primary is a synchronized secondary, the next apply sets it on the
+    //    writer's group.
+    wait_for_synchronization(
+        &emulator,
+        &[("us-east-1", "connected"), ("us-east-2", "writer")],
+        Duration::from_secs(120),
+    );
+    let (code, plan) = ws.plan_exit_code();
+    assert_eq!(code, 2, "{plan}");
+    ws.apply();
+    assert_eq!(rpo(&emulator, "us-east-2", "dr").as_deref(), Some("45"));
+    assert_eq!(rpo(&emulator, "us-east-1", "primary"), None);
+    ws.assert_no_changes();
+
+    control(
+        &emulator,
+        "POST",
+        "/_drpair/clock",
+        &json!({ "timing": "instant", "speed": 1 }),
+    );
     ws.destroy();
     check_nothing_left(&emulator);
 }

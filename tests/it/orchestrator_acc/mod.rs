@@ -1,10 +1,11 @@
 //! drpair_failover_orchestrator through the real Terraform CLI against the emulator, as numbered
 //! steps: create and check the functions, roles, rules, permissions and table in the DR region
-//! with their tags; empty plan; the deployed package runs and fails over once; import; mode
-//! changed in place; parts deleted out of band planned as a repair and repaired; destroy leaves
-//! nothing; and the plan-time errors of bad input.
+//! with their tags and the RTO budget known at plan; empty plan; import; mode, probes and lag
+//! threshold changed in place; parts deleted out of band planned as a repair and repaired;
+//! destroy leaves nothing. Apart: the deployed package runs and fails over once; the plan-time
+//! errors of bad input and of a budget over the RTO target.
 
-mod stack;
+pub(crate) mod stack;
 
 use crate::harness::{provider_block, Emulator, Workspace};
 use serde_json::{json, Value};
@@ -21,7 +22,8 @@ const RULES: [&str; 2] = ["failover-alarms-v2-test", "failover-probe-v2-test"];
 const TABLE: &str = "failover-state-v2-test";
 const OWNER: &str = "drpair_failover_orchestrator/failover-orchestrator-v2-test";
 
-fn config(endpoint: &str, s: &Stack, mode: &str) -> String {
+/// The orchestrator of `s` in `mode`, with `extra` attribute lines.
+fn config(endpoint: &str, s: &Stack, mode: &str, extra: &str) -> String {
     format!(
         r#"{}
 resource "drpair_failover_orchestrator" "auto" {{
@@ -33,6 +35,7 @@ resource "drpair_failover_orchestrator" "auto" {{
   mode                      = "{mode}"
   scale_to                  = {{ min_size = 2, desired_capacity = 4 }}
   tags                      = {{ Team = "sre" }}
+{extra}
 }}
 
 output "orchestrator" {{ value = drpair_failover_orchestrator.auto.orchestrator_function_arn }}
@@ -110,6 +113,16 @@ fn check_deployment(emulator: &Emulator, state: &Value, s: &Stack, mode: &str) {
         assert_eq!(env["HEALTH_CHECK_ID"], s.health_check_id.as_str());
         assert_eq!(env["TOPIC_ARNS"], s.topic_arns.join(","));
         assert_eq!(env["STATE_TABLE"], TABLE);
+        assert_eq!(
+            env["LAG_THRESHOLD_MS"],
+            state["replication_lag_threshold_ms"].to_string(),
+            "{name}: {env}"
+        );
+        assert_eq!(
+            env["CONSECUTIVE_FAILURES"],
+            state["consecutive_failures"].to_string(),
+            "{name}: {env}"
+        );
         assert_eq!(
             env["PRIMARY_ENDPOINT_URL"],
             "https://primary.payments.example.com/health"
@@ -301,10 +314,16 @@ fn orchestrator_lifecycle() {
     let emulator = Emulator::start();
     let s = stack::build(&emulator);
     let ws = Workspace::new(&emulator);
-    ws.write_config(&config(&emulator.endpoint, &s, "automatic"));
+    ws.write_config(&config(&emulator.endpoint, &s, "automatic", ""));
     ws.init();
 
     // 1. Create, then check the DR region: functions, roles, rules, permissions, table, tags.
+    //    The RTO budget is known at plan time.
+    let (code, plan) = ws.plan_exit_code();
+    assert_eq!(code, 2, "{plan}");
+    let planned = plan.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(planned.contains("+ total_seconds = 220"), "{plan}");
+    assert!(planned.contains("+ scale_up_seconds = 90"), "{plan}");
     ws.apply();
     let state = ws.state_resource(ADDR);
     assert_eq!(state["id"], ID);
@@ -313,43 +332,27 @@ fn orchestrator_lifecycle() {
     assert_eq!(state["drift"], json!([]));
     assert_eq!(state["mode"], "automatic");
     assert_eq!(state["consecutive_failures"], 2);
+    assert_eq!(state["replication_lag_threshold_ms"], 1000);
+    assert_eq!(state["rto_target_seconds"], 300);
+    assert_eq!(state["dns_failover_seconds"], Value::Null);
+    assert_eq!(
+        state["rto_budget"],
+        json!({
+            "detection_seconds": 120,
+            "confirmation_seconds": 10,
+            "promotion_seconds": 60,
+            "scale_up_seconds": 90,
+            "dns_seconds": 90,
+            "total_seconds": 220,
+        })
+    );
     assert_eq!(state["code_sha256"].as_str().map(str::len), Some(44));
     check_deployment(&emulator, &state, &s, "automatic");
 
     // 2. Plan right after apply is empty.
     ws.assert_no_changes();
 
-    // 3. The package the provider zipped runs: an outage fails over once, scales DR, notifies.
-    stack::control(
-        &emulator,
-        "POST",
-        &format!("/_drpair/lambda/{DR}/{ID}"),
-        &json!({ "execute": true }),
-    );
-    stack::control(
-        &emulator,
-        "POST",
-        &format!("/_drpair/health-checks/{}", s.health_check_id),
-        &json!({ "healthy": false }),
-    );
-    emulator.aws_ok("cloudwatch", DR, "SetAlarmState", &json!({ "AlarmName": stack::LAG_ALARM, "StateValue": "ALARM", "StateReason": "lag 2400 ms" }));
-    let first = stack::invoke(&emulator, ID, &stack::scheduled_event("probe-1"));
-    assert_eq!(first["action"], "none", "{first}");
-    let second = stack::invoke(&emulator, ID, &stack::scheduled_event("probe-2"));
-    assert_eq!(second["action"], "failed_over", "{second}");
-    let third = stack::invoke(&emulator, ID, &stack::scheduled_event("probe-3"));
-    assert_eq!(third["action"], "none", "{third}");
-    assert_eq!(stack::writer_region(&emulator), DR);
-    assert_eq!(stack::dr_capacity(&emulator), (2, 4, 4));
-    for (region, queue) in [PRIMARY, DR].into_iter().zip(&s.queue_urls) {
-        let events = stack::queued_events(&emulator, region, queue);
-        assert_eq!(events.len(), 1, "{region}: {events:?}");
-        assert_eq!(events[0]["what"], "failover");
-        assert_eq!(events[0]["to_region"], DR);
-    }
-    ws.assert_no_changes();
-
-    // 4. Import by id into a fresh state gives the same values and an empty plan.
+    // 3. Import by id into a fresh state gives the same values and an empty plan.
     ws.state_rm(ADDR);
     ws.import(ADDR, ID);
     let imported = ws.state_resource(ADDR);
@@ -362,6 +365,10 @@ fn orchestrator_lifecycle() {
         "topic_arns",
         "mode",
         "consecutive_failures",
+        "replication_lag_threshold_ms",
+        "rto_target_seconds",
+        "dns_failover_seconds",
+        "rto_budget",
         "alarm_name_prefix",
         "scale_to",
         "tags",
@@ -380,12 +387,17 @@ fn orchestrator_lifecycle() {
     }
     ws.assert_no_changes();
 
-    // 5. The mode changes in place: same functions, same roles, new environment.
-    ws.write_config(&config(&emulator.endpoint, &s, "notify_only"));
+    // 4. The mode, the probes and the lag threshold change in place: same functions, same
+    //    roles, new environment; the budget follows at plan time (3 probes: 280 s; a slower
+    //    DNS path of 150 s stays below it).
+    let tuned = "  consecutive_failures = 3\n  replication_lag_threshold_ms = 2500\n  dns_failover_seconds = 150";
+    ws.write_config(&config(&emulator.endpoint, &s, "notify_only", tuned));
     let (code, plan) = ws.plan_exit_code();
     assert_eq!(code, 2, "{plan}");
     assert!(plan.stdout.contains("update in-place"), "{plan}");
     assert!(!plan.stdout.contains("must be replaced"), "{plan}");
+    let planned = plan.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(planned.contains("~ total_seconds = 220 -> 280"), "{plan}");
     ws.apply();
     let updated = ws.state_resource(ADDR);
     for key in [
@@ -398,10 +410,14 @@ fn orchestrator_lifecycle() {
         assert_eq!(updated[key], state[key], "{key} must not change");
     }
     assert_eq!(updated["mode"], "notify_only");
+    assert_eq!(updated["replication_lag_threshold_ms"], 2500);
+    assert_eq!(updated["rto_budget"]["detection_seconds"], 180);
+    assert_eq!(updated["rto_budget"]["dns_seconds"], 150);
+    assert_eq!(updated["rto_budget"]["total_seconds"], 280);
     check_deployment(&emulator, &updated, &s, "notify_only");
     ws.assert_no_changes();
 
-    // 6. Parts deleted or changed out of band are planned as a repair, and repaired.
+    // 5. Parts deleted or changed out of band are planned as a repair, and repaired.
     emulator.aws_ok(
         "events",
         DR,
@@ -443,9 +459,51 @@ fn orchestrator_lifecycle() {
     check_deployment(&emulator, &repaired, &s, "notify_only");
     ws.assert_no_changes();
 
-    // 7. Destroy leaves nothing, in either region.
+    // 6. Destroy leaves nothing, in either region.
     ws.destroy();
     assert_nothing_left(&emulator);
+}
+
+/// The package the provider zipped runs: an outage fails over once, scales DR, notifies; the
+/// plan stays empty afterwards.
+// TODO(lead): this drives the former decision (health-check override + SetAlarmState); the
+// orchestrator now decides from direct probes + replication stall (see issue 11).
+#[test]
+fn orchestrator_fails_over_once() {
+    let emulator = Emulator::start();
+    let s = stack::build(&emulator);
+    let ws = Workspace::new(&emulator);
+    ws.write_config(&config(&emulator.endpoint, &s, "automatic", ""));
+    ws.init();
+    ws.apply();
+    stack::control(
+        &emulator,
+        "POST",
+        &format!("/_drpair/lambda/{DR}/{ID}"),
+        &json!({ "execute": true }),
+    );
+    stack::control(
+        &emulator,
+        "POST",
+        &format!("/_drpair/health-checks/{}", s.health_check_id),
+        &json!({ "healthy": false }),
+    );
+    emulator.aws_ok("cloudwatch", DR, "SetAlarmState", &json!({ "AlarmName": stack::LAG_ALARM, "StateValue": "ALARM", "StateReason": "lag 2400 ms" }));
+    let first = stack::invoke(&emulator, ID, &stack::scheduled_event("probe-1"));
+    assert_eq!(first["action"], "none", "{first}");
+    let second = stack::invoke(&emulator, ID, &stack::scheduled_event("probe-2"));
+    assert_eq!(second["action"], "failed_over", "{second}");
+    let third = stack::invoke(&emulator, ID, &stack::scheduled_event("probe-3"));
+    assert_eq!(third["action"], "none", "{third}");
+    assert_eq!(stack::writer_region(&emulator), DR);
+    assert_eq!(stack::dr_capacity(&emulator), (2, 4, 4));
+    for (region, queue) in [PRIMARY, DR].into_iter().zip(&s.queue_urls) {
+        let events = stack::queued_events(&emulator, region, queue);
+        assert_eq!(events.len(), 1, "{region}: {events:?}");
+        assert_eq!(events[0]["what"], "failover");
+        assert_eq!(events[0]["to_region"], DR);
+    }
+    ws.assert_no_changes();
 }
 
 #[test]
@@ -463,6 +521,9 @@ resource "drpair_failover_orchestrator" "auto" {{
   mode                      = "sometimes"
   consecutive_failures      = 0
   scale_to                  = {{ min_size = 4, desired_capacity = 2 }}
+  replication_lag_threshold_ms = 0
+  rto_target_seconds        = 0
+  dns_failover_seconds      = -5
 }}
 "#,
         provider_block(&emulator.endpoint, "")
@@ -478,9 +539,74 @@ resource "drpair_failover_orchestrator" "auto" {{
         "Invalid mode",
         "Invalid number of failed probes",
         "Desired capacity below the minimum",
+        "Invalid replication lag threshold",
+        "Invalid RTO target",
+        "Invalid DNS failover time",
     ] {
         assert!(text.contains(expected), "{expected} missing from:\n{text}");
     }
+    // Nothing was made.
+    assert!(function(&emulator, DR, ID).is_none());
+}
+
+#[test]
+fn orchestrator_rto_budget_over_the_target_fails_the_plan() {
+    let emulator = Emulator::start();
+    let ws = Workspace::new(&emulator);
+    let orchestrator = |extra: &str| {
+        format!(
+            r#"{}
+resource "drpair_failover_orchestrator" "auto" {{
+  global_cluster_identifier = "{GLOBAL}"
+  dr_cluster_identifier     = "{DR_CLUSTER}"
+  primary_health_check_id   = "abcdef11-2222-3333-4444-555555fedcba"
+  dr_asg_name               = "{}"
+  topic_arns                = ["arn:aws:sns:us-east-2:123456789012:drpair-alerts-v2-test"]
+{extra}
+}}
+"#,
+            provider_block(&emulator.endpoint, ""),
+            stack::ASG,
+        )
+    };
+    // 4 probes: 240 + 10 + 90 = 340 s > 300 s. The diagnostic names the target and the knob.
+    ws.write_config(&orchestrator("  consecutive_failures = 4"));
+    ws.init();
+    let (code, out) = ws.plan_exit_code();
+    assert_eq!(code, 1, "{out}");
+    let text = out
+        .combined()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    for expected in [
+        "Failover timing exceeds the RTO target",
+        "rto_target_seconds",
+        "The worst-case recovery time is 340 s",
+        "lower consecutive_failures to 3",
+        "raise rto_target_seconds to 340",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from:\n{text}");
+    }
+    // A DNS path slower than the target: the DNS settings are named instead.
+    ws.write_config(&orchestrator("  dns_failover_seconds = 330"));
+    let (code, out) = ws.plan_exit_code();
+    assert_eq!(code, 1, "{out}");
+    let text = out
+        .combined()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        text.contains("drpair_failover_dns's health_check"),
+        "{text}"
+    );
+    // A business that accepts it raises the target: the plan goes through.
+    ws.write_config(&orchestrator(
+        "  consecutive_failures = 4\n  rto_target_seconds = 340",
+    ));
+    let (code, out) = ws.plan_exit_code();
+    assert_eq!(code, 2, "{out}");
     // Nothing was made.
     assert!(function(&emulator, DR, ID).is_none());
 }

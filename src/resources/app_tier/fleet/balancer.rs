@@ -14,7 +14,10 @@ use crate::aws::tags::{Tags, OWNER_TAG};
 use crate::aws::waiter::{wait_for, Poll};
 use crate::aws::{AwsError, Deadline, RegionCtx};
 
-use super::{part, tag_changes, ObservedBalancer, ObservedListener, ObservedTargetGroup, TierSpec};
+use super::{
+    part, tag_changes, HealthCheckTiming, ObservedBalancer, ObservedListener, ObservedTargetGroup,
+    TierSpec,
+};
 
 const BALANCER: &str = "load balancer";
 const TARGET_GROUP: &str = "target group";
@@ -153,6 +156,11 @@ pub(super) async fn find_target_group(
             port: tg.port().unwrap_or_default(),
             vpc_id: tg.vpc_id().unwrap_or_default().to_owned(),
             health_check_path: tg.health_check_path().unwrap_or_default().to_owned(),
+            health_check: HealthCheckTiming {
+                interval_seconds: tg.health_check_interval_seconds().unwrap_or_default(),
+                healthy_threshold: tg.healthy_threshold_count().unwrap_or_default(),
+                unhealthy_threshold: tg.unhealthy_threshold_count().unwrap_or_default(),
+            },
         },
         tags,
     )))
@@ -204,7 +212,8 @@ pub(super) async fn find_listeners(
     }
 }
 
-/// The target group exists with the spec's health check and tags; returns its ARN.
+/// The target group exists with the spec's health check (path, and drpair's timing) and tags;
+/// returns its ARN.
 pub(super) async fn ensure_target_group(
     rc: &RegionCtx,
     spec: &TierSpec,
@@ -226,6 +235,9 @@ pub(super) async fn ensure_target_group(
             .health_check_enabled(true)
             .health_check_protocol(ProtocolEnum::Http)
             .health_check_path(&spec.health_check_path)
+            .health_check_interval_seconds(HealthCheckTiming::WANTED.interval_seconds)
+            .healthy_threshold_count(HealthCheckTiming::WANTED.healthy_threshold)
+            .unhealthy_threshold_count(HealthCheckTiming::WANTED.unhealthy_threshold)
             .matcher(Matcher::builder().http_code(HEALTHY_CODES).build())
             .set_tags(Some(elb_tags(&tags)))
             .send()
@@ -253,10 +265,16 @@ pub(super) async fn ensure_target_group(
             format!("it is in {} on port {}, but the tier wants {vpc_id} on port {}; a target group cannot move, replace the tier", tg.vpc_id, tg.port, spec.app_port),
         ));
     }
-    if tg.health_check_path != spec.health_check_path {
+    if tg.health_check_path != spec.health_check_path
+        || tg.health_check != HealthCheckTiming::WANTED
+    {
+        let wanted = HealthCheckTiming::WANTED;
         elb.modify_target_group()
             .target_group_arn(&tg.arn)
             .health_check_path(&spec.health_check_path)
+            .health_check_interval_seconds(wanted.interval_seconds)
+            .healthy_threshold_count(wanted.healthy_threshold)
+            .unhealthy_threshold_count(wanted.unhealthy_threshold)
             .send()
             .await
             .map_err(api_error(

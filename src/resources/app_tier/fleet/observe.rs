@@ -8,8 +8,8 @@ use crate::aws::{AwsContext, AwsError, RegionCtx, Role};
 
 use super::fingerprint::{comparable_fields, differences, fingerprint};
 use super::{
-    balancer, group, iam, owner_tag_value, part, security, template, ObservedTier, RegionTier,
-    TemplateData, TierSpec,
+    balancer, group, iam, owner_tag_value, part, security, template, HealthCheckTiming,
+    ObservedTier, RegionTier, TemplateData, TierSpec,
 };
 
 /// Everything the tier with this id owns in both regions; `None` when nothing exists at all.
@@ -128,6 +128,15 @@ pub fn drift(spec: &TierSpec, o: &ObservedTier) -> Vec<String> {
         missing(r.balancer.is_some(), "load balancer");
         missing(r.group.is_some(), "Auto Scaling group");
         drift.extend(r.problems.iter().map(|p| format!("{region}: {p}")));
+        if let Some(tg) = &r.target_group {
+            if tg.health_check != HealthCheckTiming::WANTED {
+                drift.push(format!(
+                    "{region}: target group health check runs {} instead of {}",
+                    tg.health_check,
+                    HealthCheckTiming::WANTED
+                ));
+            }
+        }
         if let (Some(_), Some(tg)) = (&r.balancer, &r.target_group) {
             drift.extend(
                 balancer::listener_drift(&r.listeners, side.certificate_arn.as_deref(), &tg.arn)

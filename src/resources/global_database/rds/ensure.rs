@@ -19,7 +19,7 @@ use super::find::{find_cluster, find_global_cluster, find_vpc_cidrs, subnets_lay
 use super::foundation::{ensure_foundation, Placement};
 use super::observe::load;
 use super::secret::{ensure_secret, read_password, Password};
-use super::{arn_region, DatabaseSpec, Observed};
+use super::{arn_region, wanted_rpo, DatabaseSpec, Observed, RPO_PARAMETER};
 
 /// Brings the database to the spec in both regions and returns what exists afterwards. On
 /// failure the error comes with what exists at that point, for the state and a later destroy.
@@ -231,21 +231,40 @@ async fn upgrade_engine(
     Ok(())
 }
 
-/// The managed RPO lives on the writer's parameter group only: a secondary that is promoted
-/// must not start out pausing commits because its former primary is unreachable.
+/// The managed RPO lives on the writer's parameter group only, and only while a secondary is
+/// synchronized ([`super::GlobalInfo::rpo_blocker`]): read from the global cluster as it is now, after
+/// the clusters were ensured, so that the first apply after a failover does not set it on the
+/// new writer while the old primary is still out or being rebuilt. A secondary's group never
+/// carries it: a secondary promoted later must not start out pausing its commits.
 async fn align_rpo(
     ctx: &AwsContext,
     spec: &DatabaseSpec,
     observed: &Observed,
     writer_role: Role,
 ) -> Result<(), AwsError> {
+    let global_id = spec.names.global_cluster();
+    let blocker = match find_global_cluster(&ctx.primary, &global_id).await? {
+        Some(g) => g.rpo_blocker(),
+        None => Some(format!("global cluster {global_id} is missing")),
+    };
+    if let Some(why) = &blocker {
+        tracing::warn!(
+            "{RPO_PARAMETER} stays off the writer's parameter group ({}): {why}; Aurora would pause the writer's commits",
+            spec.names.parameter_group(writer_role)
+        );
+    }
     for role in Role::BOTH {
         let current = observed
             .region(role)
             .parameter_group
             .as_ref()
             .and_then(|g| g.rpo_seconds);
-        let wanted = (role == writer_role).then_some(spec.rpo_target_seconds);
+        let wanted = wanted_rpo(
+            role,
+            writer_role,
+            blocker.is_some(),
+            spec.rpo_target_seconds,
+        );
         if current != wanted {
             set_rpo(ctx.region(role), &spec.names.parameter_group(role), wanted).await?;
         }

@@ -359,6 +359,7 @@ fn global_info(g: &GlobalCluster) -> GlobalInfo {
             .map(|m| GlobalMember {
                 cluster_arn: m.db_cluster_arn().unwrap_or_default().to_owned(),
                 is_writer: m.is_writer().unwrap_or(false),
+                synchronization_status: m.synchronization_status().map(|s| s.as_str().to_owned()),
             })
             .collect(),
     }
