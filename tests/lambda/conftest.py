@@ -1,11 +1,21 @@
 """The failover Lambdas' handlers against the emulator (scripts/emulator), one per test session.
 
 Each test builds its own small DR stack in the emulator (the `stack` fixture: an Aurora global
-database with a primary in us-east-1 and a secondary in us-east-2, the primary's Route 53 health
-check, the DR Auto Scaling group, an SNS topic per region with an SQS queue subscribed, the state
-table, the DR lag alarm) under a unique name, and calls the handlers in this process with the
-environment the provider gives the functions, or deploys them as Lambda functions the emulator
-runs.
+database with a primary in us-east-1 and a secondary in us-east-2, the DR Auto Scaling group, an
+SNS topic per region with an SQS queue subscribed, the state table, the DR lag alarm) under a
+unique name, with the primary's endpoint served by a tiny HTTP server on 127.0.0.1 (the
+`Endpoint`), and calls the handlers in this process with the environment the provider gives the
+functions, or deploys them as Lambda functions the emulator runs.
+
+Time: the handlers read the emulator's modeled clock, as the emulator's Lambda runner makes
+deployed code do: here `time.time()` of the handler's modules is the modeled time and
+`time.sleep(s)` advances the modeled clock by `s` (`POST /_drpair/clock {"advance": s}`, which
+runs whatever falls due on the way: Aurora's metrics, alarm evaluation). A test moves a minute on
+with `stack.clock.advance(60)`, so a ten-minute outage runs in seconds, deterministically.
+
+Replication: the emulator's Aurora publishes `AuroraGlobalDBReplicationLag` for each secondary
+every modeled minute while its primary's region is up (`aurora_data`); nobody else can put data
+into `AWS/` namespaces (the emulator refuses PutMetricData there, as AWS does).
 """
 
 import io
@@ -15,10 +25,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 import zipfile
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import pytest
@@ -31,6 +43,10 @@ sys.path.insert(0, PACKAGE_DIR)
 
 PRIMARY, DR = "us-east-1", "us-east-2"
 ENGINE = "aurora-postgresql"
+LAG_METRIC = "AuroraGlobalDBReplicationLag"
+# The handler modules whose `time` follows the modeled clock.
+TIMED_MODULES = ("orchestrator", "signals", "state", "steps")
+_real_time = time.time
 
 
 def free_port():
@@ -56,21 +72,41 @@ class Emulator:
             config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
         )
 
+    def request(self, method, path, body=None):
+        return requests.request(method, self.endpoint + "/_drpair" + path, json=body, timeout=120)
+
     def control(self, method, path, body=None, expect=None):
-        response = requests.request(method, self.endpoint + "/_drpair" + path, json=body, timeout=60)
+        response = self.request(method, path, body)
         if expect is not None:
             assert response.status_code == expect, response.text
         return response.json()
 
-    def calls(self, service, operation):
-        """How many calls of an operation the emulator answered so far."""
-        return self.control("GET", f"/calls?service={service}&operation={operation}", expect=200)["total"]
+    def calls(self, service=None, operation=None, region=None):
+        """How many calls the emulator answered so far (faulted ones included)."""
+        query = "&".join(f"{k}={v}" for k, v in (("service", service), ("operation", operation), ("region", region)) if v)
+        return self.control("GET", f"/calls?{query}", expect=200)["total"]
+
+    def call_rows(self, region):
+        rows = self.control("GET", f"/calls?region={region}", expect=200)["calls"]
+        return {(r["service"], r["operation"]): r["count"] for r in rows}
+
+    def failovers(self):
+        return self.calls("rds", "FailoverGlobalCluster")
 
     def fault(self, **rule):
         return self.control("POST", "/faults", rule, expect=201)
 
     def clear_faults(self):
         self.control("DELETE", "/faults", expect=200)
+
+    def outage(self, region=PRIMARY):
+        self.control("POST", "/outage", {"region": region}, expect=201)
+
+    def recover(self):
+        self.control("DELETE", "/outage", expect=200)
+
+    def timing(self, timing):
+        self.control("POST", "/clock", {"timing": timing}, expect=200)
 
 
 @pytest.fixture(scope="session")
@@ -98,6 +134,193 @@ def emulator():
     log.close()
 
 
+# --- the modeled clock ----------------------------------------------------------------------
+
+
+class ModeledClock:
+    """The emulator's modeled clock, read locally between syncs (no call per reading)."""
+
+    def __init__(self, emulator):
+        self.emulator = emulator
+        self._lock = threading.Lock()
+        self.listeners = []
+        self.sync()
+
+    def sync(self, view=None):
+        view = view or self.emulator.control("GET", "/clock", expect=200)
+        with self._lock:
+            self._base = (_real_time(), view["epoch"], view["speed"])
+
+    def now(self):
+        with self._lock:
+            real, modeled, speed = self._base
+        return modeled + (_real_time() - real) * speed
+
+    def advance(self, seconds):
+        """Moves the modeled clock on (running what falls due), then lets the listeners catch up."""
+        if seconds > 0:
+            self.sync(self.emulator.control("POST", "/clock", {"advance": seconds}, expect=200))
+        now = self.now()
+        for listener in list(self.listeners):
+            listener(now)
+
+
+class ModeledTime:
+    """What the handler modules see as `time`: the modeled clock; sleeping advances it."""
+
+    def __init__(self, clock):
+        self._clock = clock
+
+    def time(self):
+        return self._clock.now()
+
+    def monotonic(self):
+        return self._clock.now()
+
+    def sleep(self, seconds):
+        self._clock.advance(seconds)
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+
+@pytest.fixture(scope="session")
+def clock(emulator):
+    return ModeledClock(emulator)
+
+
+# --- replication metrics --------------------------------------------------------------------
+
+
+class Replication:
+    """AuroraGlobalDBReplicationLag of the stacks' DR clusters, which the emulator's Aurora
+    publishes every modeled minute while they replicate (`aurora_data`). `available` is False on
+    an emulator that does not publish it (the tests that need it then skip)."""
+
+    def __init__(self, emulator, clock):
+        self.emulator = emulator
+        self.clock = clock
+        self.available = self._detect()
+
+    def _detect(self):
+        name = "repl" + uuid.uuid4().hex[:8]
+        rds_primary, rds_dr = self.emulator.client("rds", PRIMARY), self.emulator.client("rds", DR)
+        rds_primary.create_global_cluster(GlobalClusterIdentifier=f"{name}-global", Engine=ENGINE, EngineVersion="14.9")
+        rds_primary.create_db_cluster(
+            DBClusterIdentifier=f"{name}-primary",
+            Engine=ENGINE,
+            EngineVersion="14.9",
+            GlobalClusterIdentifier=f"{name}-global",
+            MasterUsername="payments_admin",
+            MasterUserPassword="not-a-real-password",
+        )
+        rds_dr.create_db_cluster(DBClusterIdentifier=f"{name}-dr", Engine=ENGINE, EngineVersion="14.9", GlobalClusterIdentifier=f"{name}-global")
+        self.clock.advance(61)
+        return self.latest(f"{name}-dr", 180) is not None
+
+    def latest(self, cluster, window, period=60):
+        """(epoch of its `period` bucket's start, value) of the newest datapoint of the last
+        `window` modeled seconds, or None."""
+        import datetime
+
+        now = self.clock.now()
+        out = self.emulator.client("cloudwatch", DR).get_metric_data(
+            MetricDataQueries=[
+                {
+                    "Id": "lag",
+                    "MetricStat": {
+                        "Metric": {"Namespace": "AWS/RDS", "MetricName": LAG_METRIC, "Dimensions": [{"Name": "DBClusterIdentifier", "Value": cluster}]},
+                        "Period": period,
+                        "Stat": "Maximum",
+                    },
+                }
+            ],
+            StartTime=datetime.datetime.fromtimestamp(now - window, tz=datetime.timezone.utc),
+            EndTime=datetime.datetime.fromtimestamp(now + 60, tz=datetime.timezone.utc),
+        )
+        points = sorted(zip(out["MetricDataResults"][0]["Timestamps"], out["MetricDataResults"][0]["Values"]))
+        return (points[-1][0].timestamp(), points[-1][1]) if points else None
+
+    def require(self):
+        if not self.available:
+            pytest.skip("waits on the emulator's Aurora metrics (aurora_data): no AuroraGlobalDBReplicationLag is published")
+
+    def watch(self, cluster):
+        """Waits (modeled) for the DR cluster's first datapoint, so that it is seen replicating."""
+        if not self.available:
+            return
+        for _ in range(4):
+            if self.latest(cluster, 60) is not None:
+                return
+            self.clock.advance(30)
+        raise AssertionError(f"no {LAG_METRIC} datapoint for {cluster} after two modeled minutes")
+
+
+@pytest.fixture(scope="session")
+def replication(emulator, clock):
+    return Replication(emulator, clock)
+
+
+# --- the primary's endpoint -----------------------------------------------------------------
+
+
+class Endpoint:
+    """The primary's endpoint as the orchestrator probes it: an HTTP server on 127.0.0.1 that
+    answers 200 ("up"), 302 ("redirect"), 503 ("error", a load balancer without healthy targets)
+    or closes the connection without an answer ("drop", a region that is down)."""
+
+    def __init__(self):
+        self.mode = "up"
+        self.hits = 0
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                endpoint.hits += 1
+                if endpoint.mode == "drop":
+                    self.close_connection = True
+                    try:
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                    return
+                code = {"up": 200, "redirect": 302}.get(endpoint.mode, 503)
+                body = b"ok" if code == 200 else b"no healthy targets"
+                self.send_response(code)
+                if code == 302:
+                    self.send_header("Location", "/elsewhere")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/health"
+
+    def set(self, mode):
+        assert mode in ("up", "redirect", "error", "drop")
+        self.mode = mode
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def endpoint():
+    served = Endpoint()
+    yield served
+    served.close()
+
+
+# --- the environment of the handlers ----------------------------------------------------------
+
+
 @pytest.fixture(autouse=True)
 def aws_environment(request, monkeypatch):
     """The handlers' boto3 goes to the emulator, as in the emulator's Lambda sandbox."""
@@ -106,7 +329,7 @@ def aws_environment(request, monkeypatch):
         return
     emulator = request.getfixturevalue("emulator")
     for key in list(os.environ):
-        if key.startswith("AWS_"):
+        if key.startswith("AWS_") or key.lower() in ("http_proxy", "https_proxy", "no_proxy", "all_proxy"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -116,6 +339,19 @@ def aws_environment(request, monkeypatch):
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     yield
     emulator.clear_faults()
+    emulator.recover()
+    emulator.timing("instant")
+
+
+@pytest.fixture
+def modeled_time(clock, monkeypatch):
+    """The handler modules' `time` follows the emulator's modeled clock."""
+    import importlib
+
+    fake = ModeledTime(clock)
+    for name in TIMED_MODULES:
+        monkeypatch.setattr(importlib.import_module(f"drpair_failover.{name}"), "time", fake)
+    return fake
 
 
 @dataclass
@@ -125,39 +361,34 @@ class Stack:
     env: dict
     global_cluster: str
     primary_cluster: str
+    primary_cluster_arn: str
     dr_cluster: str
     dr_cluster_arn: str
-    health_check_id: str
     asg_name: str
     lag_alarm: str
     topics: dict
+    endpoint: Endpoint = None
+    clock: ModeledClock = None
+    replication: Replication = None
     queues: dict = field(default_factory=dict)
 
     def setenv(self, monkeypatch, **overrides):
         for key, value in {**self.env, **overrides}.items():
             monkeypatch.setenv(key, str(value))
 
-    def health(self, healthy):
-        self.emulator.control("POST", f"/health-checks/{self.health_check_id}", {"healthy": healthy}, expect=200)
+    def outage(self):
+        """us-east-1 goes down: its APIs, the primary's endpoint, replication to the DR cluster
+        (a few modeled seconds after the DR cluster's latest lag datapoint, at the earliest)."""
+        self.emulator.outage(PRIMARY)
+        self.endpoint.set("drop")
+        self.clock.advance(5)
+
+    def recover(self):
+        self.emulator.recover()
+        self.endpoint.set("up")
 
     def lag_alarm_state(self, state):
         self.emulator.client("cloudwatch", DR).set_alarm_state(AlarmName=self.lag_alarm, StateValue=state, StateReason=f"test sets {state}")
-
-    def replication_lag(self, ms):
-        self.emulator.client("cloudwatch", DR).put_metric_data(
-            Namespace="AWS/RDS",
-            MetricData=[
-                {
-                    "MetricName": "AuroraGlobalDBReplicationLag",
-                    "Dimensions": [{"Name": "DBClusterIdentifier", "Value": self.dr_cluster}],
-                    "Value": ms,
-                    "Unit": "Milliseconds",
-                }
-            ],
-        )
-
-    def primary_cluster_status(self, status):
-        self.emulator.control("POST", f"/rds-clusters/{PRIMARY}/{self.primary_cluster}", {"status": status}, expect=200)
 
     def writer(self):
         """The region of the global database's writer."""
@@ -166,6 +397,10 @@ class Stack:
         writers = [m["DBClusterArn"].split(":")[3] for m in members if m["IsWriter"]]
         assert len(writers) == 1, members
         return writers[0]
+
+    def global_status(self):
+        out = self.emulator.client("rds", DR).describe_global_clusters(GlobalClusterIdentifier=self.global_cluster)
+        return out["GlobalClusters"][0].get("Status"), out["GlobalClusters"][0].get("FailoverState")
 
     def asg(self):
         group = self.emulator.client("autoscaling", DR).describe_auto_scaling_groups(AutoScalingGroupNames=[self.asg_name])
@@ -192,21 +427,32 @@ class Stack:
         items = ddb.scan(TableName=self.env["STATE_TABLE"], ConsistentRead=True)["Items"]
         return {i["pk"]["S"]: i for i in items}
 
+    def put_item(self, item):
+        self.emulator.client("dynamodb", DR).put_item(TableName=self.env["STATE_TABLE"], Item=item)
+
     def lock(self):
         item = self.state_items().get("lock")
         if item is None:
             return None
         return {"status": item["status"]["S"], "attempt": int(item["attempt"]["N"]), "body": json.loads(item["body"]["S"])}
 
+    def probes(self):
+        item = self.state_items().get("probes")
+        return json.loads(item["body"]["S"]) if item else []
+
     def timelines(self):
         items = self.state_items()
         return [json.loads(items[k]["body"]["S"]) for k in sorted(items) if k.startswith("timeline#")]
+
+    def abandoned(self):
+        items = self.state_items()
+        return [json.loads(items[k]["body"]["S"]) for k in sorted(items) if k.startswith("abandoned#")]
 
 
 _IMAGES = {}
 
 
-def build_stack(emulator, name, mode="automatic", consecutive_failures=2):
+def build_stack(emulator, name, endpoint_url, mode="automatic", consecutive_failures=2):
     rds_primary, rds_dr = emulator.client("rds", PRIMARY), emulator.client("rds", DR)
     global_cluster = f"{name}-global"
     rds_primary.create_global_cluster(GlobalClusterIdentifier=global_cluster, Engine=ENGINE, EngineVersion="14.9")
@@ -221,18 +467,6 @@ def build_stack(emulator, name, mode="automatic", consecutive_failures=2):
     dr = rds_dr.create_db_cluster(
         DBClusterIdentifier=f"{name}-dr", Engine=ENGINE, EngineVersion="14.9", GlobalClusterIdentifier=global_cluster
     )["DBCluster"]
-
-    check = emulator.client("route53").create_health_check(
-        CallerReference=name,
-        HealthCheckConfig={
-            "Type": "HTTP",
-            "FullyQualifiedDomainName": f"{name}.primary.example.com",
-            "Port": 80,
-            "ResourcePath": "/health",
-            "RequestInterval": 10,
-            "FailureThreshold": 3,
-        },
-    )["HealthCheck"]["Id"]
 
     ec2 = emulator.client("ec2", DR)
     image = _IMAGES.get(emulator.port)
@@ -272,13 +506,14 @@ def build_stack(emulator, name, mode="automatic", consecutive_failures=2):
     emulator.client("cloudwatch", DR).put_metric_alarm(
         AlarmName=lag_alarm,
         Namespace="AWS/RDS",
-        MetricName="AuroraGlobalDBReplicationLag",
+        MetricName=LAG_METRIC,
         Dimensions=[{"Name": "DBClusterIdentifier", "Value": dr["DBClusterIdentifier"]}],
         Statistic="Maximum",
         Period=60,
         EvaluationPeriods=1,
         Threshold=1000,
         ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="breaching",
     )
 
     env = {
@@ -288,7 +523,7 @@ def build_stack(emulator, name, mode="automatic", consecutive_failures=2):
         "DR_REGION": DR,
         "GLOBAL_CLUSTER_IDENTIFIER": global_cluster,
         "DR_CLUSTER_IDENTIFIER": dr["DBClusterIdentifier"],
-        "HEALTH_CHECK_ID": check,
+        "PRIMARY_ENDPOINT_URL": endpoint_url,
         "CONSECUTIVE_FAILURES": str(consecutive_failures),
         "ALARM_NAME_PREFIX": f"{name}-",
         "ALARM_NAME_SUFFIX": "",
@@ -304,9 +539,9 @@ def build_stack(emulator, name, mode="automatic", consecutive_failures=2):
         env=env,
         global_cluster=global_cluster,
         primary_cluster=primary["DBClusterIdentifier"],
+        primary_cluster_arn=primary["DBClusterArn"],
         dr_cluster=dr["DBClusterIdentifier"],
         dr_cluster_arn=dr["DBClusterArn"],
-        health_check_id=check,
         asg_name=asg_name,
         lag_alarm=lag_alarm,
         topics=topics,
@@ -320,9 +555,12 @@ def unique():
 
 
 @pytest.fixture
-def stack(emulator, unique, monkeypatch):
-    """A DR stack in the emulator, with the orchestrator's environment set in this process."""
-    built = build_stack(emulator, unique)
+def stack(emulator, unique, monkeypatch, endpoint, clock, replication, modeled_time):
+    """A DR stack in the emulator whose primary answers and replicates, with the orchestrator's
+    environment set in this process and its modules on the modeled clock."""
+    built = build_stack(emulator, unique, endpoint.url)
+    built.endpoint, built.clock, built.replication = endpoint, clock, replication
+    replication.watch(built.dr_cluster)
     built.setenv(monkeypatch)
     return built
 
@@ -363,7 +601,7 @@ def alarm_event(alarm_name, state="ALARM", previous="OK", event_id=None):
                     {
                         "id": "m1",
                         "metricStat": {
-                            "metric": {"namespace": "AWS/RDS", "name": "AuroraGlobalDBReplicationLag", "dimensions": {"DBClusterIdentifier": "dr-db-cluster-v2-test"}},
+                            "metric": {"namespace": "AWS/RDS", "name": LAG_METRIC, "dimensions": {"DBClusterIdentifier": "dr-db-cluster-v2-test"}},
                             "period": 60,
                             "stat": "Maximum",
                         },

@@ -1,10 +1,28 @@
-"""The functions' configuration: environment variables set by the drpair provider."""
+"""The functions' configuration: environment variables set by the drpair provider.
+
+Read by both functions:
+
+- ``MODE`` (``automatic`` | ``notify_only``, default automatic), ``ENVIRONMENT`` (a label),
+- ``PRIMARY_REGION``, ``DR_REGION``, ``GLOBAL_CLUSTER_IDENTIFIER``, ``DR_CLUSTER_IDENTIFIER``,
+  ``DR_ASG_NAME``, ``STATE_TABLE`` (required),
+- ``TOPIC_ARNS`` (comma-separated), ``ALARM_NAME_PREFIX``, ``ALARM_NAME_SUFFIX`` (which alarms the
+  notifier speaks for),
+- ``PRIMARY_ENDPOINT_URL``: the primary's endpoint (what the failover DNS's health check probes),
+  GET directly from the DR region. The orchestrator cannot decide without it (required there),
+- ``CONSECUTIVE_FAILURES`` (default 2): counted failed probes in a row that start a confirmation,
+- ``LAG_THRESHOLD_MS`` (default 1000): replication lag (ms) that counts as stalled when it lasts
+  ``STALL_SECONDS``,
+- ``SCALE_MIN_SIZE``, ``SCALE_DESIRED_CAPACITY`` (optional): the DR group's capacity after a
+  failover (the primary's capacity; never scaled down).
+"""
 
 import os
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
 MODES = ("automatic", "notify_only")
+DEFAULT_CONSECUTIVE_FAILURES = 2
+DEFAULT_LAG_THRESHOLD_MS = 1000
 
 
 class ConfigError(ValueError):
@@ -19,11 +37,11 @@ class Config:
     dr_region: str
     global_cluster: str
     dr_cluster: str
-    health_check_id: str
-    # The primary's endpoint as the health check probes it, probed directly from the DR region
-    # when Route 53's API (whose control plane lives in us-east-1) does not answer.
+    # The primary's endpoint, probed directly from the DR region (a data plane: no Route 53 API,
+    # whose control plane lives in us-east-1, and nothing anyone else can write).
     primary_endpoint_url: Optional[str]
     consecutive_failures: int
+    lag_threshold_ms: float
     alarm_name_prefix: str
     alarm_name_suffix: str
     dr_asg_name: str
@@ -39,6 +57,14 @@ class Config:
     def watches_alarm(self, name):
         """Whether an alarm is one of the DR alarms this deployment watches."""
         return bool(name) and name.startswith(self.alarm_name_prefix) and name.endswith(self.alarm_name_suffix)
+
+    def require_endpoint(self):
+        if not self.primary_endpoint_url:
+            raise ConfigError(
+                "environment variable PRIMARY_ENDPOINT_URL is not set: the orchestrator decides from direct "
+                "probes of the primary's endpoint (an HTTP or HTTPS health check's URL)"
+            )
+        return self.primary_endpoint_url
 
     @classmethod
     def from_env(cls, env=None):
@@ -62,9 +88,20 @@ class Config:
         mode = env.get("MODE", "automatic").strip() or "automatic"
         if mode not in MODES:
             raise ConfigError(f"MODE is {mode!r}; expected one of {', '.join(MODES)}")
-        failures = optional_int("CONSECUTIVE_FAILURES") or 2
+        failures = optional_int("CONSECUTIVE_FAILURES")
+        failures = DEFAULT_CONSECUTIVE_FAILURES if failures is None else failures
         if failures < 1:
             raise ConfigError("CONSECUTIVE_FAILURES must be at least 1")
+        threshold = env.get("LAG_THRESHOLD_MS", "").strip()
+        try:
+            threshold = float(threshold) if threshold else float(DEFAULT_LAG_THRESHOLD_MS)
+        except ValueError:
+            raise ConfigError(f"environment variable LAG_THRESHOLD_MS is {threshold!r}, not a number of milliseconds") from None
+        if not 0 <= threshold < float("inf"):
+            raise ConfigError("LAG_THRESHOLD_MS must be a number of milliseconds, at least 0")
+        url = env.get("PRIMARY_ENDPOINT_URL", "").strip() or None
+        if url is not None and not url.lower().startswith(("http://", "https://")):
+            raise ConfigError(f"PRIMARY_ENDPOINT_URL is {url!r}; expected an http:// or https:// URL")
         topics = tuple(t.strip() for t in env.get("TOPIC_ARNS", "").split(",") if t.strip())
         return cls(
             mode=mode,
@@ -73,9 +110,9 @@ class Config:
             dr_region=required("DR_REGION"),
             global_cluster=required("GLOBAL_CLUSTER_IDENTIFIER"),
             dr_cluster=required("DR_CLUSTER_IDENTIFIER"),
-            health_check_id=required("HEALTH_CHECK_ID"),
-            primary_endpoint_url=env.get("PRIMARY_ENDPOINT_URL", "").strip() or None,
+            primary_endpoint_url=url,
             consecutive_failures=failures,
+            lag_threshold_ms=threshold,
             alarm_name_prefix=env.get("ALARM_NAME_PREFIX", ""),
             alarm_name_suffix=env.get("ALARM_NAME_SUFFIX", ""),
             dr_asg_name=required("DR_ASG_NAME"),

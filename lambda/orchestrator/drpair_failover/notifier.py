@@ -85,7 +85,7 @@ def render(cfg, event):
         "",
         f"Failover automation for {cfg.global_cluster} is in {cfg.mode} mode: "
         + (
-            f"it fails over to {cfg.dr_region} by itself once the primary is judged down."
+            f"it fails over to {cfg.dr_region} by itself once an outage of the primary is confirmed live."
             if cfg.mode == "automatic"
             else f"it notifies, and an operator fails over to {cfg.dr_region} with the drpair_failover action."
         ),

@@ -1,78 +1,288 @@
-"""What the orchestrator observes: the primary's health, the signals that confirm an outage, the
-global database's membership and the replication lag."""
+"""What the orchestrator observes, all of it from the DR region and none of it writable by anyone
+else: the primary's endpoint probed directly (a data plane), the DR cluster's replication lag in
+the DR region's CloudWatch (``AWS/`` namespaces take datapoints from AWS only), and the global
+database as the DR region's RDS API describes it.
+
+Not used on purpose: Route 53's API (its control plane is in us-east-1, the region that may be
+down), the primary region's RDS API, and alarm states (anyone allowed ``cloudwatch:SetAlarmState``
+can set them). An alarm's state change only makes the orchestrator look again.
+"""
 
 import datetime
+import math
 import ssl
+import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import List, Optional
 
-from .aws import AWS_ERRORS, ROUTE53_REGION, describe_error, error_code, http_status
+from .aws import AWS_ERRORS, describe_error
 
-# Route 53 calls an endpoint healthy when more than 18% of its checkers see it healthy.
-ROUTE53_HEALTHY_SHARE = 0.18
-# Metrics whose alarm in ALARM confirms that the primary no longer replicates to the DR region.
-LAG_METRICS = frozenset(
-    {"AuroraGlobalDBReplicationLag", "AuroraGlobalDBRPOLag", "AuroraGlobalDBProgressLag", "AuroraReplicaLag"}
-)
-# Cluster states in which the writer still serves: anything else counts as unreachable.
-SERVING_CLUSTER_STATES = frozenset(
-    {
-        "available",
-        "backing-up",
-        "backtracking",
-        "maintenance",
-        "modifying",
-        "renaming",
-        "resetting-master-credentials",
-        "storage-optimization",
-        "upgrading",
-    }
-)
+# One direct probe: a GET of the primary's endpoint. Route 53's checkers give an endpoint 4 s to
+# connect and 2 s to answer; one timeout over both.
 ENDPOINT_TIMEOUT_SECONDS = 5
+# A probe counts towards the failed streak only when it comes from the schedule and at least this
+# long after the previous counted probe, so a burst of invocations cannot stack failures.
+MIN_PROBE_SPACING = 45
+# The live confirmation right before FailoverGlobalCluster: this many failed probes, this far apart.
+CONFIRM_PROBES = 3
+CONFIRM_SPACING = 5
+# Replication counts as stopped when the DR cluster has had no AuroraGlobalDBReplicationLag
+# datapoint for this long, or its lag stayed above LAG_THRESHOLD_MS for this long.
+STALL_SECONDS = 120
+# How far back the lag is read (for the "above the threshold for STALL_SECONDS" test and the lag
+# reported at failover). (LAG_LOOKBACK_SECONDS - STALL_SECONDS) is a whole number of periods, so
+# one of the buckets starts exactly STALL_SECONDS ago.
+LAG_LOOKBACK_SECONDS = 600
+LAG_PERIOD = 60
+LAG_METRIC = "AuroraGlobalDBReplicationLag"
+# When the probes fail and the DR cluster's newest lag datapoint may fall out of the STALL_SECONDS
+# window within this long, the confirmation keeps probing (every CONFIRM_SPACING, all failing) until
+# it does, instead of leaving it to the next scheduled probe: the stall is then confirmed at most
+# STALL_SECONDS after the last datapoint, however the outage falls between the schedule's probes
+# (a schedule period, and a probe's worth of margin).
+STALL_WAIT_SECONDS = 65
+# A live confirmation is good for the invocation that made it, this long.
+CONFIRMATION_MAX_AGE_SECONDS = 30
+# FailoverState statuses of a failover or switchover that is under way (AWS's FailoverState).
+UNDER_WAY = ("pending", "failing-over", "switching-over")
+BUSY = UNDER_WAY + ("cancelling",)
+
+
+def iso(epoch):
+    moment = datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# --- the primary's endpoint -------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Probe:
-    """One look at the primary's health: True, False, or None when nothing could tell."""
+    """One GET of the primary's endpoint from the DR region."""
 
-    healthy: Optional[bool]
-    source: str
+    healthy: bool
+    epoch: float
     detail: str
 
-
-def probe_primary(cfg, clients):
-    """The primary's health as Route 53 sees it; when Route 53's API does not answer (its control
-    plane is in us-east-1), the primary's endpoint probed directly from here."""
-    try:
-        out = clients.get("route53", ROUTE53_REGION).get_health_check_status(HealthCheckId=cfg.health_check_id)
-    except AWS_ERRORS as exc:
-        reason = f"Route 53 did not answer ({describe_error(exc)})"
-        if cfg.primary_endpoint_url:
-            return probe_endpoint(cfg.primary_endpoint_url, reason)
-        return Probe(None, "route53", reason)
-    observations = out.get("HealthCheckObservations") or []
-    ok = sum(1 for o in observations if str((o.get("StatusReport") or {}).get("Status", "")).startswith("Success"))
-    healthy = bool(observations) and ok > len(observations) * ROUTE53_HEALTHY_SHARE
-    return Probe(healthy, "route53", f"{ok} of {len(observations)} Route 53 checkers report the primary healthy")
+    def entry(self, event_id):
+        return {"at": iso(self.epoch), "epoch": round(self.epoch, 3), "healthy": self.healthy, "detail": self.detail, "event_id": event_id}
 
 
-def probe_endpoint(url, why):
-    """GET the endpoint the health check probes; 2xx and 3xx are healthy, as for Route 53 (which
-    does not validate certificates either)."""
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A 3xx is an answer (healthy, as for Route 53), not something to follow."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+def _opener():
     context = ssl.create_default_context()
+    # Route 53's checkers do not validate certificates either.
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
+    # The environment's proxy settings apply (ProxyHandler is in the default chain).
+    return urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), _NoRedirects())
+
+
+def probe_endpoint(url):
+    """GET `url`: 2xx and 3xx are healthy, as for Route 53; any other status, or no answer, is a
+    failure."""
+    at = time.time()
     request = urllib.request.Request(url, method="GET", headers={"User-Agent": "drpair-failover-probe"})
     try:
-        with urllib.request.urlopen(request, timeout=ENDPOINT_TIMEOUT_SECONDS, context=context) as answer:
+        with _opener().open(request, timeout=ENDPOINT_TIMEOUT_SECONDS) as answer:
             status = answer.status
     except urllib.error.HTTPError as exc:
         status = exc.code
     except (OSError, ValueError) as exc:
-        return Probe(False, "endpoint", f"{why}; {url} did not answer: {exc}")
-    return Probe(200 <= status < 400, "endpoint", f"{why}; {url} answered HTTP {status}")
+        reason = getattr(exc, "reason", None) or exc
+        return Probe(False, at, f"{url} did not answer: {reason}")
+    return Probe(200 <= status < 400, at, f"{url} answered HTTP {status}")
+
+
+# --- replication, from the DR region's CloudWatch ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Replication:
+    """Whether replication from the primary has stopped, as the DR region's CloudWatch shows it.
+    `stalled` is None when CloudWatch could not be read."""
+
+    stalled: Optional[bool]
+    reason: str
+    latest_ms: Optional[float] = None
+    # The start of the newest one-minute bucket that holds a datapoint.
+    latest_at: Optional[float] = None
+
+    def may_stall_by(self, when):
+        """Whether the newest datapoint may be older than STALL_SECONDS at `when` (a lower bound:
+        a bucket's datapoint is no older than the bucket's start)."""
+        return self.stalled is False and self.latest_at is not None and self.latest_at + STALL_SECONDS + 1 <= when
+
+    def fresh_since(self, when):
+        """Whether a datapoint surely newer than `when` came in: replication goes on."""
+        return self.latest_at is not None and self.latest_at >= math.floor(when)
+
+    def evidence(self):
+        return {
+            "stalled": self.stalled,
+            "reason": self.reason,
+            "latest_lag_ms": self.latest_ms,
+            "latest_at": iso(self.latest_at) if self.latest_at is not None else None,
+        }
+
+
+def judge_replication(buckets, now, threshold_ms, cluster="the DR cluster"):
+    """The verdict from per-minute buckets `[(start epoch, samples, minimum ms, maximum ms)]`.
+
+    A bucket may hold a datapoint of the last STALL_SECONDS when it ends after `now -
+    STALL_SECONDS` (CloudWatch keeps standard-resolution data per minute, so a bucket is all one
+    can know). Stalled: no such bucket has a datapoint; or every bucket from one that started at
+    least STALL_SECONDS ago to the newest has its minimum above the threshold.
+    """
+    now = math.floor(now)
+    horizon = now - STALL_SECONDS
+    points = sorted(b for b in buckets if b[1] and b[1] > 0)
+    latest = points[-1] if points else None
+    latest_ms = latest[3] if latest else None
+    latest_at = latest[0] if latest else None
+    recent = [b for b in points if b[0] + LAG_PERIOD > horizon]
+    if not recent:
+        since = f"; the latest was at {iso(latest_at)}" if latest else ""
+        return Replication(True, f"no {LAG_METRIC} datapoint for {cluster} in the last {STALL_SECONDS} s{since}", latest_ms, latest_at)
+    above_since = None
+    for start, _, low, _ in reversed(points):
+        if low is None or low <= threshold_ms:
+            break
+        above_since = start
+    if above_since is not None and above_since <= horizon:
+        return Replication(
+            True,
+            f"{LAG_METRIC} of {cluster} above {threshold_ms:.0f} ms since {iso(above_since)} (at least {STALL_SECONDS} s; latest {latest_ms:.0f} ms)",
+            latest_ms,
+            latest_at,
+        )
+    return Replication(False, f"{cluster} replicates: {LAG_METRIC} {latest_ms:.0f} ms at {iso(latest_at)}", latest_ms, latest_at)
+
+
+def replication(cfg, clients, now=None):
+    """Reads the DR cluster's replication lag of the last LAG_LOOKBACK_SECONDS and judges it."""
+    now = time.time() if now is None else now
+    start = math.floor(now) - LAG_LOOKBACK_SECONDS
+    metric = {"Namespace": "AWS/RDS", "MetricName": LAG_METRIC, "Dimensions": [{"Name": "DBClusterIdentifier", "Value": cfg.dr_cluster}]}
+    queries = [
+        {"Id": stat.lower(), "MetricStat": {"Metric": metric, "Period": LAG_PERIOD, "Stat": stat}, "ReturnData": True}
+        for stat in ("SampleCount", "Minimum", "Maximum")
+    ]
+    try:
+        results = {}
+        token = None
+        while True:
+            params = {
+                "MetricDataQueries": queries,
+                "StartTime": datetime.datetime.fromtimestamp(start, tz=datetime.timezone.utc),
+                "EndTime": datetime.datetime.fromtimestamp(math.floor(now) + LAG_PERIOD, tz=datetime.timezone.utc),
+                "ScanBy": "TimestampAscending",
+            }
+            if token:
+                params["NextToken"] = token
+            out = clients.get("cloudwatch").get_metric_data(**params)
+            for result in out.get("MetricDataResults", []):
+                series = results.setdefault(result["Id"], {})
+                for stamp, value in zip(result.get("Timestamps", []), result.get("Values", [])):
+                    series[stamp.timestamp()] = float(value)
+            token = out.get("NextToken")
+            if not token:
+                break
+    except AWS_ERRORS as exc:
+        return Replication(None, f"the DR region's CloudWatch did not answer ({describe_error(exc)})")
+    counts, lows, highs = (results.get(k, {}) for k in ("samplecount", "minimum", "maximum"))
+    buckets = [(at, counts.get(at), lows.get(at), highs.get(at, lows.get(at))) for at in sorted(set(counts) | set(lows))]
+    # A series without SampleCount (it should not happen): a bucket with a value has samples.
+    buckets = [(at, n if n is not None else 1, low, high) for at, n, low, high in buckets]
+    return judge_replication(buckets, now, cfg.lag_threshold_ms, cfg.dr_cluster)
+
+
+# --- the live confirmation --------------------------------------------------------------------
+
+
+@dataclass
+class Confirmation:
+    """The live reads right before a failover: CONFIRM_PROBES failed probes CONFIRM_SPACING apart,
+    and replication stopped (read before and after the probes)."""
+
+    confirmed: bool
+    epoch: float
+    reasons: List[str] = field(default_factory=list)
+    probes: List[dict] = field(default_factory=list)
+    replication: Optional[dict] = None
+
+    def fresh(self):
+        return self.confirmed and time.time() - self.epoch <= CONFIRMATION_MAX_AGE_SECONDS
+
+    def evidence(self):
+        return {
+            "confirmed": self.confirmed,
+            "at": iso(self.epoch),
+            "reasons": self.reasons,
+            "probes": self.probes,
+            "replication": self.replication,
+        }
+
+
+def confirm_outage(cfg, clients, first=None):
+    """Confirms with live reads that the primary is down. `first` is a probe this invocation made
+    a moment ago (it counts as the first of the CONFIRM_PROBES).
+
+    Replication is read first (one call; a brownout ends here), then the probes, then replication
+    again. When it is not stalled yet but may be within STALL_WAIT_SECONDS, probing goes on (each
+    probe must fail) until it is, a datapoint newer than the start shows replication alive, or the
+    wait is over."""
+    url = cfg.require_endpoint()
+    started = time.time()
+    wait_until = started + STALL_WAIT_SECONDS
+
+    def unconfirmed(why, probes, seen):
+        return Confirmation(False, time.time(), [why], [p.entry(None) for p in probes], seen.evidence())
+
+    seen = replication(cfg, clients)
+    if seen.stalled is None:
+        return unconfirmed("cannot tell whether replication stopped: " + seen.reason, [], seen)
+    if not seen.stalled and not seen.may_stall_by(wait_until):
+        return unconfirmed(seen.reason, [], seen)
+    probes = []
+    if first is not None and started - first.epoch < CONFIRM_SPACING:
+        if first.healthy:
+            return unconfirmed(f"the primary answers: {first.detail}", [first], seen)
+        probes.append(first)
+    while True:
+        if probes:
+            wait = probes[-1].epoch + CONFIRM_SPACING - time.time()
+            if wait > 0:
+                time.sleep(wait)
+        probe = probe_endpoint(url)
+        probes.append(probe)
+        if probe.healthy:
+            return unconfirmed(f"the primary answers: {probe.detail}", probes, seen)
+        if len(probes) < CONFIRM_PROBES:
+            continue
+        seen = replication(cfg, clients)
+        if seen.stalled:
+            break
+        if seen.stalled is None:
+            return unconfirmed("cannot tell whether replication stopped: " + seen.reason, probes, seen)
+        if seen.fresh_since(started) or not seen.may_stall_by(wait_until) or time.time() + CONFIRM_SPACING > wait_until:
+            return unconfirmed(seen.reason, probes, seen)
+    reasons = [
+        f"{len(probes)} direct probes of {url} failed, {CONFIRM_SPACING} s apart (last: {probes[-1].detail})",
+        seen.reason,
+    ]
+    return Confirmation(True, time.time(), reasons, [p.entry(None) for p in probes], seen.evidence())
+
+
+# --- the global database, as the DR region's RDS API describes it ------------------------------
 
 
 @dataclass(frozen=True)
@@ -95,6 +305,24 @@ class GlobalView:
 
     def member(self, region, cluster_id):
         return next((m for m in self.members if m.region == region and m.cluster_id == cluster_id), None)
+
+    def transition(self):
+        """(status, target ARN or None) of a failover or switchover in progress, or None. The
+        global cluster's own Status is not a sign of one: after a failover that allowed data loss
+        it stays `failing-over` until the old primary's region recovers."""
+        state = self.failover_state or {}
+        if state.get("Status") in BUSY:
+            return state["Status"], state.get("ToDbClusterArn")
+        return None
+
+    def under_way_to(self, member):
+        """Whether a failover or switchover towards `member` has been requested and is not over."""
+        found = self.transition()
+        return found is not None and found[0] in UNDER_WAY and found[1] in (None, member.arn)
+
+    def failed_over_to(self, member):
+        """The DR cluster writes, or a failover to it is under way: never request another."""
+        return member.is_writer or self.under_way_to(member)
 
 
 def parse_cluster_arn(arn):
@@ -119,95 +347,13 @@ def global_view(cfg, clients):
     return GlobalView(found[0].get("Status", ""), members, found[0].get("FailoverState"))
 
 
+def dr_member(cfg, view):
+    member = view.member(cfg.dr_region, cfg.dr_cluster)
+    if member is None:
+        raise LookupError(f"{cfg.dr_cluster} ({cfg.dr_region}) is not a member of global cluster {cfg.global_cluster}")
+    return member
+
+
 def cluster_status(clients, region, cluster_id):
     clusters = clients.get("rds", region).describe_db_clusters(DBClusterIdentifier=cluster_id).get("DBClusters", [])
     return clusters[0].get("Status", "") if clusters else None
-
-
-def writer_unreachable(cfg, clients, view):
-    """Why the primary writer counts as unreachable, or None while it serves."""
-    writer = view.writer()
-    if writer is None:
-        return f"global cluster {cfg.global_cluster} has no writer"
-    try:
-        status = cluster_status(clients, writer.region, writer.cluster_id)
-    except AWS_ERRORS as exc:
-        code, http = error_code(exc), http_status(exc)
-        if code is None or (http or 0) >= 500 or code == "DBClusterNotFoundFault" or "Throttl" in code:
-            return f"writer {writer.cluster_id} in {writer.region} is unreachable ({describe_error(exc)})"
-        # Access denied and other client errors say nothing about the primary's health.
-        return None
-    if status is None:
-        return f"writer {writer.cluster_id} in {writer.region} is gone"
-    if status not in SERVING_CLUSTER_STATES:
-        return f"writer {writer.cluster_id} in {writer.region} is {status}"
-    return None
-
-
-def measures_lag(alarm):
-    if alarm.get("MetricName") in LAG_METRICS:
-        return True
-    for query in alarm.get("Metrics") or []:
-        metric = ((query.get("MetricStat") or {}).get("Metric") or {}).get("MetricName")
-        if metric in LAG_METRICS:
-            return True
-    return False
-
-
-def lag_alarms_in_alarm(cfg, clients):
-    """Names of the watched DR alarms on replication lag that are in ALARM."""
-    params = {"StateValue": "ALARM", "AlarmTypes": ["MetricAlarm"]}
-    if cfg.alarm_name_prefix:
-        params["AlarmNamePrefix"] = cfg.alarm_name_prefix
-    names = []
-    for page in clients.get("cloudwatch").get_paginator("describe_alarms").paginate(**params):
-        for alarm in page.get("MetricAlarms", []):
-            # The state is checked again: the filter is the server's, the decision is ours.
-            if alarm.get("StateValue") == "ALARM" and cfg.watches_alarm(alarm.get("AlarmName")) and measures_lag(alarm):
-                names.append(alarm["AlarmName"])
-    return names
-
-
-def confirmations(cfg, clients, view):
-    """The second signals that confirm the primary is down (empty: not confirmed)."""
-    found = []
-    try:
-        found.extend(f"lag alarm {name} is in ALARM" for name in lag_alarms_in_alarm(cfg, clients))
-    except AWS_ERRORS as exc:
-        print(f"reading the DR alarms failed: {describe_error(exc)}")
-    unreachable = writer_unreachable(cfg, clients, view)
-    if unreachable:
-        found.append(unreachable)
-    return found
-
-
-def replication_lag_ms(cfg, clients):
-    """The DR cluster's latest AuroraGlobalDBReplicationLag (ms) of the last 10 minutes, or None."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    try:
-        out = clients.get("cloudwatch").get_metric_data(
-            MetricDataQueries=[
-                {
-                    "Id": "lag",
-                    "MetricStat": {
-                        "Metric": {
-                            "Namespace": "AWS/RDS",
-                            "MetricName": "AuroraGlobalDBReplicationLag",
-                            "Dimensions": [{"Name": "DBClusterIdentifier", "Value": cfg.dr_cluster}],
-                        },
-                        "Period": 60,
-                        "Stat": "Maximum",
-                    },
-                }
-            ],
-            StartTime=now - datetime.timedelta(minutes=10),
-            EndTime=now + datetime.timedelta(minutes=1),
-        )
-    except AWS_ERRORS as exc:
-        print(f"reading the replication lag failed: {describe_error(exc)}")
-        return None
-    for result in out.get("MetricDataResults", []):
-        points = sorted(zip(result.get("Timestamps", []), result.get("Values", [])))
-        if points:
-            return float(points[-1][1])
-    return None
