@@ -342,35 +342,42 @@ def held(emulator, region, cluster):
     return {w["id"] for w in out["writes"]}
 
 
-def subscribe_queues(emulator, stack):
-    """An SQS queue subscribed to each topic, to see what reaches each region."""
-    queues = {}
-    for topic in stack.topics:
-        region = topic.split(":")[3]
-        sqs = emulator.client("sqs", region)
-        url = sqs.create_queue(QueueName=f"gameday-{region}")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        emulator.client("sns", region).subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
-        queues[topic] = (region, url)
-    return queues
+class Inboxes:
+    """An SQS queue subscribed to each topic, to see what reaches each region. The topics also
+    carry alarm messages, so every message is read (and deleted) and the failover events kept."""
 
+    def __init__(self, emulator, stack):
+        self.emulator = emulator
+        self.queues = {}
+        self.told = set()
+        for topic in stack.topics:
+            region = topic.split(":")[3]
+            sqs = emulator.client("sqs", region)
+            url = sqs.create_queue(QueueName=f"gameday-{region}")["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            emulator.client("sns", region).subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+            self.queues[topic] = (region, url)
 
-def failover_events(emulator, queues):
-    """Topics whose queue got the orchestrator's failover event."""
-    told = []
-    for topic, (region, url) in queues.items():
-        sqs = emulator.client("sqs", region)
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", [])
-        for message in messages:
-            body = json.loads(message["Body"])
-            try:
-                event = json.loads(body.get("Message", "{}"))
-            except ValueError:
-                continue
-            if isinstance(event, dict) and event.get("source") == EVENT_SOURCE and event.get("what") == "failover":
-                told.append(topic)
-                break
-    return told
+    def failover_notified(self):
+        """Topics whose queue got the orchestrator's failover event so far."""
+        for topic, (region, url) in self.queues.items():
+            sqs = self.emulator.client("sqs", region)
+            while True:
+                try:
+                    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+                except Exception:  # the region may be down
+                    break
+                if not messages:
+                    break
+                for message in messages:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                    try:
+                        event = json.loads(json.loads(message["Body"]).get("Message", "{}"))
+                    except ValueError:
+                        continue
+                    if isinstance(event, dict) and event.get("source") == EVENT_SOURCE and event.get("what") == "failover":
+                        self.told.add(topic)
+        return [t for t in self.queues if t in self.told]
 
 
 def wait_for(emulator, what, limit, check, poll=0.25):
@@ -552,18 +559,18 @@ def data_loss(emulator, stack, payments, t0, timeline):
     return {"rpo_seconds": round(rpo, 1), "payments_acknowledged": len(acked), "payments_lost": len(lost)}
 
 
-def recovery(emulator, stack, queues, timeline):
+def recovery(emulator, stack, inboxes, timeline):
     """us-east-1 back; returns the topics the failover event reached once it settled."""
     emulator.set_clock(speed=FAST)
     emulator.control("DELETE", f"/outage/{PRIMARY}")
     timeline.append((emulator.now(), f"{PRIMARY} recovers"))
     notified = []
-    if queues:
+    if inboxes:
         notified = wait_for(
             emulator,
             "the failover event in both regions' topics",
             RECOVERY_LIMIT,
-            lambda: (lambda told: len(told) == len(queues) and told)(failover_events(emulator, queues)),
+            lambda: (lambda told: len(told) == len(inboxes.queues) and told)(inboxes.failover_notified()),
         )
         timeline.append((emulator.now(), f"the failover event reached {', '.join(notified)}"))
     wait_for(emulator, "the global cluster to be available again", RECOVERY_LIMIT, lambda: writer(emulator, stack)[2] == "available")
@@ -608,7 +615,7 @@ def main(argv=None):
             raise GameDayError("the plan right after apply is not empty")
         if isinstance(stack.rto_budget, dict):
             figures["rto_budget_seconds"] = stack.rto_budget.get("total_seconds")
-        queues = subscribe_queues(emulator, stack)
+        inboxes = Inboxes(emulator, stack)
 
         log(f"==> steady state on AWS's timing (speed {FAST})")
         steady_state(emulator, stack, timeline)
@@ -624,10 +631,22 @@ def main(argv=None):
         t0, measured = outage(emulator, stack, args.speed, timeline, payments)
         figures.update(measured)
         log("==> recovery and failback")
-        figures["notified"] = recovery(emulator, stack, queues, timeline)
+        figures["notified"] = recovery(emulator, stack, inboxes, timeline)
         failback(emulator, terraform, stack, timeline)
+        # After the failback the DR group still runs the primary's capacity: the plan returns it
+        # to the configured warm standby (and nothing else), and is empty once applied.
         changes, plan = terraform.plan_changes()
+        figures["plan_after_failback"] = sorted(
+            line.strip()[2:].split(" ")[0] for line in plan.splitlines() if line.strip().startswith("# drpair_")
+        )
+        timeline.append((emulator.now(), f"plan after the failback: {', '.join(figures['plan_after_failback']) or 'no changes'}"))
+        if changes:
+            log("\n".join(line for line in plan.splitlines() if line.strip().startswith(("#", "~", "+", "-")))[-4000:])
+            terraform.apply()
+            changes, plan = terraform.plan_changes()
         figures["plan_empty_after_failback"] = not changes
+        if changes:
+            log(plan[-4000:])
         emulator.set_clock(timing="instant", speed=1)
         if not args.keep:
             log("==> terraform destroy")

@@ -46,9 +46,16 @@ pub const DNS_FAILURE_THRESHOLD: i64 = 3;
 /// check does not see the orchestrator, so it keeps twice the typical failover time.
 pub const PROMOTION_ALLOWANCE_SECONDS: i64 = 2 * FAILOVER_SECONDS;
 
-/// Seconds until the orchestrator's schedule has seen `consecutive_failures` failed probes.
+/// The orchestrator confirms that replication stopped when the DR cluster has reported no
+/// `AuroraGlobalDBReplicationLag` datapoint for this long (`STALL_SECONDS` of the Lambda's
+/// `signals.py`; Aurora reports the lag once a minute).
+pub const REPLICATION_STALL_SECONDS: i64 = 120;
+
+/// Seconds until the orchestrator decides: its schedule has seen `consecutive_failures`
+/// failed probes, and the DR region has seen replication stall (whichever comes last; the
+/// orchestrator keeps probing within one invocation while the stall window closes).
 pub fn detection_seconds(consecutive_failures: i64) -> i64 {
-    PROBE_PERIOD_SECONDS * consecutive_failures
+    (PROBE_PERIOD_SECONDS * consecutive_failures).max(REPLICATION_STALL_SECONDS)
 }
 
 /// The confirming probes right before the failover: the first one at once, then one every
@@ -159,7 +166,7 @@ impl RtoBudget {
 /// The meaning of each figure, for schema and function descriptions (Markdown).
 pub fn breakdown_description() -> String {
     format!(
-        "- `detection_seconds` = {PROBE_PERIOD_SECONDS} s (the orchestrator's schedule) × `consecutive_failures`: failed probes in a row;\n\
+        "- `detection_seconds` = max({PROBE_PERIOD_SECONDS} s (the orchestrator's schedule) × `consecutive_failures`, {REPLICATION_STALL_SECONDS} s): failed probes in a row, and the DR cluster silent on replication lag for {REPLICATION_STALL_SECONDS} s (how the orchestrator confirms that replication stopped);\n\
          - `confirmation_seconds` = {} s: {CONFIRM_PROBES} live probes of the primary's endpoint {CONFIRM_SPACING_SECONDS} s apart, right before `FailoverGlobalCluster`;\n\
          - `promotion_seconds` = {FAILOVER_SECONDS} s: Aurora's unplanned global failover (`AllowDataLoss`) until the DR cluster is the writer and available (typical);\n\
          - `scale_up_seconds` = {} s: instance boot ({BOOT_SECONDS} s) + target health ({TARGET_HEALTH_INTERVAL_SECONDS} s interval × {TARGET_HEALTHY_THRESHOLD} healthy checks, drpair_app_tier's target groups); the DR group is scaled right after the failover call, in parallel with the promotion;\n\
@@ -195,10 +202,12 @@ mod tests {
     fn totals_take_the_slower_path() {
         let table = [
             // (consecutive_failures, dns, total)
-            (1, 90, 160),
+            // One failed probe would do, but the stall of replication takes 120 s to show.
+            (1, 90, 220),
             (3, 90, 280),
             (10, 90, 700),
             (1, 330, 330),
+            (2, 330, 330),
         ];
         for (failures, dns, total) in table {
             assert_eq!(

@@ -195,7 +195,7 @@ def clock(emulator):
 class Replication:
     """AuroraGlobalDBReplicationLag of the stacks' DR clusters, which the emulator's Aurora
     publishes every modeled minute while they replicate (`aurora_data`). `available` is False on
-    an emulator that does not publish it (the tests that need it then skip)."""
+    an emulator that does not publish it (the tests that need it then fail)."""
 
     def __init__(self, emulator, clock):
         self.emulator = emulator
@@ -242,8 +242,7 @@ class Replication:
         return (points[-1][0].timestamp(), points[-1][1]) if points else None
 
     def require(self):
-        if not self.available:
-            pytest.skip("waits on the emulator's Aurora metrics (aurora_data): no AuroraGlobalDBReplicationLag is published")
+        assert self.available, "the emulator's Aurora (aurora_data.py) published no AuroraGlobalDBReplicationLag"
 
     def watch(self, cluster):
         """Waits (modeled) for the DR cluster's first datapoint, so that it is seen replicating."""

@@ -110,8 +110,7 @@ def test_the_direct_probe_through_the_emulators_endpoint_proxy(emulator, unique,
     from test_deployed import primary_load_balancer
 
     dns = primary_load_balancer(emulator, unique)
-    if emulator.request("GET", f"/endpoints/{dns}").status_code == 404:
-        pytest.skip("waits on the emulator's endpoint proxy (endpoints.py)")
+    assert emulator.request("GET", f"/endpoints/{dns}").status_code == 200, "the emulator's endpoint proxy (endpoints.py) does not know the load balancer"
     for key in ("HTTP_PROXY", "http_proxy"):
         monkeypatch.setenv(key, emulator.endpoint)
     for key in ("NO_PROXY", "no_proxy"):

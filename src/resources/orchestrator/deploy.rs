@@ -215,7 +215,7 @@ impl Spec {
     }
 
     /// Both functions' environment. `primary_endpoint_url` is the endpoint the health check
-    /// probes, for the orchestrator to probe directly when Route 53's API does not answer.
+    /// probes: the orchestrator probes it directly from the DR region (a data plane; Route 53's API is a control plane in us-east-1).
     pub fn function_environment(
         &self,
         primary_endpoint_url: Option<&str>,

@@ -464,45 +464,53 @@ fn orchestrator_lifecycle() {
     assert_nothing_left(&emulator);
 }
 
-/// The package the provider zipped runs: an outage fails over once, scales DR, notifies; the
-/// plan stays empty afterwards.
-// TODO(lead): this drives the former decision (health-check override + SetAlarmState); the
-// orchestrator now decides from direct probes + replication stall (see issue 11).
+/// The package the provider zipped runs, on its own schedule: an outage of us-east-1 fails
+/// over once, scales DR, notifies the DR topic at once and us-east-1's once it is back; the plan
+/// stays empty afterwards.
 #[test]
-fn orchestrator_fails_over_once() {
+fn orchestrator_fails_over_once_in_an_outage() {
+    // The deployed orchestrator acts by itself, on its EventBridge schedule, on the emulator's
+    // modeled clock (60 modeled seconds per real second): nothing invokes it by hand.
     let emulator = Emulator::start();
     let s = stack::build(&emulator);
     let ws = Workspace::new(&emulator);
     ws.write_config(&config(&emulator.endpoint, &s, "automatic", ""));
     ws.init();
     ws.apply();
+    stack::control(&emulator, "POST", "/_drpair/clock", &json!({ "speed": 60 }));
+    // Steady state: the DR cluster reports its replication lag, the schedule probes.
+    stack::wait_until(
+        &emulator,
+        "a replication-lag datapoint in the DR region",
+        || stack::lag_datapoints(&emulator) > 0,
+    );
+    assert_eq!(stack::failovers(&emulator), 0);
+
     stack::control(
         &emulator,
         "POST",
-        &format!("/_drpair/lambda/{DR}/{ID}"),
-        &json!({ "execute": true }),
+        "/_drpair/outage",
+        &json!({ "region": PRIMARY }),
     );
-    stack::control(
-        &emulator,
-        "POST",
-        &format!("/_drpair/health-checks/{}", s.health_check_id),
-        &json!({ "healthy": false }),
-    );
-    emulator.aws_ok("cloudwatch", DR, "SetAlarmState", &json!({ "AlarmName": stack::LAG_ALARM, "StateValue": "ALARM", "StateReason": "lag 2400 ms" }));
-    let first = stack::invoke(&emulator, ID, &stack::scheduled_event("probe-1"));
-    assert_eq!(first["action"], "none", "{first}");
-    let second = stack::invoke(&emulator, ID, &stack::scheduled_event("probe-2"));
-    assert_eq!(second["action"], "failed_over", "{second}");
-    let third = stack::invoke(&emulator, ID, &stack::scheduled_event("probe-3"));
-    assert_eq!(third["action"], "none", "{third}");
-    assert_eq!(stack::writer_region(&emulator), DR);
-    assert_eq!(stack::dr_capacity(&emulator), (2, 4, 4));
-    for (region, queue) in [PRIMARY, DR].into_iter().zip(&s.queue_urls) {
-        let events = stack::queued_events(&emulator, region, queue);
-        assert_eq!(events.len(), 1, "{region}: {events:?}");
-        assert_eq!(events[0]["what"], "failover");
-        assert_eq!(events[0]["to_region"], DR);
-    }
+    stack::wait_until(&emulator, "the DR cluster to become the writer", || {
+        stack::writer_region(&emulator) == DR && stack::dr_capacity(&emulator) == (2, 4, 4)
+    });
+    let dr_events = stack::queued_events(&emulator, DR, &s.queue_urls[1]);
+    assert_eq!(dr_events.len(), 1, "{dr_events:?}");
+    assert_eq!(dr_events[0]["what"], "failover");
+    assert_eq!(dr_events[0]["to_region"], DR);
+
+    // us-east-1 back: the orchestrator tells its topic once, late; it never fails over again.
+    stack::control(&emulator, "DELETE", "/_drpair/outage", &json!({}));
+    let mut primary_events = Vec::new();
+    stack::wait_until(&emulator, "the failover event in us-east-1's topic", || {
+        primary_events.extend(stack::queued_events(&emulator, PRIMARY, &s.queue_urls[0]));
+        !primary_events.is_empty()
+    });
+    assert_eq!(primary_events.len(), 1, "{primary_events:?}");
+    assert_eq!(primary_events[0]["what"], "failover");
+    assert_eq!(stack::failovers(&emulator), 1);
+    stack::control(&emulator, "POST", "/_drpair/clock", &json!({ "speed": 1 }));
     ws.assert_no_changes();
 }
 

@@ -249,3 +249,40 @@ pub fn scheduled_event(id: &str) -> Value {
         "resources": ["arn:aws:events:us-east-2:123456789012:rule/failover-probe-v2-test"], "detail": {},
     })
 }
+
+/// Polls `done` every 100 ms for up to 60 real seconds (an hour at speed 60).
+pub fn wait_until(emulator: &Emulator, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gave up waiting for {what}; emulator output:\n{}",
+            emulator.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// AuroraGlobalDBReplicationLag datapoints of the DR cluster in the last 10 modeled minutes.
+pub fn lag_datapoints(emulator: &Emulator) -> usize {
+    let clock = control(emulator, "GET", "/_drpair/clock", &json!({}));
+    let now = clock["epoch"].as_f64().unwrap();
+    let out = emulator.aws_ok(
+        "cloudwatch",
+        DR,
+        "GetMetricStatistics",
+        &json!({ "Namespace": "AWS/RDS", "MetricName": "AuroraGlobalDBReplicationLag", "Dimensions": [{ "Name": "DBClusterIdentifier", "Value": DR_CLUSTER }], "StartTime": now - 600.0, "EndTime": now + 60.0, "Period": 60, "Statistics": ["Maximum"] }),
+    );
+    out["Datapoints"].as_array().map_or(0, Vec::len)
+}
+
+/// FailoverGlobalCluster calls the emulator answered.
+pub fn failovers(emulator: &Emulator) -> i64 {
+    let out = control(
+        emulator,
+        "GET",
+        "/_drpair/calls?service=rds&operation=FailoverGlobalCluster",
+        &json!({}),
+    );
+    out["total"].as_i64().unwrap_or_default()
+}

@@ -58,9 +58,11 @@ impl Spec {
         ]
     }
 
-    /// The orchestrator's permissions: exactly the global cluster, the DR cluster, the health
-    /// check, the DR alarms, the DR group, its state table and the topics. `*` resources only
-    /// where AWS has no resource-level permissions (GetMetricData, DescribeAutoScalingGroups).
+    /// The orchestrator's permissions: exactly the global cluster, the DR cluster, the DR group,
+    /// its state table and the topics. Nothing in the primary region but publishing to its topic:
+    /// the orchestrator decides from direct probes of the primary's endpoint and the DR region's
+    /// own metrics. `*` resources only where AWS has no resource-level permissions
+    /// (GetMetricData, DescribeAutoScalingGroups).
     pub fn orchestrator_policy(&self, account: &Account) -> Value {
         let (p, id) = (&account.partition, &account.id);
         let global = format!(
@@ -71,7 +73,6 @@ impl Spec {
             "arn:{p}:rds:{}:{id}:cluster:{}",
             self.dr_region, self.inputs.dr_cluster_identifier
         );
-        let primary_clusters = format!("arn:{p}:rds:{}:{id}:cluster:*", self.primary_region);
         let mut statements = vec![
             allow(
                 "ReadGlobalDatabase",
@@ -83,27 +84,7 @@ impl Spec {
                 &["rds:FailoverGlobalCluster"],
                 &[global, dr_cluster.clone()],
             ),
-            allow(
-                "ReadClusters",
-                &["rds:DescribeDBClusters"],
-                &[dr_cluster, primary_clusters],
-            ),
-            allow(
-                "ProbePrimaryHealth",
-                &["route53:GetHealthCheckStatus"],
-                &[format!(
-                    "arn:{p}:route53:::healthcheck/{}",
-                    self.inputs.primary_health_check_id
-                )],
-            ),
-            allow(
-                "ReadDrAlarms",
-                &["cloudwatch:DescribeAlarms"],
-                &[format!(
-                    "arn:{p}:cloudwatch:{}:{id}:alarm:*",
-                    self.dr_region
-                )],
-            ),
+            allow("ReadDrCluster", &["rds:DescribeDBClusters"], &[dr_cluster]),
             allow(
                 "ReadReplicationLag",
                 &["cloudwatch:GetMetricData"],
@@ -166,7 +147,6 @@ mod tests {
         for needle in [
             "arn:aws:rds::123456789012:global-cluster:global-db-cluster-v2-dev",
             "arn:aws:rds:us-east-2:123456789012:cluster:dr-db-cluster-v2-dev",
-            "arn:aws:route53:::healthcheck/abc-123",
             "autoScalingGroupName/payments-web-dev-dr",
             "arn:aws:dynamodb:us-east-2:123456789012:table/failover-state-v2-dev",
             "arn:aws:sns:us-east-1:123456789012:drpair-alerts-v2-dev",
@@ -187,6 +167,9 @@ mod tests {
                     "{action} on *"
                 );
             }
+        }
+        for absent in ["route53:", "cloudwatch:DescribeAlarms", "cluster:*"] {
+            assert!(!text.contains(absent), "{absent} in {doc:#}");
         }
         let notifier = s.notifier_policy(&a).to_string();
         assert!(notifier.contains("sns:Publish") && !notifier.contains("rds:"));
