@@ -1,6 +1,6 @@
 """The game day: a measured regional outage of the payment system's DR stack, on the emulator.
 
-    scripts/gameday [--provider BINARY] [--speed 10] [--keep] [--workdir DIR]
+    scripts/gameday [--provider BINARY] [--speed 5] [--keep] [--workdir DIR]
 
 Deploys examples/complete with the drpair provider on the project's AWS emulator (its own
 instance, on a free port of 127.0.0.1), switches the emulator to AWS's timing on its modeled
@@ -589,7 +589,7 @@ def failback(emulator, terraform, stack, timeline):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="scripts/gameday", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--provider", help="provider binary (default: cargo build's debug binary)")
-    parser.add_argument("--speed", type=float, default=10.0, help="modeled seconds per real second during the outage (default 10)")
+    parser.add_argument("--speed", type=float, default=5.0, help="modeled seconds per real second during the outage (default 5: the Lambda runtime's own real-time overhead stays a few modeled seconds)")
     parser.add_argument("--workdir", default=os.path.join(ROOT, ".tmp", "gameday"))
     parser.add_argument("--keep", action="store_true", help="leave the stack and the emulator running at the end")
     args = parser.parse_args(argv)

@@ -227,29 +227,6 @@ pub fn queued_events(emulator: &Emulator, region: &str, queue_url: &str) -> Vec<
     }
 }
 
-/// Invokes a function synchronously with `event`; its JSON answer.
-pub fn invoke(emulator: &Emulator, function: &str, event: &Value) -> Value {
-    let out = emulator.aws_ok(
-        "lambda",
-        DR,
-        "Invoke",
-        &json!({ "FunctionName": function, "Payload": event.to_string() }),
-    );
-    assert!(
-        out.get("FunctionError").is_none(),
-        "{function} failed: {out}"
-    );
-    serde_json::from_str(out["Payload"].as_str().unwrap_or("null")).unwrap()
-}
-
-pub fn scheduled_event(id: &str) -> Value {
-    json!({
-        "version": "0", "id": id, "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": "123456789012", "time": "2026-11-24T08:00:00Z", "region": DR,
-        "resources": ["arn:aws:events:us-east-2:123456789012:rule/failover-probe-v2-test"], "detail": {},
-    })
-}
-
 /// Polls `done` every 100 ms for up to 60 real seconds (an hour at speed 60).
 pub fn wait_until(emulator: &Emulator, what: &str, mut done: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
