@@ -42,7 +42,7 @@ timeline = []
 print(f"\n  -> AWS's timing on the modeled clock ({SPEED} modeled seconds per real second); the orchestrator probes every modeled minute")
 gameday.steady_state(emulator, stack, timeline)
 emulator.set_clock(speed=SPEED)
-print(f"  -> us-east-1 goes down right after a scheduled probe: its APIs, load balancers and database replication")
+print("  -> us-east-1 goes down right after a scheduled probe: its APIs, load balancers and database replication")
 t0, figures = gameday.outage(emulator, stack, SPEED, timeline, None)
 gameday.print_timeline(timeline, figures)
 status(f"After the automatic failover (RTO {figures['rto_seconds']:.0f} modeled seconds, {figures['failovers']} FailoverGlobalCluster call):")

@@ -79,7 +79,7 @@ def _patch_responses():
         group = _group(backend, name)
         history = refreshes(backend, name)
         if any(r["Status"] in ACTIVE for r in history):
-            raise _errors()("InstanceRefreshInProgress", f"An Instance Refresh is already in progress and blocks the execution of this Instance Refresh.")
+            raise _errors()("InstanceRefreshInProgress", "An Instance Refresh is already in progress and blocks the execution of this Instance Refresh.")
         refresh_id = str(uuid.uuid4())
         started = _now()
         replace_instances(backend, group)

@@ -255,6 +255,17 @@ class ConnectionDropped(ConnectionAbortedError):
     """Raised to make werkzeug abandon the request quietly after the socket was shut."""
 
 
+def drop_connection(environ, why):
+    """Closes the request's connection without an answer (the client sees a reset)."""
+    sock = environ.get("werkzeug.socket")
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    raise ConnectionDropped(why)
+
+
 class Controls:
     """Serves /_drpair/ and applies counts, latency and faults to AWS calls."""
 
@@ -284,13 +295,7 @@ class Controls:
             return self.app(environ, start_response)
         environ["drpair.fault"] = fault["id"]
         if fault["error"] == "drop":
-            sock = environ.get("werkzeug.socket")
-            if sock is not None:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-            raise ConnectionDropped(f"{fault['id']} dropped the connection")
+            drop_connection(environ, f"{fault['id']} dropped the connection")
         if fault["error"] == "throttle":
             code, status = throttling_error(service, protocol)
             message = "Rate exceeded"

@@ -37,7 +37,6 @@ the emulator itself do not resolve: the connection is closed too. HTTPS through 
 (``CONNECT``) is not supported: 501.
 """
 
-import socket
 import threading
 from dataclasses import dataclass
 from typing import Optional
@@ -238,15 +237,9 @@ def _split_host(value, default_port):
 
 
 def _drop(environ, why):
-    from .controls import ConnectionDropped
+    from .controls import drop_connection
 
-    sock = environ.get("werkzeug.socket")
-    if sock is not None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-    raise ConnectionDropped(why)
+    drop_connection(environ, why)
 
 
 class Proxy:

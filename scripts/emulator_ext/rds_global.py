@@ -59,7 +59,26 @@
   remain is ``InvalidGlobalClusterStateFault`` (AWS's message).
 - ModifyGlobalCluster: DeletionProtection, NewGlobalClusterIdentifier, EngineVersion.
   DeleteGlobalCluster: unknown ``GlobalClusterNotFoundFault``, protected
-  ``InvalidParameterCombination``, with members ``InvalidGlobalClusterStateFault``.
+  ``InvalidParameterCombination``, with members ``InvalidGlobalClusterStateFault``
+  ("Global Cluster ARN is not empty"). AWS is eventually consistent here: right after the last
+  member left (RemoveFromGlobalCluster, or DeleteDBCluster of the member) DeleteGlobalCluster keeps
+  answering that same fault for a while, which terraform-provider-aws retries
+  (``resourceGlobalClusterDelete`` in internal/service/rds/global_cluster.go: "Allow for eventual
+  consistency // InvalidGlobalClusterStateFault: Global Cluster arn:... is not empty", retried up
+  to 5 minutes). The emulator models it for EMPTIED_SECONDS modeled seconds after the last member
+  left, with either timing (``instant`` too), so callers' retries are exercised.
+- Instance classes: "An Aurora global database requires DB instance classes that are optimized for
+  memory-intensive applications ... We recommend that you use a db.r5 or higher instance class"
+  (Configuration requirements of an Amazon Aurora global database,
+  https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database.configuration.requirements.html).
+  AWS answers CreateDBInstance of another class into a member cluster with
+  ``InvalidParameterCombination`` "The requested instance class is not supported by global
+  databases: db.t4g.medium" (reported in hashicorp/terraform-provider-aws#27736). The emulator
+  refuses, with that code and message, a class outside the memory-optimized families (``db.r*``,
+  ``db.x*``): CreateDBInstance and ModifyDBInstance (a new DBInstanceClass) of an instance of a
+  member cluster, and CreateGlobalCluster from a SourceDBClusterIdentifier that has such instances
+  (the emulator's reading of the requirement; AWS documents no separate message for these two).
+  A standalone cluster keeps accepting any class.
 - Tags on global clusters (ListTagsForResource/AddTagsToResource/RemoveTagsFromResource on
   ``arn:aws:rds::ACCOUNT:global-cluster:ID``).
 - ResetDBClusterParameterGroup (moto lacks it): ResetAllParameters, or the named Parameters, go
@@ -69,6 +88,7 @@
 """
 
 import copy
+import re
 import threading
 
 from . import clock, outage, timeline
@@ -83,6 +103,12 @@ RESYNC_SECONDS = 300
 # The emulator's choice (AWS gives no figure): how long FailoverState stays "pending" (part of
 # the failover's or switchover's duration, not added to it).
 PENDING_SECONDS = 5
+# The emulator's choice (AWS gives no figure; terraform-provider-aws retries up to 5 minutes): how
+# long DeleteGlobalCluster still answers "is not empty" after the last member left, in modeled
+# seconds and with either timing. Small, because at speed 1 it is real time in every destroy.
+EMPTIED_SECONDS = 3
+# Memory-optimized instance class families (db.r5, db.r6g, db.r6gd, db.r7g, db.r8g, db.x2g, ...).
+MEMORY_OPTIMIZED = re.compile(r"^db\.[rx]\d+[a-z]*\.[a-z0-9]+$")
 
 _lock = threading.RLock()
 
@@ -400,10 +426,35 @@ def remove_member(global_cluster, cluster, deleting=False):
     op = getattr(global_cluster, "drpair_op", None)
     aurora_data.detached(global_cluster, cluster)
     global_cluster.members.remove(cluster)
+    if not global_cluster.members:
+        global_cluster.drpair_emptied_at = clock.now()
     cluster.is_writer = False
     cluster.global_cluster_identifier = None
     if op is not None:
         op.forget(cluster)
+
+
+def check_instance_class(instance_class):
+    """Refuses, as AWS does, an instance class a global database cannot run."""
+    if instance_class and not MEMORY_OPTIMIZED.match(instance_class):
+        raise fault(
+            "InvalidParameterCombination",
+            f"The requested instance class is not supported by global databases: {instance_class}",
+        )
+
+
+def _cluster_instances(backend, cluster_identifier):
+    return [db for db in backend.databases.values() if getattr(db, "db_cluster_identifier", None) == cluster_identifier]
+
+
+def _in_global_cluster(backend, cluster_identifier):
+    cluster = backend.clusters.get(cluster_identifier) if cluster_identifier else None
+    return cluster is not None and bool(getattr(cluster, "global_cluster_identifier", None))
+
+
+def _param(kwargs, snake, camel):
+    value = kwargs.get(snake)
+    return value if value is not None else kwargs.get(camel)
 
 
 def _membership(global_cluster):
@@ -445,6 +496,7 @@ def _patch_models():
     GlobalCluster.failover_state = None
     GlobalCluster.drpair_op = None
     GlobalCluster.database_name = None
+    GlobalCluster.drpair_emptied_at = None
     DBCluster.global_write_forwarding_status = property(_write_forwarding_status)
 
     original_status = DBCluster.status
@@ -499,6 +551,25 @@ def _patch_models():
             return find_global(self.account_id, parts[6])
         return original_tagging(self, arn)
 
+    original_create_instance = RDSBackend.create_db_instance
+
+    def create_db_instance(self, db_kwargs):
+        cluster_identifier = _param(db_kwargs, "db_cluster_identifier", "DBClusterIdentifier")
+        if _in_global_cluster(self, cluster_identifier):
+            check_instance_class(_param(db_kwargs, "db_instance_class", "DBInstanceClass"))
+        return original_create_instance(self, db_kwargs)
+
+    original_modify_instance = RDSBackend.modify_db_instance
+
+    def modify_db_instance(self, db_instance_identifier, db_kwargs):
+        instance_class = _param(db_kwargs, "db_instance_class", "DBInstanceClass")
+        database = self.databases.get(db_instance_identifier)
+        if instance_class and database is not None and _in_global_cluster(self, getattr(database, "db_cluster_identifier", None)):
+            check_instance_class(instance_class)
+        return original_modify_instance(self, db_instance_identifier, db_kwargs)
+
+    RDSBackend.create_db_instance = create_db_instance
+    RDSBackend.modify_db_instance = modify_db_instance
     RDSBackend.create_db_cluster = create_db_cluster
     RDSBackend.delete_db_cluster = delete_db_cluster
     RDSBackend.modify_db_cluster = modify_db_cluster
@@ -530,6 +601,10 @@ def _patch_responses():
                     "InvalidDBClusterStateFault",
                     f"Cluster {source.db_cluster_arn} is already a member of global cluster {source.global_cluster_identifier}.",
                 )
+        if source is not None:
+            source_backend = backends(self.current_account)[region_of(source)]
+            for instance in _cluster_instances(source_backend, source.db_cluster_identifier):
+                check_instance_class(instance.db_instance_class)
         if source is not None and params.get("Engine"):
             raise fault(
                 "InvalidParameterCombination",
@@ -559,7 +634,8 @@ def _patch_responses():
                 "InvalidParameterCombination",
                 "Cannot delete protected Global Cluster, please disable deletion protection and try again.",
             )
-        if cluster.members:
+        emptied_at = cluster.drpair_emptied_at
+        if cluster.members or (emptied_at is not None and clock.now() - emptied_at < EMPTIED_SECONDS):
             raise fault("InvalidGlobalClusterStateFault", f"Global Cluster {cluster.global_cluster_arn} is not empty")
         self.global_backend.global_clusters.pop(cluster.global_cluster_identifier)
         return ActionResult({"GlobalCluster": cluster})

@@ -6,6 +6,8 @@ from botocore.exceptions import ClientError
 from conftest import error_code, http_status
 
 ENGINE = "aurora-postgresql"
+# How long DeleteGlobalCluster still answers "is not empty" after the last member left (modeled s).
+EMPTY_SECONDS = 3
 
 
 @pytest.fixture
@@ -125,7 +127,7 @@ def test_member_unavailable(global_db, emulator):
     assert emulator.control("POST", f"/_drpair/rds-clusters/us-east-1/{gid}-a", {"status": 3})[0] == 400
 
 
-def test_remove_members_and_delete(global_db):
+def test_remove_members_and_delete(global_db, emulator):
     east, west, gid = global_db["east"], global_db["west"], global_db["id"]
     raises("InvalidGlobalClusterStateFault", east.remove_from_global_cluster, GlobalClusterIdentifier=gid, DbClusterIdentifier=global_db["primary"])
     raises("InvalidGlobalClusterStateFault", east.delete_db_cluster, DBClusterIdentifier=f"{gid}-a", SkipFinalSnapshot=True)
@@ -145,8 +147,32 @@ def test_remove_members_and_delete(global_db):
     assert describe(east, gid)["DeletionProtection"] is True
     raises("InvalidParameterCombination", east.delete_global_cluster, GlobalClusterIdentifier=gid)
     east.modify_global_cluster(GlobalClusterIdentifier=gid, DeletionProtection=False)
+    # Still "not empty" for a few modeled seconds after its last member left (eventual consistency).
+    raised = raises("InvalidGlobalClusterStateFault", east.delete_global_cluster, GlobalClusterIdentifier=gid)
+    assert "is not empty" in raised.value.response["Error"]["Message"]
+    emulator.control("POST", "/_drpair/clock", {"advance": EMPTY_SECONDS})
     east.delete_global_cluster(GlobalClusterIdentifier=gid)
     raises("GlobalClusterNotFoundFault", east.delete_global_cluster, GlobalClusterIdentifier=gid)
+
+
+@pytest.mark.parametrize("timing", ["instant", "aws"])
+def test_delete_global_cluster_right_after_last_member_left(emulator, unique, timing):
+    """AWS answers "is not empty" for a while after the last member left, in either timing; the
+    removal of a secondary alone does not count (members remain)."""
+    emulator.control("POST", "/_drpair/clock", {"timing": timing})
+    east = emulator.client("rds", "us-east-1")
+    east.create_global_cluster(GlobalClusterIdentifier=unique, Engine=ENGINE)
+    cluster = east.create_db_cluster(
+        DBClusterIdentifier=f"{unique}-a", Engine=ENGINE, GlobalClusterIdentifier=unique, MasterUsername="admin", MasterUserPassword="secret-password"
+    )["DBCluster"]
+    east.remove_from_global_cluster(GlobalClusterIdentifier=unique, DbClusterIdentifier=cluster["DBClusterArn"])
+    assert describe(east, unique)["GlobalClusterMembers"] == []
+    raised = raises("InvalidGlobalClusterStateFault", east.delete_global_cluster, GlobalClusterIdentifier=unique)
+    assert raised.value.response["Error"]["Message"] == f"Global Cluster {describe(east, unique)['GlobalClusterArn']} is not empty"
+    emulator.control("POST", "/_drpair/clock", {"advance": EMPTY_SECONDS - 1})
+    raises("InvalidGlobalClusterStateFault", east.delete_global_cluster, GlobalClusterIdentifier=unique)
+    emulator.control("POST", "/_drpair/clock", {"advance": 1.5})
+    assert east.delete_global_cluster(GlobalClusterIdentifier=unique)["GlobalCluster"]["GlobalClusterIdentifier"] == unique
 
 
 def test_secondary_deletion_updates_membership(global_db):
@@ -187,3 +213,32 @@ def test_reset_cluster_parameter_group(emulator, unique):
     rds.reset_db_cluster_parameter_group(DBClusterParameterGroupName=unique, ResetAllParameters=True)
     assert custom() == []
     raises("DBParameterGroupNotFound", rds.reset_db_cluster_parameter_group, DBClusterParameterGroupName=unique + "-x", ResetAllParameters=True)
+
+
+def test_global_databases_refuse_burstable_classes(emulator, unique):
+    """Aurora global databases need memory-optimized classes: AWS answers
+    InvalidParameterCombination "The requested instance class is not supported by global
+    databases: db.t4g.medium" to CreateDBInstance into a member (terraform-provider-aws#27736)."""
+    east = emulator.client("rds", "us-east-1")
+    east.create_global_cluster(GlobalClusterIdentifier=unique, Engine=ENGINE)
+    east.create_db_cluster(DBClusterIdentifier=f"{unique}-a", Engine=ENGINE, GlobalClusterIdentifier=unique, MasterUsername="admin", MasterUserPassword="secret-password")
+    for instance_class in ("db.t4g.medium", "db.t3.large"):
+        raised = raises(
+            "InvalidParameterCombination",
+            east.create_db_instance,
+            DBInstanceIdentifier=f"{unique}-t",
+            DBClusterIdentifier=f"{unique}-a",
+            Engine=ENGINE,
+            DBInstanceClass=instance_class,
+        )
+        assert raised.value.response["Error"]["Message"] == f"The requested instance class is not supported by global databases: {instance_class}"
+    for n, instance_class in enumerate(("db.r6g.large", "db.r5.xlarge", "db.x2g.large")):
+        east.create_db_instance(DBInstanceIdentifier=f"{unique}-{n}", DBClusterIdentifier=f"{unique}-a", Engine=ENGINE, DBInstanceClass=instance_class)
+    raises("InvalidParameterCombination", east.modify_db_instance, DBInstanceIdentifier=f"{unique}-0", DBInstanceClass="db.t4g.medium", ApplyImmediately=True)
+
+    # A standalone cluster may run burstable instances, but cannot then become a global database.
+    east.create_db_cluster(DBClusterIdentifier=f"{unique}-s", Engine=ENGINE, MasterUsername="admin", MasterUserPassword="secret-password")
+    east.create_db_instance(DBInstanceIdentifier=f"{unique}-s1", DBClusterIdentifier=f"{unique}-s", Engine=ENGINE, DBInstanceClass="db.t4g.medium")
+    raised = raises("InvalidParameterCombination", east.create_global_cluster, GlobalClusterIdentifier=unique + "-g", SourceDBClusterIdentifier=f"{unique}-s")
+    assert "db.t4g.medium" in raised.value.response["Error"]["Message"]
+    raises("GlobalClusterNotFoundFault", east.describe_global_clusters, GlobalClusterIdentifier=unique + "-g")

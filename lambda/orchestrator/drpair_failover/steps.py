@@ -158,7 +158,6 @@ def wait_capacity(run, lock):
 
 def notify(run, lock):
     """The failover event to every topic, each once (the lock records which got it)."""
-    cfg = run.cfg
     if lock.body["mode"] == "notify_only" and not lock.body["notified"]:
         # Nothing was told yet: a notification to fail over needs a live confirmation too.
         lock.body["confirmation"] = run.live_confirmation().evidence()
