@@ -109,7 +109,7 @@ impl Resource for GlobalDatabase {
                     "Master user name. Aurora cannot change the master user of an existing cluster: changing it replaces the database. Its password is in the secret `secret_arn`.",
                 ))
                 .attr(Attribute::string("instance_class").required().description(
-                    "Instance class of every instance in both regions, `db.<family>.<size>` (e.g. `db.r6g.large`). Changed in place, readers before writers.",
+                    "Instance class of every instance in both regions, `db.<family>.<size>` (e.g. `db.r6g.large`). Aurora global databases need a memory-optimized class, db.r5 or newer (`db.r5`, `db.r6g`, `db.r6i`, `db.r7g`, `db.r8g`, `db.r6gd`, ...) or `db.x2g`; burstable `db.t*` and other classes are rejected at plan. Changed in place, readers before writers.",
                 ))
                 .attr(region_attribute("primary", "primary", "primary-db-cluster-v2-{env}"))
                 .attr(region_attribute("dr", "DR", "dr-db-cluster-v2-{env}"))

@@ -132,7 +132,13 @@ pub fn master_username(v: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `db.<family>.<size>`, e.g. `db.r6g.large`.
+/// `db.<family>.<size>`, e.g. `db.r6g.large`, of a memory-optimized family an Aurora global
+/// database can run: "An Aurora global database requires DB instance classes that are optimized
+/// for memory-intensive applications ... We recommend that you use a db.r5 or higher instance
+/// class" (Configuration requirements of an Amazon Aurora global database,
+/// <https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database.configuration.requirements.html>).
+/// Anything else fails on AWS only at apply, half-way, with `InvalidParameterCombination` "The
+/// requested instance class is not supported by global databases" when its instances are created.
 pub fn instance_class(v: &str) -> Result<(), String> {
     if v == "db.serverless" {
         return Err("db.serverless (Aurora Serverless v2) needs a capacity range drpair does not manage yet; use a provisioned class such as \"db.r6g.large\".".into());
@@ -143,10 +149,32 @@ pub fn instance_class(v: &str) -> Result<(), String> {
             && s.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
     };
-    match parts.as_slice() {
-        ["db", family, size] if word(family) && word(size) => Ok(()),
-        _ => Err(format!("instance_class is {v:?}; it must look like db.<family>.<size>, for example \"db.r6g.large\".")),
+    let family = match parts.as_slice() {
+        ["db", family, size] if word(family) && word(size) => *family,
+        _ => return Err(format!("instance_class is {v:?}; it must look like db.<family>.<size>, for example \"db.r6g.large\".")),
+    };
+    if memory_optimized(family) {
+        Ok(())
+    } else {
+        Err(format!("instance_class is {v:?}; Aurora global databases run only memory-optimized instance classes, db.r5 or newer (db.r5, db.r6g, db.r6i, db.r7g, db.r8g, their Optimized Reads variants such as db.r6gd) or db.x2g, for example \"db.r6g.large\". AWS refuses burstable (db.t*) and other classes in a global database only when the instances are created, half-way through an apply."))
     }
+}
+
+/// `r<generation>…` from db.r5 on, or `x<generation>…` from db.x2 on (db.x2g).
+fn memory_optimized(family: &str) -> bool {
+    let mut chars = family.chars();
+    let min = match chars.next() {
+        Some('r') => 5,
+        Some('x') => 2,
+        _ => return false,
+    };
+    let rest = chars.as_str();
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let suffix = &rest[digits.len()..];
+    digits
+        .parse::<u32>()
+        .is_ok_and(|generation| generation >= min)
+        && suffix.chars().all(|c| c.is_ascii_lowercase())
 }
 
 /// An RDS identifier: a letter first, letters, digits and hyphens, no two hyphens in a row, no
@@ -189,7 +217,19 @@ mod tests {
         for (v, ok) in [
             ("db.r6g.large", true),
             ("db.r7g.2xlarge", true),
-            ("db.t4g.medium", true),
+            ("db.r5.large", true),
+            ("db.r6gd.xlarge", true),
+            ("db.r6id.large", true),
+            ("db.r8g.large", true),
+            ("db.x2g.large", true),
+            ("db.t4g.medium", false),
+            ("db.t3.large", false),
+            ("db.r4.large", false),
+            ("db.r3.large", false),
+            ("db.m5.large", false),
+            ("db.x1.large", false),
+            ("db.r.large", false),
+            ("db.rg.large", false),
             ("r6g.large", false),
             ("db.r6g", false),
             ("db.R6G.large", false),

@@ -12,7 +12,7 @@ use aws_smithy_types::DateTime;
 use futures::future::try_join_all;
 
 use crate::aws::error::ok_if_not_found;
-use crate::aws::{AwsContext, AwsError, Deadline, RegionCtx, Role};
+use crate::aws::{wait_for, AwsContext, AwsError, Deadline, Poll, RegionCtx, Role};
 
 use super::clusters::delete_instance;
 use super::find::{
@@ -157,17 +157,36 @@ async fn detach(
     wait::left_global(rc, global_id, cluster_arn, deadline).await
 }
 
+/// Deletes the global cluster once its members are gone. AWS is eventually consistent here:
+/// right after the last member left, DeleteGlobalCluster keeps answering
+/// `InvalidGlobalClusterStateFault` "Global Cluster ... is not empty" for a while, so that answer
+/// is retried until the destroy's deadline (as terraform-provider-aws's `aws_rds_global_cluster`
+/// delete does: "Allow for eventual consistency").
 async fn delete_global(rc: &RegionCtx, id: &str, deadline: Deadline) -> Result<(), AwsError> {
-    let out = rc
-        .rds()
-        .delete_global_cluster()
-        .global_cluster_identifier(id)
-        .send()
-        .await
-        .map_err(aws_error("deleting", GLOBAL_CLUSTER, id, &rc.region));
-    ok_if_not_found(out)?;
+    wait_for(deadline, GLOBAL_CLUSTER, id, &rc.region, || async {
+        let out = rc
+            .rds()
+            .delete_global_cluster()
+            .global_cluster_identifier(id)
+            .send()
+            .await
+            .map_err(aws_error("deleting", GLOBAL_CLUSTER, id, &rc.region));
+        match ok_if_not_found(out) {
+            Ok(_) => Ok(Poll::Ready(())),
+            Err(e) if still_not_empty(&e) => Ok(Poll::Pending(
+                "not empty yet (its last member left moments ago)".into(),
+            )),
+            Err(e) => Err(e),
+        }
+    })
+    .await?;
     tracing::info!("deleting global cluster {id}");
     wait::global_deleted(rc, id, deadline).await
+}
+
+/// The answer DeleteGlobalCluster gives while AWS still counts members that already left.
+fn still_not_empty(err: &AwsError) -> bool {
+    err.code() == Some("InvalidGlobalClusterStateFault") && err.to_string().contains("is not empty")
 }
 
 /// Deletes every instance of the region's cluster, then the cluster. Returns the final
@@ -348,6 +367,32 @@ fn stamp_of(t: SystemTime) -> String {
 mod tests {
     use super::*;
     use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn not_empty_is_retried() {
+        let fault = |code: &str, message: &str| {
+            AwsError::api(
+                "deleting",
+                GLOBAL_CLUSTER,
+                "g",
+                "us-east-1",
+                Some(code.into()),
+                message,
+            )
+        };
+        assert!(still_not_empty(&fault(
+            "InvalidGlobalClusterStateFault",
+            "Global Cluster arn:aws:rds::123456789012:global-cluster:g is not empty"
+        )));
+        assert!(!still_not_empty(&fault(
+            "InvalidGlobalClusterStateFault",
+            "Global cluster g is in failing-over state."
+        )));
+        assert!(!still_not_empty(&fault(
+            "InvalidParameterCombination",
+            "Cannot delete protected Global Cluster, please disable deletion protection and try again."
+        )));
+    }
 
     #[test]
     fn snapshot_stamps() {
