@@ -230,10 +230,19 @@ class Terraform:
         return self.run("apply", "-auto-approve", "-input=false", "-no-color", *self.vars, *extra)
 
     def plan_changes(self):
-        done = self.run("plan", "-detailed-exitcode", "-input=false", "-no-color", *self.vars, check=False)
-        if done.returncode == 1:
+        """(addresses of the resources the plan would change, the plan's text). Outputs built on
+        the live replication status (lag, health) may differ from one plan to the next; they are
+        not changes to the stack."""
+        done = self.run("plan", "-input=false", "-no-color", "-out=gameday.tfplan", *self.vars, check=False)
+        if done.returncode != 0:
             raise GameDayError(f"terraform plan failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
-        return done.returncode == 2, done.stdout
+        shown = json.loads(self.run("show", "-json", "gameday.tfplan").stdout)
+        changed = sorted(
+            change["address"]
+            for change in shown.get("resource_changes", [])
+            if change.get("mode") == "managed" and change.get("change", {}).get("actions") not in (["no-op"], ["read"])
+        )
+        return changed, done.stdout
 
     def destroy(self):
         self.run("destroy", "-auto-approve", "-input=false", "-no-color", *self.vars)
@@ -610,9 +619,9 @@ def main(argv=None):
         log("==> terraform apply examples/complete")
         terraform.apply()
         stack = Stack(terraform.resources())
-        changes, _ = terraform.plan_changes()
+        changes, plan = terraform.plan_changes()
         if changes:
-            raise GameDayError("the plan right after apply is not empty")
+            raise GameDayError(f"the plan right after apply changes {', '.join(changes)}:\n{plan[-4000:]}")
         if isinstance(stack.rto_budget, dict):
             figures["rto_budget_seconds"] = stack.rto_budget.get("total_seconds")
         inboxes = Inboxes(emulator, stack)
@@ -636,12 +645,10 @@ def main(argv=None):
         # After the failback the DR group still runs the primary's capacity: the plan returns it
         # to the configured warm standby (and nothing else), and is empty once applied.
         changes, plan = terraform.plan_changes()
-        figures["plan_after_failback"] = sorted(
-            line.strip()[2:].split(" ")[0] for line in plan.splitlines() if line.strip().startswith("# drpair_")
-        )
-        timeline.append((emulator.now(), f"plan after the failback: {', '.join(figures['plan_after_failback']) or 'no changes'}"))
+        figures["plan_after_failback"] = changes
+        timeline.append((emulator.now(), f"plan after the failback: {', '.join(changes) or 'no resource changes'}"))
         if changes:
-            log("\n".join(line for line in plan.splitlines() if line.strip().startswith(("#", "~", "+", "-")))[-4000:])
+            log(plan[-4000:])
             terraform.apply()
             changes, plan = terraform.plan_changes()
         figures["plan_empty_after_failback"] = not changes
