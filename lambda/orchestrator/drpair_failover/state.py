@@ -61,6 +61,15 @@ class Lock:
         return next(s for s in self.body["steps"] if s["name"] == name)
 
 
+def _fenced(lock):
+    """The condition that a write is still this holder's: the attempt and owner it took."""
+    return {
+        "ConditionExpression": "attempt = :a AND #o = :o",
+        "ExpressionAttributeNames": {"#o": "owner"},
+        "ExpressionAttributeValues": {":a": {"N": str(lock.attempt)}, ":o": {"S": lock.owner}},
+    }
+
+
 def _conditional_failure(exc):
     return getattr(exc, "response", {}).get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
@@ -212,9 +221,7 @@ class Store:
             self.ddb.put_item(
                 TableName=self.table,
                 Item=self._item(lock),
-                ConditionExpression="attempt = :a AND #o = :o",
-                ExpressionAttributeNames={"#o": "owner"},
-                ExpressionAttributeValues={":a": {"N": str(lock.attempt)}, ":o": {"S": lock.owner}},
+                **_fenced(lock),
             )
         except Exception as exc:
             if _conditional_failure(exc):
@@ -234,9 +241,7 @@ class Store:
             self.ddb.delete_item(
                 TableName=self.table,
                 Key={"pk": {"S": LOCK_KEY}},
-                ConditionExpression="attempt = :a AND #o = :o",
-                ExpressionAttributeNames={"#o": "owner"},
-                ExpressionAttributeValues={":a": {"N": str(lock.attempt)}, ":o": {"S": lock.owner}},
+                **_fenced(lock),
             )
         except Exception as exc:
             if _conditional_failure(exc):
