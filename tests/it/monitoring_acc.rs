@@ -322,6 +322,12 @@ fn monitoring_lifecycle() {
     // 3. An alarm set to ALARM notifies its own region's topic, and only that one.
     let primary_queue = listening_queue(&emulator, "us-east-1", "listener");
     let dr_queue = listening_queue(&emulator, "us-east-2", "listener");
+    // The emulator evaluates alarms every modeled minute (these treat missing data as
+    // breaching), so start both from OK and forget what that sent.
+    set_alarm(&emulator, "us-east-2", LAG, "OK");
+    set_alarm(&emulator, "us-east-1", HC_ALARM, "OK");
+    notifications(&emulator, "us-east-2", &dr_queue);
+    notifications(&emulator, "us-east-1", &primary_queue);
     set_alarm(&emulator, "us-east-2", LAG, "ALARM");
     let got = notifications(&emulator, "us-east-2", &dr_queue);
     assert_eq!(got.len(), 1, "{got:#?}");
