@@ -27,6 +27,7 @@ PATCHES = (
     "cloudwatch_alarms",
     "metric_streams",
     "rds_global",
+    "rds_modifications",  # after rds_global: it wraps the methods rds_global patched
     "dynamodb_global",
     "backup_selections",
     "lambda_iam",

@@ -10,4 +10,4 @@ pub mod waiter;
 
 pub use clients::{AwsContext, AwsSettings, RegionCtx, Role};
 pub use error::AwsError;
-pub use waiter::{wait_for, Deadline, Poll};
+pub use waiter::{retry_while, wait_for, Deadline, Poll};

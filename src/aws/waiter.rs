@@ -84,10 +84,90 @@ where
     }
 }
 
+/// Runs `call` until it succeeds, again (backing off from 1 s to 10 s) while it fails with an
+/// error `retryable` accepts (an object busy with an earlier change, say) and `deadline` has not
+/// passed; then its last answer is returned.
+pub async fn retry_while<T, F, Fut>(
+    deadline: Deadline,
+    retryable: impl Fn(&AwsError) -> bool,
+    mut call: F,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let mut delay = Duration::from_secs(1);
+    loop {
+        match call().await {
+            Err(e) if retryable(&e) && !deadline.expired() => {
+                tracing::info!("retrying in {}s: {e}", delay.as_secs());
+                tokio::time::sleep(delay.min(deadline.remaining())).await;
+                delay = (delay * 2).min(MAX_DELAY);
+            }
+            other => return other,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::cell::Cell;
+
+    #[tokio::test]
+    async fn retries_only_what_it_is_told_until_the_deadline() {
+        let busy = || {
+            AwsError::api(
+                "updating",
+                "Aurora cluster",
+                "c",
+                "us-east-1",
+                Some("InvalidDBClusterStateFault".into()),
+                "busy",
+            )
+        };
+        let calls = Cell::new(0);
+        let ok = retry_while(
+            Deadline::after(Duration::from_secs(10)),
+            |e| e.code() == Some("InvalidDBClusterStateFault"),
+            || {
+                calls.set(calls.get() + 1);
+                let n = calls.get();
+                async move {
+                    if n < 2 {
+                        Err(busy())
+                    } else {
+                        Ok(n)
+                    }
+                }
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(ok, 2);
+        let calls = Cell::new(0);
+        let other = retry_while::<(), _, _>(
+            Deadline::after(Duration::from_secs(10)),
+            |_| false,
+            || {
+                calls.set(calls.get() + 1);
+                async { Err(busy()) }
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            (calls.get(), other.code()),
+            (1, Some("InvalidDBClusterStateFault"))
+        );
+        let expired = retry_while::<(), _, _>(
+            Deadline::after(Duration::ZERO),
+            |_| true,
+            || async { Err(busy()) },
+        )
+        .await;
+        assert!(expired.is_err());
+    }
 
     #[tokio::test]
     async fn returns_once_ready() {

@@ -219,6 +219,10 @@ pub struct ClusterInfo {
     pub kms_key_id: String,
     pub deletion_protection: bool,
     pub engine_version: String,
+    /// PendingModifiedValues: an engine version AWS has yet to apply.
+    pub pending_engine_version: Option<String>,
+    /// PendingModifiedValues: a master password AWS has yet to apply.
+    pub pending_master_password: bool,
     pub database_name: Option<String>,
     pub master_username: Option<String>,
     pub parameter_group: String,

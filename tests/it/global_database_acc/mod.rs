@@ -7,6 +7,7 @@
 //! synchronized secondary (after a failover in an outage); and the plan-time errors of bad
 //! input.
 
+mod backups;
 mod checks;
 
 use crate::harness::{provider_block, Emulator, Workspace};
@@ -26,6 +27,8 @@ pub const REGIONS: [(&str, &str, &str); 2] =
 
 /// The database's inputs that the steps change.
 struct Db {
+    engine_version: &'static str,
+    instance_class: &'static str,
     primary_count: u32,
     dr_count: u32,
     deletion_protection: bool,
@@ -37,6 +40,8 @@ struct Db {
 impl Default for Db {
     fn default() -> Self {
         Db {
+            engine_version: "14.9",
+            instance_class: "db.r6g.large",
             primary_count: 2,
             dr_count: 1,
             deletion_protection: false,
@@ -51,10 +56,10 @@ fn database(db: &Db, primary_subnets: &str, dr_subnets: &str) -> String {
     format!(
         r#"
 resource "drpair_global_database" "main" {{
-  engine_version      = "14.9"
+  engine_version      = "{}"
   database_name       = "payments"
   master_username     = "payments_admin"
-  instance_class      = "db.r6g.large"
+  instance_class      = "{}"
   primary             = {{ subnet_ids = {primary_subnets}, instance_count = {} }}
   dr                  = {{ subnet_ids = {dr_subnets}, instance_count = {} }}
   rpo_target_seconds  = {}
@@ -63,6 +68,8 @@ resource "drpair_global_database" "main" {{
   {}
 }}
 "#,
+        db.engine_version,
+        db.instance_class,
         db.primary_count,
         db.dr_count,
         db.rpo,
@@ -391,6 +398,147 @@ fn global_database_lifecycle() {
             ws.terraform_log(usize::MAX),
         )],
     );
+}
+
+/// The modeled time of the first emulator event of `kind` whose `field` is `value`.
+fn event_at(emulator: &Emulator, kind: &str, field: &str, value: &str) -> f64 {
+    let found = control(
+        emulator,
+        "GET",
+        &format!("/_drpair/events?kind={kind}"),
+        &json!({}),
+    );
+    found["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == kind && e[field] == value)
+        .and_then(|e| e["epoch"].as_f64())
+        .unwrap_or_else(|| panic!("no {kind} event for {value}: {found:#}"))
+}
+
+/// Modifications take effect some time after the call (the emulator keeps the old values for a
+/// few modeled seconds, then upgrades or resizes): the apply waits until the change is done,
+/// upgrades the secondary before the writer, resizes readers before the writer; and a DR
+/// cluster rebuilt after AWS raised the primary's minor version joins at that version.
+#[test]
+fn global_database_waits_for_upgrades_and_resizes_and_joins_at_the_running_version() {
+    let emulator = Emulator::start();
+    let ws = Workspace::new(&emulator);
+    let write = |db: &Db| ws.write_config(&config_with_network(&emulator.endpoint, db));
+    write(&Db::default());
+    ws.init();
+    ws.apply();
+
+    // 1. A minor upgrade and a class change in one apply.
+    let upgraded = Db {
+        engine_version: "14.10",
+        instance_class: "db.r6g.xlarge",
+        ..Db::default()
+    };
+    write(&upgraded);
+    ws.apply();
+    for (region, _, id) in REGIONS {
+        let c = cluster(&emulator, region, id).unwrap();
+        assert_eq!(c["EngineVersion"], "14.10", "{region}: {c:#}");
+        assert_eq!(c["Status"], "available", "{region}");
+        for instance in instances(&emulator, region, id) {
+            let i = emulator.aws_ok(
+                "rds",
+                region,
+                "DescribeDBInstances",
+                &json!({ "DBInstanceIdentifier": instance }),
+            )["DBInstances"][0]
+                .clone();
+            assert_eq!(i["DBInstanceClass"], "db.r6g.xlarge", "{instance}: {i:#}");
+        }
+    }
+    assert_eq!(global(&emulator).unwrap()["EngineVersion"], "14.10");
+    let dr_done = event_at(&emulator, "rds.cluster.upgrade.completed", "cluster", DR);
+    let primary_asked = event_at(
+        &emulator,
+        "rds.cluster.upgrade.requested",
+        "cluster",
+        PRIMARY,
+    );
+    assert!(
+        dr_done <= primary_asked,
+        "the writer was upgraded before its secondary finished ({primary_asked} < {dr_done})"
+    );
+    let writer = cluster(&emulator, "us-east-1", PRIMARY).unwrap()["DBClusterMembers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["IsClusterWriter"] == true)
+        .map(|m| m["DBInstanceIdentifier"].as_str().unwrap().to_owned())
+        .unwrap();
+    let reader = instances(&emulator, "us-east-1", PRIMARY)
+        .into_iter()
+        .find(|i| *i != writer)
+        .unwrap();
+    let reader_done = event_at(
+        &emulator,
+        "rds.instance.resize.completed",
+        "instance",
+        &reader,
+    );
+    let writer_asked = event_at(
+        &emulator,
+        "rds.instance.resize.requested",
+        "instance",
+        &writer,
+    );
+    assert!(
+        reader_done <= writer_asked,
+        "the writer was resized before its reader finished ({writer_asked} < {reader_done})"
+    );
+    ws.assert_no_changes();
+
+    // 2. The DR half deleted out of band, and AWS upgrades the lone primary's minor version.
+    let dr_arn = cluster(&emulator, "us-east-2", DR).unwrap()["DBClusterArn"].clone();
+    emulator.aws_ok(
+        "rds",
+        "us-east-2",
+        "RemoveFromGlobalCluster",
+        &json!({ "GlobalClusterIdentifier": GLOBAL, "DbClusterIdentifier": dr_arn }),
+    );
+    emulator.aws_ok(
+        "rds",
+        "us-east-2",
+        "DeleteDBInstance",
+        &json!({ "DBInstanceIdentifier": format!("{DR}-1") }),
+    );
+    emulator.aws_ok(
+        "rds",
+        "us-east-2",
+        "DeleteDBCluster",
+        &json!({ "DBClusterIdentifier": DR, "SkipFinalSnapshot": true }),
+    );
+    forget_automated_snapshots(&emulator, "us-east-2", DR);
+    emulator.aws_ok(
+        "rds",
+        "us-east-1",
+        "ModifyDBCluster",
+        &json!({ "DBClusterIdentifier": PRIMARY, "EngineVersion": "14.11", "ApplyImmediately": true }),
+    );
+    let started = Instant::now();
+    while global(&emulator).unwrap()["EngineVersion"] != "14.11" {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the emulator never upgraded the primary"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // 3. Apply rebuilds the DR cluster at the version the global database runs; configured
+    //    14.10 is covered by 14.11, so nothing is downgraded and the plan stays empty.
+    ws.apply();
+    let rebuilt = cluster(&emulator, "us-east-2", DR).unwrap();
+    assert_eq!(rebuilt["EngineVersion"], "14.11", "{rebuilt:#}");
+    assert_eq!(rebuilt["GlobalClusterIdentifier"], GLOBAL);
+    ws.assert_no_changes();
+    ws.destroy();
+    check_nothing_left(&emulator);
 }
 
 #[test]

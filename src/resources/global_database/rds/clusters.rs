@@ -7,7 +7,7 @@ use aws_sdk_rds::types::{ApplyMethod, Parameter};
 use futures::future::try_join_all;
 
 use crate::aws::error::ok_if_not_found;
-use crate::aws::{AwsError, Deadline, RegionCtx};
+use crate::aws::{retry_while, AwsError, Deadline, RegionCtx};
 
 use super::find::{
     aws_error, find_cluster, find_instances, instance_info, CLUSTER, GLOBAL_CLUSTER, INSTANCE,
@@ -35,6 +35,26 @@ pub fn version_covers(actual: &str, configured: &str) -> bool {
             a_major == c_major && a_minor >= c_minor
         }
         _ => actual == configured,
+    }
+}
+
+/// Whether a ModifyDBCluster / ModifyDBInstance failed only because the object (or another member
+/// of its global cluster) is still busy with an earlier change: worth trying again until the
+/// deadline, as terraform-provider-aws does (`resourceClusterUpdate` and
+/// `globalClusterUpgradeMinorEngineVersion` in internal/service/rds retry
+/// InvalidDBClusterStateFault, and try a member again after "is upgrading" or "upgrade global
+/// replicas first"). A cluster without a writer instance will not heal by waiting.
+fn busy(e: &AwsError) -> bool {
+    let message = match e {
+        AwsError::Api(f) => f.message.as_str(),
+        _ => return false,
+    };
+    match e.code() {
+        Some("InvalidDBClusterStateFault") => !message.contains("without a primary instance"),
+        Some("InvalidDBInstanceState") => true,
+        Some("InvalidGlobalClusterStateFault") => message.contains("is upgrading"),
+        Some("InvalidParameterValue") => message.contains("upgrade global replicas first"),
+        _ => false,
     }
 }
 
@@ -102,6 +122,7 @@ pub(super) async fn ensure_cluster(
     existing: Option<&ClusterInfo>,
     foundation: &Foundation,
     joining: Joining<'_>,
+    join_version: &str,
     deadline: Deadline,
 ) -> Result<ClusterInfo, AwsError> {
     let id = spec.names.cluster(rc.role);
@@ -138,7 +159,7 @@ pub(super) async fn ensure_cluster(
         .db_cluster_identifier(&id)
         .global_cluster_identifier(&global_id)
         .engine(ENGINE)
-        .engine_version(&spec.engine_version)
+        .engine_version(join_version)
         .db_subnet_group_name(spec.names.subnet_group(rc.role))
         .vpc_security_group_ids(&foundation.security_group_id)
         .db_cluster_parameter_group_name(spec.names.parameter_group(rc.role))
@@ -183,26 +204,44 @@ async fn align_cluster(
     if !(wrong_sg || wrong_group || wrong_protection) {
         return Ok(());
     }
-    let mut request = rc
-        .rds()
-        .modify_db_cluster()
-        .db_cluster_identifier(&cluster.id)
-        .apply_immediately(true);
-    if wrong_sg {
-        request = request.vpc_security_group_ids(&foundation.security_group_id);
-    }
-    if wrong_group {
-        request = request.db_cluster_parameter_group_name(&group);
-    }
-    if wrong_protection {
-        request = request.deletion_protection(spec.deletion_protection);
-    }
-    request
-        .send()
-        .await
-        .map_err(aws_error("updating", CLUSTER, &cluster.id, &rc.region))?;
-    tracing::info!("updated Aurora cluster {} in {}", cluster.id, rc.region);
-    wait::cluster_available(rc, &cluster.id, deadline).await
+    retry_while(deadline, busy, || {
+        let mut request = rc
+            .rds()
+            .modify_db_cluster()
+            .db_cluster_identifier(&cluster.id)
+            .apply_immediately(true);
+        if wrong_sg {
+            request = request.vpc_security_group_ids(&foundation.security_group_id);
+        }
+        if wrong_group {
+            request = request.db_cluster_parameter_group_name(&group);
+        }
+        if wrong_protection {
+            request = request.deletion_protection(spec.deletion_protection);
+        }
+        async move {
+            request
+                .send()
+                .await
+                .map_err(aws_error("updating", CLUSTER, &cluster.id, &rc.region))
+        }
+    })
+    .await?;
+    tracing::info!("updating Aurora cluster {} in {}", cluster.id, rc.region);
+    let wanted_sg = [foundation.security_group_id.clone()];
+    wait::cluster_modified(
+        rc,
+        &cluster.id,
+        "its security group, parameter group and deletion protection",
+        |c| {
+            c.security_group_ids == wanted_sg
+                && c.parameter_group == group
+                && c.deletion_protection == spec.deletion_protection
+        },
+        deadline,
+    )
+    .await
+    .map(drop)
 }
 
 /// Gives the writer cluster the password of a secret that had to be re-created.
@@ -212,41 +251,65 @@ pub(super) async fn set_master_password(
     password: &Password,
     deadline: Deadline,
 ) -> Result<(), AwsError> {
-    rc.rds()
-        .modify_db_cluster()
-        .db_cluster_identifier(cluster_id)
-        .master_user_password(password.expose())
-        .apply_immediately(true)
-        .send()
-        .await
-        .map_err(aws_error(
-            "setting the master password of",
-            CLUSTER,
-            cluster_id,
-            &rc.region,
-        ))?;
-    tracing::info!("set the master password of {cluster_id} from the re-created secret");
-    wait::cluster_available(rc, cluster_id, deadline).await
+    retry_while(deadline, busy, || async {
+        rc.rds()
+            .modify_db_cluster()
+            .db_cluster_identifier(cluster_id)
+            .master_user_password(password.expose())
+            .apply_immediately(true)
+            .send()
+            .await
+            .map_err(aws_error(
+                "setting the master password of",
+                CLUSTER,
+                cluster_id,
+                &rc.region,
+            ))
+    })
+    .await?;
+    tracing::info!("setting the master password of {cluster_id} from the re-created secret");
+    wait::cluster_modified(
+        rc,
+        cluster_id,
+        "the new master password",
+        |_| true,
+        deadline,
+    )
+    .await
+    .map(drop)
 }
 
-/// Upgrades a cluster to the configured minor version.
+/// Upgrades a cluster to the configured minor version and waits until it runs it, so that the
+/// next member (the writer after its secondaries) is upgraded only once this one is done.
 pub(super) async fn upgrade_cluster(
     rc: &RegionCtx,
     spec: &DatabaseSpec,
     cluster_id: &str,
     deadline: Deadline,
 ) -> Result<(), AwsError> {
-    rc.rds()
-        .modify_db_cluster()
-        .db_cluster_identifier(cluster_id)
-        .engine_version(&spec.engine_version)
-        .allow_major_version_upgrade(false)
-        .apply_immediately(true)
-        .send()
-        .await
-        .map_err(aws_error("upgrading", CLUSTER, cluster_id, &rc.region))?;
-    tracing::info!("upgrading {cluster_id} to {}", spec.engine_version);
-    wait::cluster_available(rc, cluster_id, deadline).await
+    let version = &spec.engine_version;
+    retry_while(deadline, busy, || async {
+        rc.rds()
+            .modify_db_cluster()
+            .db_cluster_identifier(cluster_id)
+            .engine_version(version)
+            .allow_major_version_upgrade(false)
+            .apply_immediately(true)
+            .send()
+            .await
+            .map_err(aws_error("upgrading", CLUSTER, cluster_id, &rc.region))
+    })
+    .await?;
+    tracing::info!("upgrading {cluster_id} in {} to {version}", rc.region);
+    wait::cluster_modified(
+        rc,
+        cluster_id,
+        &format!("engine version {version}"),
+        |c| c.engine_version == *version,
+        deadline,
+    )
+    .await
+    .map(drop)
 }
 
 /// Makes the cluster's instances `{cluster}-1` … `{cluster}-{count}` of the configured class:
@@ -361,16 +424,20 @@ async fn modify_class(
     id: &str,
     deadline: Deadline,
 ) -> Result<(), AwsError> {
-    rc.rds()
-        .modify_db_instance()
-        .db_instance_identifier(id)
-        .db_instance_class(&spec.instance_class)
-        .apply_immediately(true)
-        .send()
-        .await
-        .map_err(aws_error("changing the class of", INSTANCE, id, &rc.region))?;
-    tracing::info!("changing {id} in {} to {}", rc.region, spec.instance_class);
-    wait::instance_available(rc, id, deadline).await
+    let class = &spec.instance_class;
+    retry_while(deadline, busy, || async {
+        rc.rds()
+            .modify_db_instance()
+            .db_instance_identifier(id)
+            .db_instance_class(class)
+            .apply_immediately(true)
+            .send()
+            .await
+            .map_err(aws_error("changing the class of", INSTANCE, id, &rc.region))
+    })
+    .await?;
+    tracing::info!("changing {id} in {} to {class}", rc.region);
+    wait::instance_resized(rc, id, class, deadline).await
 }
 
 /// Sets the managed RPO on a parameter group (`Some`), or removes it (`None`).

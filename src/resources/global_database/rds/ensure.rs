@@ -113,6 +113,15 @@ async fn converge(
     .await?;
 
     let global = find_global_cluster(&ctx.primary, &spec.names.global_cluster()).await?;
+    // A missing cluster joins at the version the global database runs, which AWS may have
+    // raised (minor upgrades) past the configured one: CreateDBCluster refuses any other
+    // ("Value for engineVersion should match setting for global cluster"). `upgrade_engine`
+    // brings everyone to the configured version afterwards if it is newer.
+    let join_version = global
+        .as_ref()
+        .map(|g| g.engine_version.clone())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| spec.engine_version.clone());
     let writer_role = global
         .as_ref()
         .and_then(|g| g.writer())
@@ -142,6 +151,7 @@ async fn converge(
             existing.as_ref(),
             foundation(role),
             joining,
+            &join_version,
             deadline,
         ))
         .await?;

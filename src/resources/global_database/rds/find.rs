@@ -400,6 +400,13 @@ fn cluster_info(c: &DbCluster) -> ClusterInfo {
         kms_key_id: text(c.kms_key_id()),
         deletion_protection: c.deletion_protection().unwrap_or(false),
         engine_version: text(c.engine_version()),
+        pending_engine_version: c
+            .pending_modified_values()
+            .and_then(|p| p.engine_version())
+            .map(str::to_owned),
+        pending_master_password: c
+            .pending_modified_values()
+            .is_some_and(|p| p.master_user_password().is_some()),
         database_name: c.database_name().map(str::to_owned),
         master_username: c.master_username().map(str::to_owned),
         parameter_group: text(c.db_cluster_parameter_group()),

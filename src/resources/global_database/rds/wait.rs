@@ -5,6 +5,7 @@ use crate::aws::{wait_for, AwsError, Deadline, Poll, RegionCtx};
 use super::find::{
     find_cluster, find_global_cluster, find_instance, CLUSTER, GLOBAL_CLUSTER, INSTANCE,
 };
+use super::ClusterInfo;
 
 /// What reads of an object just created may briefly answer.
 const NOT_YET_VISIBLE: &str = "not yet visible";
@@ -43,6 +44,38 @@ pub(super) async fn cluster_available(
                 Err(stuck("waiting for", CLUSTER, id, &rc.region, &c.status))
             }
             Some(c) => Ok(Poll::Pending(c.status)),
+            None => Ok(Poll::Pending(NOT_YET_VISIBLE.into())),
+        }
+    })
+    .await
+}
+
+/// Waits until a ModifyDBCluster has taken effect: the cluster reports the change (`reflected`),
+/// has nothing pending and is `available`. AWS starts a modification asynchronously: right after
+/// the call the cluster can still read `available` with its old values (terraform-provider-aws
+/// waits 30 s before its first read for this reason), so a wait on the status alone would return
+/// before the change even began. `change` names it in progress logs and timeouts.
+pub(super) async fn cluster_modified(
+    rc: &RegionCtx,
+    id: &str,
+    change: &str,
+    reflected: impl Fn(&ClusterInfo) -> bool,
+    deadline: Deadline,
+) -> Result<ClusterInfo, AwsError> {
+    wait_for(deadline, CLUSTER, id, &rc.region, || async {
+        match find_cluster(rc, id).await? {
+            Some(c) if STUCK.contains(&c.status.as_str()) => {
+                Err(stuck("modifying", CLUSTER, id, &rc.region, &c.status))
+            }
+            Some(c)
+                if c.status == "available"
+                    && c.pending_engine_version.is_none()
+                    && !c.pending_master_password
+                    && reflected(&c) =>
+            {
+                Ok(Poll::Ready(c))
+            }
+            Some(c) => Ok(Poll::Pending(format!("{}, waiting for {change}", c.status))),
             None => Ok(Poll::Pending(NOT_YET_VISIBLE.into())),
         }
     })
@@ -105,6 +138,34 @@ pub(super) async fn instance_available(
             "available" if !pending_class => Ok(Poll::Ready(())),
             s if STUCK.contains(&s) => Err(stuck("waiting for", INSTANCE, id, &rc.region, s)),
             s => Ok(Poll::Pending(s.to_owned())),
+        }
+    })
+    .await
+}
+
+/// Waits until an instance runs as `class` and is `available` with no class change pending (see
+/// [`cluster_modified`] for why the status alone is not enough).
+pub(super) async fn instance_resized(
+    rc: &RegionCtx,
+    id: &str,
+    class: &str,
+    deadline: Deadline,
+) -> Result<(), AwsError> {
+    wait_for(deadline, INSTANCE, id, &rc.region, || async {
+        let Some(i) = find_instance(rc, id).await? else {
+            return Ok(Poll::Pending(NOT_YET_VISIBLE.into()));
+        };
+        let status = i.db_instance_status().unwrap_or_default();
+        let pending = i
+            .pending_modified_values()
+            .and_then(|p| p.db_instance_class());
+        let current = i.db_instance_class().unwrap_or_default();
+        match status {
+            "available" if pending.is_none() && current == class => Ok(Poll::Ready(())),
+            s if STUCK.contains(&s) => Err(stuck("resizing", INSTANCE, id, &rc.region, s)),
+            s => Ok(Poll::Pending(format!(
+                "{s} as {current}, waiting for {class}"
+            ))),
         }
     })
     .await
