@@ -87,15 +87,17 @@ resource "drpair_failover_dns" "api" {
   rto_target_seconds = var.rto_target_seconds
 }
 
-# 7. CloudWatch metrics streamed to the DR region.
+# 7. CloudWatch metrics of each region streamed to the other (whichever region writes).
 resource "drpair_metric_stream" "metrics" {
   namespaces    = ["AWS/RDS", "AWS/ApplicationELB", "AWS/DynamoDB", "AWS/Route53"]
   output_format = "json"
 }
 
-# 8. Aurora backups copied to the DR region.
+# 8. Aurora backups in both regions, each copied to the other: whichever region writes is
+#    backed up.
 resource "drpair_backup_plan" "db" {
   resource_arns       = [drpair_global_database.main.primary.cluster_arn]
+  dr_resource_arns    = [drpair_global_database.main.dr.cluster_arn]
   schedule            = "cron(0 * * * ? *)"
   retention_days      = 35
   copy_retention_days = 35

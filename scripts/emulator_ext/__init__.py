@@ -26,10 +26,13 @@ PATCHES = (
     "app_timing",
     "cloudwatch_alarms",
     "metric_streams",
+    "firehose_delivery",
     "rds_global",
     "rds_modifications",  # after rds_global: it wraps the methods rds_global patched
     "dynamodb_global",
     "backup_selections",
+    "backup_recovery_points",
+    "iam_propagation",
     "lambda_iam",
     "autoscaling_fleet",
     "route53_records",

@@ -15,10 +15,24 @@ with user data, which moto stores unparsed (every later read of the version then
   InstanceRefreshIds.
 - ``POST /_drpair/instance-refreshes/{region}/{group}`` ``{"status": "InProgress"}`` sets the
   newest refresh's status (to test cancellation); ``GET`` lists them.
+
+- CreateAutoScalingGroup, and UpdateAutoScalingGroup with a ``LaunchTemplate``, check the launch
+  template version's instance profile as Auto Scaling does when it validates the template: while
+  the profile (its creation, its role membership, or its role's creation) is still propagating
+  through IAM (``iam_propagation.py``; IAM User Guide, "Changes that I make are not always
+  immediately visible"), or when there is no such profile, the answer is ``ValidationError`` "You
+  must use a valid fully-formed launch template. Value (NAME) for parameter iamInstanceProfile.name
+  is invalid. Invalid IAM Instance Profile name" (AWS's answer, quoted by terraform-provider-aws's
+  ``internal/service/autoscaling/group.go``, which retries CreateAutoScalingGroup on "Invalid IAM
+  Instance Profile"). A profile given by ARN gets the same answer for ``iamInstanceProfile.arn``
+  ("Invalid IAM Instance Profile ARN": the emulator's rendering of the same check). Refusals for
+  propagation are recorded (``iam_propagation.refused``). Mixed-instances policies and launch
+  configurations are not checked.
 """
 
 import uuid
 
+from . import iam_propagation
 from .common import ControlError, control, moto_account
 
 ACTIVE = ("Pending", "InProgress", "Cancelling")
@@ -162,7 +176,80 @@ def _patch_template_versions():
     LaunchTemplate.create_version = create_version
 
 
+def _template_profile(backend, launch_template):
+    """The instance profile ("Name" or "Arn", value) of the launch template version a request
+    names; None when it names none (or no template Auto Scaling can resolve)."""
+    spec = launch_template or {}
+    template_id, name = spec.get("LaunchTemplateId"), spec.get("LaunchTemplateName")
+    try:
+        ec2 = backend.ec2_backend
+        template = ec2.get_launch_template(template_id) if template_id else ec2.get_launch_template_by_name(name)
+        version = template.get_version(spec.get("Version") or "$Default")
+    except Exception:  # moto reports a missing template or version itself
+        return None
+    profile = (version.data or {}).get("IamInstanceProfile") or {}
+    if profile.get("Arn"):
+        return "Arn", profile["Arn"]
+    if profile.get("Name"):
+        return "Name", profile["Name"]
+    return None
+
+
+def _profile_exists(account_id, kind, value):
+    from moto.iam.models import iam_backends
+
+    iam = iam_backends[account_id]["global"]
+    try:
+        if kind == "Arn":
+            iam.get_instance_profile_by_arn(value)
+        else:
+            iam.get_instance_profile(value)
+        return True
+    except Exception:
+        return False
+
+
+def _check_profile(backend, launch_template, operation):
+    found = _template_profile(backend, launch_template)
+    if found is None:
+        return
+    kind, value = found
+    ref = value if kind == "Arn" else f"arn:aws:iam::{backend.account_id}:instance-profile/{value}"
+    missing = not _profile_exists(backend.account_id, kind, value)
+    if not missing and not iam_propagation.propagating(ref, account_id=backend.account_id):
+        return
+    if not missing:
+        iam_propagation.refused("autoscaling", operation, ref, backend.region_name)
+    what = "ARN" if kind == "Arn" else "name"
+    raise _errors()(
+        "ValidationError",
+        f"You must use a valid fully-formed launch template. Value ({value}) for parameter iamInstanceProfile.{kind.lower()} is invalid. Invalid IAM Instance Profile {what}",
+    )
+
+
+def _patch_profile_checks():
+    from moto.autoscaling.models import AutoScalingBackend
+
+    if getattr(AutoScalingBackend, "drpair_profile_checks", False):
+        return
+    AutoScalingBackend.drpair_profile_checks = True
+    create, update = AutoScalingBackend.create_auto_scaling_group, AutoScalingBackend.update_auto_scaling_group
+
+    def create_auto_scaling_group(self, *args, **kwargs):
+        _check_profile(self, kwargs.get("launch_template"), "CreateAutoScalingGroup")
+        return create(self, *args, **kwargs)
+
+    def update_auto_scaling_group(self, *args, **kwargs):
+        if kwargs.get("launch_template"):
+            _check_profile(self, kwargs["launch_template"], "UpdateAutoScalingGroup")
+        return update(self, *args, **kwargs)
+
+    AutoScalingBackend.create_auto_scaling_group = create_auto_scaling_group
+    AutoScalingBackend.update_auto_scaling_group = update_auto_scaling_group
+
+
 def register(app):
     _patch_responses()
     _patch_template_versions()
+    _patch_profile_checks()
     return app

@@ -65,6 +65,53 @@ Other extensions call ``invoke_async(region, function_name_or_arn, event, trigge
 AWS-managed IAM policies (``arn:aws:iam::aws:policy/...``) are loaded at start
 (``MOTO_IAM_LOAD_MANAGED_POLICIES``/``iam.load_aws_managed_policies``), so attaching e.g.
 ``service-role/AWSBackupServiceRolePolicyForBackup`` works as on AWS.
+
+The execution role must have propagated (``iam_propagation.py``; IAM User Guide, "Changes that I
+make are not always immediately visible"): CreateFunction, and UpdateFunctionConfiguration with a
+``Role``, answer ``InvalidParameterValueException`` "The role defined for the function cannot be
+assumed by Lambda." while the role's creation or trust policy is still propagating (AWS's answer,
+which terraform-provider-aws retries in ``internal/service/lambda/function.go``). The refusal is
+recorded (``iam_propagation.refused``).
+
+Lambda's log groups ("Sending Lambda function logs to CloudWatch Logs",
+https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html, and "Configuring
+CloudWatch log groups",
+https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-loggroups.html: "By default,
+CloudWatch automatically creates a log group named /aws/lambda/<function name> for your function
+when it's first invoked"; "Working with Lambda function logs",
+https://docs.aws.amazon.com/lambda/latest/dg/monitoring-logs.html: "As long as your function's
+execution role has the necessary permissions, Lambda captures logs ... and sends them to
+Amazon CloudWatch Logs"): every invocation creates ``/aws/lambda/{FunctionName}`` when it is
+missing, as Lambda creates it, with no tags, no retention (never expires) and no KMS key, provided
+the execution role's policies allow ``logs:CreateLogGroup`` on the group
+(``arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{FunctionName}``); then the invocation's
+log lines go to a new stream ``YYYY/MM/DD/[$LATEST]{id}`` when the role allows
+``logs:CreateLogStream`` and ``logs:PutLogEvents`` on it and the group's KMS key (if any) still lets
+CloudWatch Logs encrypt. What is not delivered is recorded as ``lambda.logs.dropped`` (with the
+reason); a group Lambda created as ``lambda.logs.group_created``. The role's policies are evaluated
+by ``iam_policy.py``.
+
+CloudWatch Logs and KMS ("Encrypt log data in CloudWatch Logs using AWS Key Management Service",
+https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html): moto stores a
+log group's ``kmsKeyId`` without looking at the key and has no AssociateKmsKey. Here CreateLogGroup
+with ``kmsKeyId`` and AssociateKmsKey (added, with DisassociateKmsKey) check the key as CloudWatch
+Logs does: a key that does not exist in the region is ``InvalidParameterException`` "The specified
+KMS Key Id could not be found." (API reference: "If you attempt to associate a KMS key with the log
+group but the KMS key does not exist or the KMS key is disabled, you receive an
+InvalidParameterException error"; the wording as AWS answered it in hashicorp/terraform#24194), a
+disabled or not symmetric key ``InvalidParameterException`` too; a key whose key policy does not
+allow the service principal ``logs.{region}.amazonaws.com`` both ``kms:GenerateDataKey`` and
+``kms:Decrypt`` with the encryption context ``kms:EncryptionContext:aws:logs:arn`` = the group's ARN
+(``arn:aws:logs:{region}:{account}:log-group:{name}``; the user guide's step 2 and its
+"encryption context" section) is ``AccessDeniedException`` "The specified KMS key does not exist or
+is not allowed to be used with Arn 'arn:aws:logs:...:log-group:NAME'" (AWS's answer,
+hashicorp/terraform-provider-aws#29282 for CreateLogGroup, ministryofjustice/modernisation-platform#7870
+for AssociateKmsKey). AssociateKmsKey on a missing group is ``ResourceNotFoundException``.
+PutRetentionPolicy accepts only CloudWatch Logs' retention values (1, 3, 5, 7, 14, 30, 60, 90, 120,
+150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653: the ``Days`` shape of the
+API reference, API_PutRetentionPolicy) and answers ``InvalidParameterException`` otherwise.
+DeleteLogGroup removes the group's tags with it (moto kept them for a later group of the same
+name).
 """
 
 import base64
@@ -83,7 +130,7 @@ import uuid
 import zipfile
 from dataclasses import dataclass, field
 
-from . import clock, timeline
+from . import clock, iam_policy, iam_propagation, timeline
 from .common import ControlError, control, moto_account
 
 MAX_EVENTS = 100
@@ -649,6 +696,7 @@ def run(fn, event, region, trigger="invoke", invocation_type="RequestResponse", 
             print(f"emulator lambda: {fn.function_name} failed to run:\n{traceback.format_exc()}", file=sys.stderr, flush=True)
             outcome = Outcome(_error_payload("ServiceException", "The drpair emulator failed to run the function", request_id), True, "error")
     ended = clock.now()
+    _deliver_logs(fn, region, outcome.logs, request_id)
     error_type = None
     if outcome.errored:
         try:
@@ -802,7 +850,208 @@ def _view(fn):
     }
 
 
+# --- execution roles that have not propagated ------------------------------------------------
+
+ROLE_NOT_ASSUMABLE = "The role defined for the function cannot be assumed by Lambda."
+
+
+def _refuse_unpropagated_role(backend, role, operation):
+    from moto.awslambda.exceptions import InvalidParameterValueException
+
+    if role and iam_propagation.propagating(role, account_id=backend.account_id):
+        iam_propagation.refused("lambda", operation, role, backend.region_name)
+        raise InvalidParameterValueException(ROLE_NOT_ASSUMABLE)
+
+
+def _patch_role_propagation():
+    from moto.awslambda.models import LambdaBackend
+
+    if getattr(LambdaBackend.create_function, "drpair_propagation", False):
+        return
+    create_function = LambdaBackend.create_function
+    update_function_configuration = LambdaBackend.update_function_configuration
+
+    def create(self, spec):
+        _refuse_unpropagated_role(self, (spec or {}).get("Role"), "CreateFunction")
+        return create_function(self, spec)
+
+    def update_configuration(self, function_name, qualifier, body):
+        _refuse_unpropagated_role(self, (body or {}).get("Role"), "UpdateFunctionConfiguration")
+        return update_function_configuration(self, function_name, qualifier, body)
+
+    create.drpair_propagation = True
+    LambdaBackend.create_function = create
+    LambdaBackend.update_function_configuration = update_configuration
+
+
+# --- Lambda's log groups ---------------------------------------------------------------------
+
+# CloudWatch Logs' retention values (the API reference's `Days` shape).
+RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+LOGS_KMS_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
+
+
+def log_group_arn(account_id, region, name):
+    from moto.utilities.utils import get_partition
+
+    return f"arn:{get_partition(region)}:logs:{region}:{account_id}:log-group:{name}"
+
+
+def logs_key_problem(account_id, region, kms_key_id, group_name):
+    """None when CloudWatch Logs may use the KMS key for the log group; otherwise the error
+    (code, message) it answers."""
+    from moto.kms.models import kms_backends
+
+    group_arn = log_group_arn(account_id, region, group_name)
+    try:
+        key = kms_backends[account_id][region].describe_key(str(kms_key_id))
+    except Exception:
+        return "InvalidParameterException", "The specified KMS Key Id could not be found."
+    if key.key_state != "Enabled":
+        return "InvalidParameterException", f"The specified KMS key {key.arn} is {key.key_state}, not Enabled."
+    # moto leaves KeyUsage unset when CreateKey did not give it (AWS: ENCRYPT_DECRYPT).
+    if key.key_spec != "SYMMETRIC_DEFAULT" or (key.key_usage or "ENCRYPT_DECRYPT") != "ENCRYPT_DECRYPT":
+        return "InvalidParameterException", "CloudWatch Logs supports only symmetric KMS keys."
+    principal = {"Service": [f"logs.{region}.amazonaws.com"]}
+    context = {"kms:EncryptionContext:aws:logs:arn": group_arn}
+    for action in LOGS_KMS_ACTIONS:
+        if iam_policy.decide([key.policy], action, key.arn, context, principal) != iam_policy.ALLOW:
+            return "AccessDeniedException", f"The specified KMS key does not exist or is not allowed to be used with Arn '{group_arn}'"
+    return None
+
+
+def _logs_error(code, message):
+    from moto.logs.exceptions import LogsClientError
+
+    return LogsClientError(code, message)
+
+
+def _patch_logs():
+    from moto.logs.exceptions import InvalidParameterException, ResourceNotFoundException
+    from moto.logs.models import LogsBackend
+    from moto.logs.responses import LogsResponse
+
+    if getattr(LogsBackend, "drpair_logs", False):
+        return
+    LogsBackend.drpair_logs = True
+    create_log_group = LogsBackend.create_log_group
+    delete_log_group = LogsBackend.delete_log_group
+    put_retention_policy = LogsBackend.put_retention_policy
+
+    def create(self, log_group_name, tags, **kwargs):
+        key = kwargs.get("kmsKeyId")
+        if key and log_group_name not in self.groups:
+            problem = logs_key_problem(self.account_id, self.region_name, key, log_group_name)
+            if problem:
+                raise _logs_error(*problem)
+        return create_log_group(self, log_group_name, tags, **kwargs)
+
+    def delete(self, log_group_name):
+        group = self.groups.get(log_group_name)
+        delete_log_group(self, log_group_name)
+        if group is not None:
+            self.tagger.delete_all_tags_for_resource(group.arn)
+
+    def retention(self, log_group_name, retention_in_days):
+        try:
+            days = int(retention_in_days)
+        except (TypeError, ValueError):
+            days = None
+        if days not in RETENTION_DAYS:
+            raise InvalidParameterException(
+                constraint=f"Member must satisfy enum value set: [{', '.join(map(str, RETENTION_DAYS))}]",
+                parameter="retentionInDays",
+                value=retention_in_days,
+            )
+        return put_retention_policy(self, log_group_name, days)
+
+    def group_of(self, operation):
+        name = self._get_param("logGroupName")
+        resource = self._get_param("resourceIdentifier")
+        if bool(name) == bool(resource):
+            raise InvalidParameterException(f"{operation} takes either logGroupName or resourceIdentifier, not both and not neither.")
+        if resource:
+            prefix = log_group_arn(self.current_account, self.region, "")
+            if not resource.startswith(prefix):
+                raise InvalidParameterException(f"The drpair emulator serves {operation} for log groups only, not {resource}.")
+            name = resource[len(prefix):]
+        group = self.logs_backend.groups.get(name)
+        if group is None:
+            raise ResourceNotFoundException()
+        return group
+
+    def associate_kms_key(self):
+        group = group_of(self, "AssociateKmsKey")
+        key = self._get_param("kmsKeyId")
+        problem = logs_key_problem(self.current_account, self.region, key, group.name)
+        if problem:
+            raise _logs_error(*problem)
+        group.kms_key_id = key
+        return ""
+
+    def disassociate_kms_key(self):
+        group_of(self, "DisassociateKmsKey").kms_key_id = None
+        return ""
+
+    LogsBackend.create_log_group = create
+    LogsBackend.delete_log_group = delete
+    LogsBackend.put_retention_policy = retention
+    LogsResponse.associate_kms_key = associate_kms_key
+    LogsResponse.disassociate_kms_key = disassociate_kms_key
+
+
+def _dropped(fn, region, group, reason):
+    timeline.record("lambda.logs.dropped", function=fn.function_name, region=region, log_group=group, reason=reason)
+
+
+def _deliver_logs(fn, region, lines, request_id):
+    """What Lambda does with an invocation's logs: creates the function's log group when it is
+    missing (as the execution role), then writes the lines to a new stream. Never fails the
+    invocation."""
+    try:
+        from moto.logs.models import logs_backends
+
+        account = getattr(fn, "account_id", None) or moto_account()
+        backend = logs_backends[account][region]
+        name = f"/aws/lambda/{fn.function_name}"
+        group_arn = log_group_arn(account, region, name)
+        role = iam_policy.find_role(account, fn.role)
+        if role is None:
+            _dropped(fn, region, name, f"the execution role {fn.role} does not exist")
+            return
+        if name not in backend.groups:
+            if iam_policy.role_decision(role, "logs:CreateLogGroup", group_arn) != iam_policy.ALLOW:
+                _dropped(fn, region, name, f"the execution role may not logs:CreateLogGroup on {group_arn}")
+                return
+            backend.create_log_group(name, {})
+            timeline.record("lambda.logs.group_created", function=fn.function_name, region=region, log_group=name)
+        if not lines:
+            return
+        now = clock.now()
+        stream = time.strftime("%Y/%m/%d", time.gmtime(now)) + "/[$LATEST]" + uuid.uuid4().hex
+        stream_arn = f"{group_arn}:log-stream:{stream}"
+        for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+            if iam_policy.role_decision(role, action, stream_arn) != iam_policy.ALLOW:
+                _dropped(fn, region, name, f"the execution role may not {action} on {stream_arn}")
+                return
+        group = backend.groups[name]
+        if group.kms_key_id:
+            problem = logs_key_problem(account, region, group.kms_key_id, name)
+            if problem:
+                _dropped(fn, region, name, f"CloudWatch Logs cannot use the group's KMS key: {problem[1]}")
+                return
+        group.create_log_stream(stream)
+        millis = int(now * 1000)
+        # The group's own put (moto's backend drops events more than 2 hours ahead of the real
+        # clock, which the modeled clock may be).
+        group.put_log_events(stream, [{"timestamp": millis, "message": line} for line in lines])
+    except Exception:  # the emulator's failure, not the function's
+        print(f"emulator lambda: delivering the logs of {fn.function_name} ({request_id}) failed:\n{traceback.format_exc()}", file=sys.stderr, flush=True)
+
+
 def register(app):
     _patch()
+    _patch_role_propagation()
+    _patch_logs()
     _replenish_async()
     return app

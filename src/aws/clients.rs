@@ -108,6 +108,7 @@ region_clients! {
     autoscaling => aws_sdk_autoscaling,
     backup => aws_sdk_backup,
     cloudwatch => aws_sdk_cloudwatch,
+    logs => aws_sdk_cloudwatchlogs,
     dynamodb => aws_sdk_dynamodb,
     ec2 => aws_sdk_ec2,
     elbv2 => aws_sdk_elasticloadbalancingv2,

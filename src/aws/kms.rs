@@ -4,8 +4,11 @@
 //! A key created just before a crash (no alias yet) is found again by its owner tag and adopted
 //! rather than leaked; a key disabled or scheduled for deletion out of band is revived; a key
 //! policy, when the spec has one, is kept as specified. [`destroy_key`] schedules the deletion
-//! (AWS's shortest window, 7 days) and removes the alias.
+//! (with AWS's longest window, 30 days) and removes the alias, unless an AWS Backup recovery
+//! point is still encrypted with the key ([`recovery_points_using`]): then the key and its alias
+//! are kept, or that backup could never be restored.
 
+use aws_sdk_backup::types::RecoveryPointStatus;
 use aws_sdk_kms::types::{KeyMetadata, KeyState, KeyUsageType, Tag};
 use serde_json::Value;
 
@@ -15,7 +18,11 @@ use crate::aws::tags::{tag_changes, Tags, OWNER_TAG};
 use crate::aws::{AwsError, RegionCtx};
 
 pub const KEY: &str = "KMS key";
-const DELETION_WINDOW_DAYS: i32 = 7;
+/// The waiting period of every key drpair schedules for deletion: AWS's longest (and its
+/// default), 30 days, the most time to notice that something still needs the key and cancel
+/// ("Deleting AWS KMS keys": "When a KMS key is deleted, all data that was encrypted under the
+/// KMS key is unrecoverable"; ScheduleKeyDeletion takes 7 to 30 days).
+pub const DELETION_WINDOW_DAYS: i32 = 30;
 const POLICY_NAME: &str = "default";
 
 /// What a key should be. `tags` must include the owner tag (`drpair:owner` = `owner`).
@@ -368,9 +375,158 @@ pub fn key_drift(region: &str, alias: &str, key: Option<&RegionKey>) -> Vec<Stri
     }
 }
 
-/// Schedules the deletion of the region's key and removes its alias. The key is found through
-/// the alias or, when the alias is already gone, through `known_arn` (from state); it is only
-/// touched when it is tagged as `owner`'s or is the one state records. Idempotent.
+/// The AWS Backup recovery points of the region encrypted with one of `key_arns` (their ARNs),
+/// those being deleted left out. Backups of resources AWS Backup does not fully manage (Aurora,
+/// RDS, DynamoDB without advanced backup, EBS) inherit the source resource's key ("Encryption
+/// for backups in AWS Backup"), so such a recovery point outlives its resource and still needs
+/// the key: scheduling that key's deletion makes the backup unrestorable once the window ends.
+///
+/// `resource_arns` are looked up first (ListRecoveryPointsByResource, cheap and exact); when none
+/// of their recovery points uses the keys, every vault of the region is read
+/// (ListRecoveryPointsByBackupVault), which also finds copies and backups of other resources
+/// encrypted with the keys. A caller not allowed to list backups gets an empty answer and a
+/// warning: the 30-day deletion window is then the only safeguard.
+pub async fn recovery_points_using(
+    rc: &RegionCtx,
+    key_arns: &[&str],
+    resource_arns: &[&str],
+) -> Result<Vec<String>, AwsError> {
+    if key_arns.iter().all(|k| k.is_empty()) {
+        return Ok(Vec::new());
+    }
+    match find_recovery_points(rc, key_arns, resource_arns).await {
+        Err(e) if e.code() == Some("AccessDeniedException") => {
+            tracing::warn!(
+                "cannot tell whether AWS Backup recovery points in {} use {}: {e}",
+                rc.region,
+                key_arns.join(", ")
+            );
+            Ok(Vec::new())
+        }
+        other => other,
+    }
+}
+
+async fn find_recovery_points(
+    rc: &RegionCtx,
+    key_arns: &[&str],
+    resource_arns: &[&str],
+) -> Result<Vec<String>, AwsError> {
+    let backup = rc.backup();
+    let uses = |key: Option<&str>, status: Option<&RecoveryPointStatus>| {
+        key.is_some_and(|k| key_arns.contains(&k)) && status != Some(&RecoveryPointStatus::Deleting)
+    };
+    let mut found = Vec::new();
+    for resource in resource_arns.iter().filter(|a| !a.is_empty()) {
+        let mut token: Option<String> = None;
+        loop {
+            let page = backup
+                .list_recovery_points_by_resource()
+                .resource_arn(*resource)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(api_error(
+                    "listing the recovery points of",
+                    "resource",
+                    resource,
+                    &rc.region,
+                ));
+            let Some(page) = ok_if_not_found(page)? else {
+                break;
+            };
+            found.extend(
+                page.recovery_points()
+                    .iter()
+                    .filter(|p| uses(p.encryption_key_arn(), p.status()))
+                    .filter_map(|p| p.recovery_point_arn().map(str::to_owned)),
+            );
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+    }
+    if !found.is_empty() {
+        return Ok(found);
+    }
+    let mut vaults = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = backup
+            .list_backup_vaults()
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(api_error(
+                "listing",
+                "backup vaults",
+                &rc.region,
+                &rc.region,
+            ))?;
+        vaults.extend(
+            page.backup_vault_list()
+                .iter()
+                .filter(|v| v.number_of_recovery_points() > 0)
+                .filter_map(|v| v.backup_vault_name().map(str::to_owned)),
+        );
+        match page.next_token() {
+            Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+            _ => break,
+        }
+    }
+    for vault in vaults {
+        let mut token: Option<String> = None;
+        loop {
+            let page = backup
+                .list_recovery_points_by_backup_vault()
+                .backup_vault_name(&vault)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(api_error(
+                    "listing the recovery points of",
+                    "backup vault",
+                    &vault,
+                    &rc.region,
+                ));
+            // A vault deleted meanwhile holds nothing.
+            let Some(page) = ok_if_not_found(page)? else {
+                break;
+            };
+            found.extend(
+                page.recovery_points()
+                    .iter()
+                    .filter(|p| uses(p.encryption_key_arn(), p.status()))
+                    .filter_map(|p| p.recovery_point_arn().map(str::to_owned)),
+            );
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// How a kept key's users read in messages: the first recovery point and how many there are.
+pub fn describe_recovery_points(arns: &[String]) -> String {
+    match arns {
+        [] => "no AWS Backup recovery point".to_owned(),
+        [one] => format!("AWS Backup recovery point {one}"),
+        [first, rest @ ..] => format!(
+            "{} AWS Backup recovery points ({first} and {} more)",
+            arns.len(),
+            rest.len()
+        ),
+    }
+}
+
+/// Schedules the deletion of the region's key (30-day window) and removes its alias. The key is
+/// found through the alias or, when the alias is already gone, through `known_arn` (from
+/// state); it is only touched when it is tagged as `owner`'s or is the one state records. A key
+/// that an AWS Backup recovery point of the region is encrypted with is kept, alias and all,
+/// with a warning: deleting it would make that backup unrestorable. Idempotent.
 pub async fn destroy_key(
     rc: &RegionCtx,
     alias: &str,
@@ -396,6 +552,16 @@ pub async fn destroy_key(
             return Ok(());
         }
         if key.state != KeyState::PendingDeletion.as_str() {
+            let users = recovery_points_using(rc, &[key.arn.as_str()], &[]).await?;
+            if !users.is_empty() {
+                tracing::warn!(
+                    "keeping {KEY} {} and {alias} ({}): {} is encrypted with it; schedule its deletion once those backups are no longer needed",
+                    key.arn,
+                    rc.region,
+                    describe_recovery_points(&users)
+                );
+                return Ok(());
+            }
             let scheduled = rc
                 .kms()
                 .schedule_key_deletion()
@@ -431,6 +597,27 @@ pub async fn destroy_key(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deletion_uses_the_longest_window() {
+        assert_eq!(DELETION_WINDOW_DAYS, 30);
+    }
+
+    #[test]
+    fn recovery_points_in_messages() {
+        assert_eq!(
+            describe_recovery_points(&[]),
+            "no AWS Backup recovery point"
+        );
+        assert_eq!(
+            describe_recovery_points(&["arn:a".into()]),
+            "AWS Backup recovery point arn:a"
+        );
+        assert_eq!(
+            describe_recovery_points(&["arn:a".into(), "arn:b".into(), "arn:c".into()]),
+            "3 AWS Backup recovery points (arn:a and 2 more)"
+        );
+    }
 
     #[test]
     fn drift_of_a_key() {

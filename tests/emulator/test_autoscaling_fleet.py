@@ -1,6 +1,8 @@
-"""Auto Scaling instance refreshes and launch template versions with user data."""
+"""Auto Scaling instance refreshes, launch template versions with user data, and launch templates
+whose instance profile IAM has not propagated yet."""
 
 import base64
+import json
 
 import pytest
 from botocore.exceptions import ClientError
@@ -94,3 +96,85 @@ def test_a_version_with_user_data_serves_the_group(fleet):
     version = fleet["ec2"].describe_launch_template_versions(LaunchTemplateId=fleet["template"], Versions=[str(number)])
     data = version["LaunchTemplateVersions"][0]["LaunchTemplateData"]
     assert base64.b64decode(data["UserData"]) == b"#!/bin/sh\necho two\n"
+
+
+# --- instance profiles IAM has not propagated yet ------------------------------------------------
+
+EC2_TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+
+
+def profile(emulator, name):
+    iam = emulator.client("iam")
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(EC2_TRUST))
+    iam.create_instance_profile(InstanceProfileName=name)
+    iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
+    return name
+
+
+def propagated(emulator):
+    seconds = emulator.control("GET", "/_drpair/iam-propagation", expect=200)[1]["seconds"]
+    emulator.control("POST", "/_drpair/clock", {"advance": seconds + 1}, expect=200)
+
+
+def invalid_profile(name):
+    return (
+        f"You must use a valid fully-formed launch template. Value ({name}) for parameter "
+        "iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name"
+    )
+
+
+def test_a_group_waits_for_its_new_instance_profile(emulator, unique):
+    ec2, asg = emulator.client("ec2"), emulator.client("autoscaling")
+    vpc = ec2.create_vpc(CidrBlock="10.61.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.61.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+    emulator.control("DELETE", "/_drpair/iam-propagation/refusals", expect=200)
+    name = profile(emulator, unique)
+    template = ec2.create_launch_template(
+        LaunchTemplateName=unique,
+        LaunchTemplateData={"ImageId": AMI, "InstanceType": "t3.medium", "IamInstanceProfile": {"Name": name}},
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    create = lambda: asg.create_auto_scaling_group(  # noqa: E731
+        AutoScalingGroupName=unique, LaunchTemplate={"LaunchTemplateId": template, "Version": "1"},
+        MinSize=1, MaxSize=2, DesiredCapacity=1, VPCZoneIdentifier=subnet,
+    )
+    with pytest.raises(ClientError) as raised:
+        create()
+    assert error_code(raised) == "ValidationError"
+    assert raised.value.response["Error"]["Message"] == invalid_profile(name)
+    assert asg.describe_auto_scaling_groups(AutoScalingGroupNames=[unique])["AutoScalingGroups"] == []
+    refusals = emulator.control("GET", "/_drpair/iam-propagation", expect=200)[1]["refusals"]
+    assert [(r["service"], r["operation"]) for r in refusals] == [("autoscaling", "CreateAutoScalingGroup")]
+    propagated(emulator)
+    create()
+
+    # A new version with a profile made just now: the update waits for it too.
+    fresh = profile(emulator, unique + "-2")
+    version = ec2.create_launch_template_version(
+        LaunchTemplateId=template, LaunchTemplateData={"ImageId": AMI, "InstanceType": "t3.large", "IamInstanceProfile": {"Name": fresh}}
+    )["LaunchTemplateVersion"]["VersionNumber"]
+    update = lambda: asg.update_auto_scaling_group(  # noqa: E731
+        AutoScalingGroupName=unique, LaunchTemplate={"LaunchTemplateId": template, "Version": str(version)}
+    )
+    with pytest.raises(ClientError) as raised:
+        update()
+    assert raised.value.response["Error"]["Message"] == invalid_profile(fresh)
+    # Changes that do not hand over the template are not held up.
+    asg.update_auto_scaling_group(AutoScalingGroupName=unique, MaxSize=3)
+    propagated(emulator)
+    update()
+
+
+def test_a_template_with_a_missing_profile_is_refused(emulator, unique):
+    ec2, asg = emulator.client("ec2"), emulator.client("autoscaling")
+    vpc = ec2.create_vpc(CidrBlock="10.62.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.62.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+    template = ec2.create_launch_template(
+        LaunchTemplateName=unique,
+        LaunchTemplateData={"ImageId": AMI, "InstanceType": "t3.medium", "IamInstanceProfile": {"Name": unique + "-none"}},
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    with pytest.raises(ClientError) as raised:
+        asg.create_auto_scaling_group(
+            AutoScalingGroupName=unique, LaunchTemplate={"LaunchTemplateId": template, "Version": "$Latest"},
+            MinSize=1, MaxSize=1, VPCZoneIdentifier=subnet,
+        )
+    assert raised.value.response["Error"]["Message"] == invalid_profile(unique + "-none")

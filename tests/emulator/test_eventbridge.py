@@ -109,6 +109,9 @@ def target(emulator, unique):
     """A Lambda function in us-east-2 and the rules created for it (removed afterwards)."""
     iam = emulator.client("iam")
     role = iam.create_role(RoleName=unique, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    # Lambda refuses the role until IAM has propagated it (emulator_ext/iam_propagation.py).
+    seconds = emulator.control("GET", "/_drpair/iam-propagation", expect=200)[1]["seconds"]
+    emulator.control("POST", "/_drpair/clock", {"advance": seconds + 1}, expect=200)
     lam, events = emulator.client("lambda", REGION), emulator.client("events", REGION)
     arn = lam.create_function(FunctionName=unique, Runtime="python3.12", Role=role, Handler="fn.handler", Code={"ZipFile": package()})["FunctionArn"]
     rules = []

@@ -68,8 +68,12 @@ def package(source, name="check.py"):
 
 
 def role(emulator, name):
+    """A new execution role, once IAM has propagated it (Lambda refuses it until then)."""
     document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-    return emulator.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(document))["Role"]["Arn"]
+    arn = emulator.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(document))["Role"]["Arn"]
+    seconds = emulator.control("GET", "/_drpair/iam-propagation", expect=200)[1]["seconds"]
+    emulator.control("POST", "/_drpair/clock", {"advance": seconds + 1}, expect=200)
+    return arn
 
 
 def create(emulator, name, source=CLOCKED, handler="check.handler", region="us-east-2", timeout=30, env=None):

@@ -87,3 +87,115 @@ def test_streams_over_cbor(cbor, unique):
     assert cbor.call("DeleteMetricStream", {"Name": unique}, region="ap-southeast-2")[0] == 200
     status, parsed, _ = cbor.call("GetMetricStream", {"Name": unique}, region="ap-southeast-2")
     assert status == 404 and parsed["Error"]["Code"] == "ResourceNotFoundException"
+
+
+# --- streaming through Firehose into S3 (metric_streams.py + firehose_delivery.py) ------------
+
+import datetime  # noqa: E402
+import json  # noqa: E402
+
+from test_firehose_delivery import advance, destination, trust  # noqa: E402,F401
+
+STREAM_TRUST = trust(service="streams.metrics.cloudwatch.amazonaws.com", external_id=None)
+
+
+def stream_role(emulator, unique, firehose_arn, actions=("firehose:PutRecord", "firehose:PutRecordBatch")):
+    iam = emulator.client("iam")
+    arn = iam.create_role(RoleName=f"{unique}-stream", AssumeRolePolicyDocument=STREAM_TRUST)["Role"]["Arn"]
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": [firehose_arn]}]}
+    iam.put_role_policy(RoleName=f"{unique}-stream", PolicyName="put", PolicyDocument=json.dumps(policy))
+    return arn
+
+
+def modeled_now(emulator):
+    return emulator.control("GET", "/_drpair/clock")[1]["epoch"]
+
+
+def put_points(emulator, namespace, values, name="Lag"):
+    at = datetime.datetime.fromtimestamp(modeled_now(emulator), tz=datetime.timezone.utc)
+    emulator.client("cloudwatch", "us-east-1").put_metric_data(
+        Namespace=namespace,
+        MetricData=[
+            {"MetricName": name, "Dimensions": [{"Name": "Cluster", "Value": "dr"}], "Value": v, "Unit": "Milliseconds", "Timestamp": at}
+            for v in values
+        ],
+    )
+
+
+def streamed_lines(dest):
+    lines = []
+    for key in dest.objects():
+        lines += [json.loads(line) for line in dest.read(key)[1].splitlines()]
+    return lines
+
+
+def publishes(emulator, name):
+    return emulator.control("GET", f"/_drpair/metric-streams/us-east-1/{name}", expect=200)[1]["Publishes"]
+
+
+def test_metric_updates_reach_the_bucket_through_firehose(emulator, unique, destination):
+    dest = destination(interval=60)
+    role = stream_role(emulator, unique, dest.arn)
+    namespace = f"Drpair/{unique}"
+    cw = emulator.client("cloudwatch", "us-east-1")
+    cw.put_metric_stream(Name=unique, FirehoseArn=dest.arn, RoleArn=role, OutputFormat="json", IncludeFilters=[{"Namespace": namespace}])
+    put_points(emulator, namespace, [5, 7])
+    put_points(emulator, f"Drpair/{unique}-other", [1])
+    advance(emulator, 60)
+    assert publishes(emulator, unique)[-1]["outcome"] == "published"
+    assert dest.objects() == [], "Firehose buffers for its interval"
+    advance(emulator, 70)
+    lines = streamed_lines(dest)
+    assert len(lines) == 1, lines
+    line = lines[0]
+    assert line["metric_stream_name"] == unique and line["account_id"] == "123456789012" and line["region"] == "us-east-1"
+    assert line["namespace"] == namespace and line["metric_name"] == "Lag" and line["dimensions"] == {"Cluster": "dr"}
+    assert line["value"] == {"count": 2.0, "sum": 12.0, "max": 7.0, "min": 5.0} and line["unit"] == "Milliseconds"
+    assert line["timestamp"] % 60000 == 0
+    cw.delete_metric_stream(Name=unique)
+
+
+def test_a_stream_role_that_may_not_put_records_streams_nothing(emulator, unique, destination):
+    dest = destination(interval=60)
+    role = stream_role(emulator, unique, dest.arn, actions=("firehose:PutRecord",))
+    namespace = f"Drpair/{unique}"
+    emulator.client("cloudwatch", "us-east-1").put_metric_stream(
+        Name=unique, FirehoseArn=dest.arn, RoleArn=role, OutputFormat="json", IncludeFilters=[{"Namespace": namespace}]
+    )
+    put_points(emulator, namespace, [1])
+    advance(emulator, 60)
+    last = publishes(emulator, unique)[-1]
+    assert last["outcome"] == "failed" and "firehose:PutRecordBatch" in last["error"], last
+    assert dest.state()["Buffered"]["Records"] == 0
+    failed = [e for e in emulator.control("GET", "/_drpair/events?kind=metricstream.failed")[1]["events"] if e["stream"] == unique]
+    assert failed
+    now = modeled_now(emulator)
+    errors = emulator.client("cloudwatch", "us-east-1").get_metric_statistics(
+        Namespace="AWS/CloudWatch/MetricStreams",
+        MetricName="PublishErrorRate",
+        Dimensions=[{"Name": "MetricStreamName", "Value": unique}],
+        StartTime=datetime.datetime.fromtimestamp(now - 600, tz=datetime.timezone.utc),
+        EndTime=datetime.datetime.fromtimestamp(now + 600, tz=datetime.timezone.utc),
+        Period=1200,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    assert errors and errors[0]["Sum"] >= 1
+    emulator.client("cloudwatch", "us-east-1").delete_metric_stream(Name=unique)
+
+
+def test_a_stopped_stream_sends_nothing_and_does_not_backfill(emulator, unique, destination):
+    dest = destination(interval=60)
+    role = stream_role(emulator, unique, dest.arn)
+    namespace = f"Drpair/{unique}"
+    cw = emulator.client("cloudwatch", "us-east-1")
+    cw.put_metric_stream(Name=unique, FirehoseArn=dest.arn, RoleArn=role, OutputFormat="json", IncludeFilters=[{"Namespace": namespace}])
+    cw.stop_metric_streams(Names=[unique])
+    put_points(emulator, namespace, [1])
+    advance(emulator, 60)
+    cw.start_metric_streams(Names=[unique])
+    advance(emulator, 130)
+    assert publishes(emulator, unique) == [] and dest.objects() == []
+    put_points(emulator, namespace, [3])
+    advance(emulator, 130)
+    assert [line["value"]["sum"] for line in streamed_lines(dest)] == [3.0]
+    cw.delete_metric_stream(Name=unique)

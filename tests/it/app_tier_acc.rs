@@ -10,7 +10,7 @@ mod checks;
 use crate::harness::{provider_block, Emulator, Workspace};
 use checks::{
     balancer, check_region, default_template, elb_tags, group, owned_security_groups,
-    region_neutral, running_instances, tag,
+    propagation_refusals, region_neutral, running_instances, tag,
 };
 use serde_json::json;
 
@@ -84,6 +84,15 @@ fn app_tier_lifecycle() {
         region_neutral(templates[0].clone()),
         region_neutral(templates[1].clone()),
         "the templates differ beyond ids"
+    );
+    // The groups were created with instance profiles IAM had just made: Auto Scaling refused
+    // them until they had propagated, and the apply waited.
+    let refusals = propagation_refusals(&emulator);
+    assert!(
+        refusals
+            .iter()
+            .any(|r| r["service"] == "autoscaling" && r["operation"] == "CreateAutoScalingGroup"),
+        "{refusals:?}"
     );
 
     // 2. Plan right after apply is empty.

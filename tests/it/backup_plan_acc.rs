@@ -1,9 +1,12 @@
 //! drpair_backup_plan through the real Terraform CLI against the emulator, as numbered steps:
-//! create and check both regions (vaults encrypted with their region's key, the plan's rule
-//! copying to the DR vault's ARN, the selection, the role with exactly the AWS-managed backup
-//! and restore policies), empty plan, import, in-place update not recreating the plan or the
-//! vaults, the continuous-backup warning, out-of-band deletions repaired, destroy leaving
-//! nothing; and the plan-time errors of bad input.
+//! create and check both regions (vaults encrypted with their region's key, a plan in each
+//! region whose rule copies to the other region's vault, each plan's selection of its region's
+//! resources, the one role with exactly the AWS-managed backup and restore policies), empty
+//! plan, import, in-place update not recreating the plans or the vaults, the DR plan removed and
+//! restored with `dr_resource_arns`, the continuous-backup warning, out-of-band deletions
+//! repaired, backups and copies in both directions, a destroy refused before anything is
+//! deleted while the vaults hold them, `force_destroy` emptying them, destroy leaving nothing
+//! (keys pending deletion for 30 days); and the plan-time errors of bad input.
 
 use crate::harness::{provider_block, Emulator, Workspace};
 use serde_json::{json, Value};
@@ -15,11 +18,13 @@ const ROLE: &str = "drpair-backup-v2-test";
 const ALIAS: &str = "alias/drpair-backup-vault-v2-test";
 const OWNER: &str = "drpair_backup_plan/drpair-backup-plan-v2-test";
 const CLUSTER: &str = "arn:aws:rds:us-east-1:123456789012:cluster:primary-db-cluster-v2-test";
+const DR_CLUSTER: &str = "arn:aws:rds:us-east-2:123456789012:cluster:dr-db-cluster-v2-test";
 const OTHER: &str = "arn:aws:rds:us-east-1:123456789012:cluster:reports-v2-test";
 const REGIONS: [(&str, &str, &str); 2] = [
     ("us-east-1", "primary", "primary"),
     ("us-east-2", "dr", "dr"),
 ];
+const DAY: f64 = 86400.0;
 
 fn config(endpoint: &str, body: &str) -> String {
     format!(
@@ -44,8 +49,18 @@ fn body(arns: &str, schedule: &str, retention: u32, copy: u32, extra: &str) -> S
     )
 }
 
+fn dr_arns() -> String {
+    format!("  dr_resource_arns    = [\"{DR_CLUSTER}\"]\n")
+}
+
 fn base() -> String {
-    body(&format!("\"{CLUSTER}\""), "cron(0 * * * ? *)", 35, 35, "")
+    body(
+        &format!("\"{CLUSTER}\""),
+        "cron(0 * * * ? *)",
+        35,
+        35,
+        &dr_arns(),
+    )
 }
 
 fn vault(emulator: &Emulator, region: &str) -> Option<Value> {
@@ -65,8 +80,8 @@ fn backup_tags(emulator: &Emulator, region: &str, arn: &Value) -> Value {
     emulator.aws_ok("backup", region, "ListTags", &json!({ "ResourceArn": arn }))["Tags"].clone()
 }
 
-fn live_plans(emulator: &Emulator) -> Vec<Value> {
-    let out = emulator.aws_ok("backup", "us-east-1", "ListBackupPlans", &json!({}));
+fn live_plans(emulator: &Emulator, region: &str) -> Vec<Value> {
+    let out = emulator.aws_ok("backup", region, "ListBackupPlans", &json!({}));
     out["BackupPlansList"]
         .as_array()
         .cloned()
@@ -76,10 +91,10 @@ fn live_plans(emulator: &Emulator) -> Vec<Value> {
         .collect()
 }
 
-fn rule(emulator: &Emulator, plan_id: &Value) -> Value {
+fn rule(emulator: &Emulator, region: &str, plan_id: &Value) -> Value {
     let plan = emulator.aws_ok(
         "backup",
-        "us-east-1",
+        region,
         "GetBackupPlan",
         &json!({ "BackupPlanId": plan_id }),
     );
@@ -88,10 +103,10 @@ fn rule(emulator: &Emulator, plan_id: &Value) -> Value {
     rules[0].clone()
 }
 
-fn selection(emulator: &Emulator, plan_id: &Value) -> Value {
+fn selection(emulator: &Emulator, region: &str, plan_id: &Value) -> Value {
     let list = emulator.aws_ok(
         "backup",
-        "us-east-1",
+        region,
         "ListBackupSelections",
         &json!({ "BackupPlanId": plan_id }),
     );
@@ -99,7 +114,7 @@ fn selection(emulator: &Emulator, plan_id: &Value) -> Value {
     assert_eq!(selections.len(), 1, "{list:#}");
     emulator.aws_ok(
         "backup",
-        "us-east-1",
+        region,
         "GetBackupSelection",
         &json!({ "BackupPlanId": plan_id, "SelectionId": selections[0]["SelectionId"] }),
     )
@@ -121,6 +136,7 @@ fn check_everything(
     retention: u32,
     copy: u32,
     arns: &[&str],
+    dr: &[&str],
 ) {
     for (region, role_tag, side) in REGIONS {
         let v = vault(emulator, region).unwrap_or_else(|| panic!("no vault in {region}"));
@@ -143,39 +159,64 @@ fn check_everything(
         assert_eq!(tags["CostCenter"], "payments", "{region}: {tags}");
         assert_eq!(tags["drpair:owner"], OWNER, "{region}: {tags}");
     }
-    let plans = live_plans(emulator);
-    assert_eq!(plans.len(), 1, "{plans:#?}");
-    assert_eq!(plans[0]["BackupPlanId"], state["plan_id"]);
-    let tags = backup_tags(emulator, "us-east-1", &plans[0]["BackupPlanArn"]);
-    assert_eq!(tags["DR-Role"], "primary", "{tags}");
-    assert_eq!(tags["Environment"], "test", "{tags}");
-    let r = rule(emulator, &state["plan_id"]);
-    assert_eq!(r["TargetBackupVaultName"], VAULT);
-    assert_eq!(r["ScheduleExpression"], schedule);
-    assert_eq!(r["Lifecycle"]["DeleteAfterDays"], retention);
-    let copies = r["CopyActions"].as_array().unwrap();
-    assert_eq!(copies.len(), 1, "{r:#}");
-    assert_eq!(
-        copies[0]["DestinationBackupVaultArn"], state["dr"]["vault_arn"],
-        "the copy action targets the DR vault's ARN"
-    );
-    assert!(copies[0]["DestinationBackupVaultArn"]
-        .as_str()
-        .unwrap()
-        .contains(":backup:us-east-2:"));
-    assert_eq!(copies[0]["Lifecycle"]["DeleteAfterDays"], copy);
+    // A plan in each region, backing up that region's resources into its vault and copying
+    // them to the other region's vault.
+    for (region, role_tag, side) in REGIONS {
+        let other = if side == "primary" { "dr" } else { "primary" };
+        let wanted: &[&str] = if side == "primary" { arns } else { dr };
+        let plans = live_plans(emulator, region);
+        if wanted.is_empty() {
+            assert!(
+                plans.is_empty(),
+                "{region}: no plan without resources: {plans:#?}"
+            );
+            assert_eq!(state[side]["plan_id"], "", "{region}");
+            assert_eq!(state[side]["selection_id"], "", "{region}");
+            continue;
+        }
+        assert_eq!(plans.len(), 1, "{region}: {plans:#?}");
+        assert_eq!(plans[0]["BackupPlanId"], state[side]["plan_id"], "{region}");
+        assert_eq!(
+            plans[0]["BackupPlanArn"], state[side]["plan_arn"],
+            "{region}"
+        );
+        assert_eq!(plans[0]["VersionId"], state[side]["version_id"], "{region}");
+        let tags = backup_tags(emulator, region, &plans[0]["BackupPlanArn"]);
+        assert_eq!(tags["DR-Role"], role_tag, "{region}: {tags}");
+        assert_eq!(tags["Environment"], "test", "{region}: {tags}");
+        assert_eq!(tags["CostCenter"], "payments", "{region}: {tags}");
+        assert_eq!(tags["drpair:owner"], OWNER, "{region}: {tags}");
+        let r = rule(emulator, region, &state[side]["plan_id"]);
+        assert_eq!(r["TargetBackupVaultName"], VAULT, "{region}");
+        assert_eq!(r["ScheduleExpression"], schedule, "{region}");
+        assert_eq!(r["Lifecycle"]["DeleteAfterDays"], retention, "{region}");
+        let copies = r["CopyActions"].as_array().unwrap();
+        assert_eq!(copies.len(), 1, "{region}: {r:#}");
+        assert_eq!(
+            copies[0]["DestinationBackupVaultArn"], state[other]["vault_arn"],
+            "{region}: the copy action targets the other region's vault"
+        );
+        assert_eq!(copies[0]["Lifecycle"]["DeleteAfterDays"], copy, "{region}");
 
-    let sel = selection(emulator, &state["plan_id"]);
-    assert_eq!(sel["SelectionId"], state["selection_id"]);
-    let mut resources: Vec<&str> = sel["BackupSelection"]["Resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    resources.sort();
-    assert_eq!(resources, arns);
-    assert_eq!(sel["BackupSelection"]["IamRoleArn"], state["role_arn"]);
+        let sel = selection(emulator, region, &state[side]["plan_id"]);
+        assert_eq!(sel["SelectionId"], state[side]["selection_id"], "{region}");
+        let mut resources: Vec<&str> = sel["BackupSelection"]["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        resources.sort();
+        assert_eq!(resources, wanted, "{region}");
+        assert_eq!(
+            sel["BackupSelection"]["IamRoleArn"], state["role_arn"],
+            "{region}: one role serves both regions"
+        );
+    }
+    // The top-level ids are the primary region's plan's.
+    for key in ["plan_id", "plan_arn", "version_id", "selection_id"] {
+        assert_eq!(state[key], state["primary"][key], "{key}");
+    }
 
     let role = role(emulator).expect("the backup role");
     assert_eq!(role["Arn"], state["role_arn"]);
@@ -233,14 +274,30 @@ fn backup_plan_lifecycle() {
     ws.write_config(&config(&emulator.endpoint, &base()));
     ws.init();
 
-    // 1. Create, then check both regions and the role.
+    // 1. Create, then check both regions and the role. With dr_resource_arns the plan does not
+    //    warn that the DR region is unprotected.
+    let (code, plan) = ws.plan_exit_code();
+    assert_eq!(code, 2, "{plan}");
+    assert!(
+        !plan.combined().contains("The DR region is not backed up"),
+        "{plan}"
+    );
     ws.apply();
     let state = ws.state_resource(ADDR);
     assert_eq!(state["id"], PLAN);
     assert_eq!(state["drift"], json!([]));
     assert_eq!(state["primary"]["vault_name"], VAULT);
     assert_eq!(state["dr"]["vault_name"], VAULT);
-    check_everything(&emulator, &state, "cron(0 * * * ? *)", 35, 35, &[CLUSTER]);
+    assert_ne!(state["dr"]["plan_id"], "", "a plan in the DR region");
+    check_everything(
+        &emulator,
+        &state,
+        "cron(0 * * * ? *)",
+        35,
+        35,
+        &[CLUSTER],
+        &[DR_CLUSTER],
+    );
 
     // 2. Plan right after apply is empty.
     ws.assert_no_changes();
@@ -253,6 +310,7 @@ fn backup_plan_lifecycle() {
         "id",
         "name_prefix",
         "resource_arns",
+        "dr_resource_arns",
         "schedule",
         "retention_days",
         "copy_retention_days",
@@ -272,14 +330,14 @@ fn backup_plan_lifecycle() {
     }
     ws.assert_no_changes();
 
-    // 4. Schedule, retentions, resources and tags change in place: same plan and vaults, a new
-    //    plan version, the selection replaced.
+    // 4. Schedule, retentions, resources and tags change in place: the same plans and vaults, a
+    //    new version of both plans, the primary selection replaced.
     let updated_body = body(
         &format!("\"{CLUSTER}\", \"{OTHER}\""),
         "cron(30 */6 * * ? *)",
         40,
         60,
-        "  tags = { Team = \"sre\" }",
+        &format!("{}  tags = {{ Team = \"sre\" }}", dr_arns()),
     );
     ws.write_config(&config(&emulator.endpoint, &updated_body));
     let (code, plan) = ws.plan_exit_code();
@@ -288,25 +346,82 @@ fn backup_plan_lifecycle() {
     assert!(!plan.stdout.contains("must be replaced"), "{plan}");
     ws.apply();
     let updated = ws.state_resource(ADDR);
-    assert_eq!(
-        updated["plan_id"], state["plan_id"],
-        "the plan must not be recreated"
-    );
-    assert_ne!(
-        updated["version_id"], state["version_id"],
-        "a new plan version"
-    );
     for side in ["primary", "dr"] {
-        assert_eq!(updated[side], state[side], "{side} must not be recreated");
+        for key in ["vault_arn", "kms_key_arn", "plan_id", "plan_arn"] {
+            assert_eq!(
+                updated[side][key], state[side][key],
+                "{side}.{key} must not be recreated"
+            );
+        }
+        assert_ne!(
+            updated[side]["version_id"], state[side]["version_id"],
+            "{side}: a new plan version"
+        );
     }
+    assert_eq!(
+        updated["dr"]["selection_id"], state["dr"]["selection_id"],
+        "the DR selection did not change"
+    );
     let mut both = [CLUSTER, OTHER];
     both.sort();
-    check_everything(&emulator, &updated, "cron(30 */6 * * ? *)", 40, 60, &both);
+    check_everything(
+        &emulator,
+        &updated,
+        "cron(30 */6 * * ? *)",
+        40,
+        60,
+        &both,
+        &[DR_CLUSTER],
+    );
     let tags = backup_tags(&emulator, "us-east-2", &updated["dr"]["vault_arn"]);
     assert_eq!(tags["Team"], "sre", "{tags}");
     ws.assert_no_changes();
 
-    // 5. Continuous backup is planned with a warning that DR copies are snapshots.
+    // 5. Without dr_resource_arns the plan warns that the DR region is not backed up, and the
+    //    DR plan goes (in place); given again, it comes back.
+    let primary_only = body(
+        &format!("\"{CLUSTER}\", \"{OTHER}\""),
+        "cron(30 */6 * * ? *)",
+        40,
+        60,
+        "  tags = { Team = \"sre\" }",
+    );
+    ws.write_config(&config(&emulator.endpoint, &primary_only));
+    let (code, plan) = ws.plan_exit_code();
+    assert_eq!(code, 2, "{plan}");
+    assert!(
+        plan.combined().contains("The DR region is not backed up"),
+        "{plan}"
+    );
+    assert!(plan.stdout.contains("update in-place"), "{plan}");
+    ws.apply();
+    let no_dr = ws.state_resource(ADDR);
+    assert_eq!(no_dr["plan_id"], updated["plan_id"]);
+    check_everything(
+        &emulator,
+        &no_dr,
+        "cron(30 */6 * * ? *)",
+        40,
+        60,
+        &both,
+        &[],
+    );
+    ws.assert_no_changes();
+    ws.write_config(&config(&emulator.endpoint, &updated_body));
+    ws.apply();
+    let updated = ws.state_resource(ADDR);
+    check_everything(
+        &emulator,
+        &updated,
+        "cron(30 */6 * * ? *)",
+        40,
+        60,
+        &both,
+        &[DR_CLUSTER],
+    );
+    ws.assert_no_changes();
+
+    // 6. Continuous backup is planned with a warning that cross-region copies are snapshots.
     ws.write_config(&config(
         &emulator.endpoint,
         &body(
@@ -314,7 +429,10 @@ fn backup_plan_lifecycle() {
             "cron(30 */6 * * ? *)",
             35,
             60,
-            "  continuous_backup = true\n  tags = { Team = \"sre\" }",
+            &format!(
+                "{}  continuous_backup = true\n  tags = {{ Team = \"sre\" }}",
+                dr_arns()
+            ),
         ),
     ));
     let (code, plan) = ws.plan_exit_code();
@@ -326,14 +444,16 @@ fn backup_plan_lifecycle() {
     );
     ws.write_config(&config(&emulator.endpoint, &updated_body));
 
-    // 6. Out of band: the selection deleted, the DR vault deleted, a policy detached from the
-    //    role. Planned as a repair, repaired.
-    emulator.aws_ok(
-        "backup",
-        "us-east-1",
-        "DeleteBackupSelection",
-        &json!({ "BackupPlanId": updated["plan_id"], "SelectionId": updated["selection_id"] }),
-    );
+    // 7. Out of band: both selections deleted, the DR vault deleted, a policy detached from the
+    //    role. Planned as a repair, naming the regions, repaired.
+    for (region, side) in [("us-east-1", "primary"), ("us-east-2", "dr")] {
+        emulator.aws_ok(
+            "backup",
+            region,
+            "DeleteBackupSelection",
+            &json!({ "BackupPlanId": updated[side]["plan_id"], "SelectionId": updated[side]["selection_id"] }),
+        );
+    }
     emulator.aws_ok(
         "backup",
         "us-east-2",
@@ -350,7 +470,8 @@ fn backup_plan_lifecycle() {
     assert_eq!(code, 2, "out-of-band deletions must plan a repair: {plan}");
     for expected in [
         format!("us-east-2: backup vault {VAULT} is missing"),
-        format!("backup plan {PLAN}: selection drpair-selection is missing"),
+        format!("us-east-1: backup plan {PLAN}: selection drpair-selection is missing"),
+        format!("us-east-2: backup plan {PLAN}: selection drpair-selection is missing"),
         format!("IAM role {ROLE}: policy arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores is not attached"),
     ] {
         assert!(plan.stdout.contains(&expected), "expected {expected:?}: {plan}");
@@ -359,19 +480,145 @@ fn backup_plan_lifecycle() {
     let repaired = ws.state_resource(ADDR);
     assert_eq!(repaired["drift"], json!([]));
     assert_eq!(repaired["plan_id"], updated["plan_id"]);
+    assert_eq!(repaired["dr"]["plan_id"], updated["dr"]["plan_id"]);
     assert_eq!(
         repaired["dr"]["vault_arn"], updated["dr"]["vault_arn"],
         "the same deterministic ARN"
     );
-    check_everything(&emulator, &repaired, "cron(30 */6 * * ? *)", 40, 60, &both);
+    check_everything(
+        &emulator,
+        &repaired,
+        "cron(30 */6 * * ? *)",
+        40,
+        60,
+        &both,
+        &[DR_CLUSTER],
+    );
     ws.assert_no_changes();
 
-    // 7. Destroy leaves no vault, plan, role or alias, and keys only as PendingDeletion;
-    //    twice is fine.
+    // 8. Backups in both regions, each copied where its plan's copy action points: a cluster's
+    //    backup keeps the cluster's key, the copy is encrypted with the destination vault's key.
+    for (region, side, arn) in [
+        ("us-east-1", "primary", CLUSTER),
+        ("us-east-2", "dr", DR_CLUSTER),
+    ] {
+        let other = if side == "primary" { "dr" } else { "primary" };
+        let cluster_key = aurora_cluster(&emulator, region, arn);
+        let job = emulator.aws_ok(
+            "backup",
+            region,
+            "StartBackupJob",
+            &json!({ "BackupVaultName": VAULT, "ResourceArn": arn, "IamRoleArn": repaired["role_arn"] }),
+        );
+        let point = emulator.aws_ok(
+            "backup",
+            region,
+            "DescribeRecoveryPoint",
+            &json!({ "BackupVaultName": VAULT, "RecoveryPointArn": job["RecoveryPointArn"] }),
+        );
+        assert_eq!(point["EncryptionKeyArn"], cluster_key, "{region}");
+        let destination = rule(&emulator, region, &repaired[side]["plan_id"])["CopyActions"][0]
+            ["DestinationBackupVaultArn"]
+            .clone();
+        emulator.aws_ok(
+            "backup",
+            region,
+            "StartCopyJob",
+            &json!({
+                "RecoveryPointArn": job["RecoveryPointArn"],
+                "SourceBackupVaultName": VAULT,
+                "DestinationBackupVaultArn": destination,
+                "IamRoleArn": repaired["role_arn"],
+            }),
+        );
+        let other_region = repaired[other]["region"].as_str().unwrap();
+        let copies = emulator.aws_ok(
+            "backup",
+            other_region,
+            "ListRecoveryPointsByBackupVault",
+            &json!({ "BackupVaultName": VAULT, "ByResourceArn": arn }),
+        );
+        let copies = copies["RecoveryPoints"].as_array().unwrap();
+        assert_eq!(copies.len(), 1, "{region} -> {other_region}: {copies:#?}");
+        assert_eq!(
+            copies[0]["EncryptionKeyArn"], repaired[other]["kms_key_arn"],
+            "{region} -> {other_region}: the copy is encrypted with the destination vault's key"
+        );
+    }
+    ws.assert_no_changes();
+
+    // 9. Destroy while the vaults hold backups is refused before anything is deleted: both
+    //    plans, both vaults and both keys stay as they were.
+    let refused = ws.tf(&["destroy", "-auto-approve", "-input=false"]);
+    assert!(!refused.success(), "{refused}");
+    let text = refused
+        .combined()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    for expected in [
+        "us-east-1: 2 recovery points",
+        "us-east-2: 2 recovery points",
+        "Nothing was deleted",
+        "force_destroy = true",
+    ] {
+        assert!(text.contains(expected), "expected {expected:?}: {text}");
+    }
+    assert_eq!(ws.state_addresses(), vec![ADDR.to_string()]);
+    for (region, side) in [("us-east-1", "primary"), ("us-east-2", "dr")] {
+        assert_eq!(
+            live_plans(&emulator, region).len(),
+            1,
+            "{region}: plan kept"
+        );
+        assert_eq!(
+            vault(&emulator, region).expect("vault kept")["NumberOfRecoveryPoints"],
+            2,
+            "{region}"
+        );
+        let key = emulator.aws_ok(
+            "kms",
+            region,
+            "DescribeKey",
+            &json!({ "KeyId": repaired[side]["kms_key_arn"] }),
+        );
+        assert_eq!(key["KeyMetadata"]["KeyState"], "Enabled", "{region}");
+    }
+    // Terraform drops the outputs of a failed destroy; the resource itself needs nothing.
+    let again = ws.apply();
+    assert!(
+        again.stdout.contains("0 added, 0 changed, 0 destroyed"),
+        "{again}"
+    );
+    ws.assert_no_changes();
+
+    // 10. With force_destroy (changed in place, nothing in AWS), destroy empties the vaults and
+    //     leaves no plan, vault, role or alias; the keys only pending deletion, for 30 days.
+    //     Twice is fine.
+    ws.write_config(&config(
+        &emulator.endpoint,
+        &body(
+            &format!("\"{CLUSTER}\", \"{OTHER}\""),
+            "cron(30 */6 * * ? *)",
+            40,
+            60,
+            &format!(
+                "{}  force_destroy = true\n  tags = {{ Team = \"sre\" }}",
+                dr_arns()
+            ),
+        ),
+    ));
+    let (code, plan) = ws.plan_exit_code();
+    assert_eq!(code, 2, "{plan}");
+    assert!(plan.stdout.contains("update in-place"), "{plan}");
+    ws.apply();
     ws.destroy();
-    assert!(live_plans(&emulator).is_empty(), "plan left");
     assert!(role(&emulator).is_none(), "role left");
     for (region, _, _) in REGIONS {
+        assert!(
+            live_plans(&emulator, region).is_empty(),
+            "{region}: plan left"
+        );
         assert!(vault(&emulator, region).is_none(), "{region}: vault left");
         let aliases = emulator.aws_ok("kms", region, "ListAliases", &json!({}));
         assert!(
@@ -388,8 +635,74 @@ fn backup_plan_lifecycle() {
             meta["KeyMetadata"]["KeyState"], "PendingDeletion",
             "{region}"
         );
+        let days = days_until_deletion(&emulator, &meta);
+        assert!(
+            (29.9..=30.1).contains(&days),
+            "{region}: deletion in {days} days, expected 30"
+        );
     }
     ws.destroy();
+}
+
+/// A standalone Aurora PostgreSQL cluster of that ARN, encrypted with a key of its own (the
+/// backup plan's tests need a resource for AWS Backup to back up); returns the key's ARN.
+fn aurora_cluster(emulator: &Emulator, region: &str, arn: &str) -> Value {
+    let key = emulator.aws_ok(
+        "kms",
+        region,
+        "CreateKey",
+        &json!({ "Description": format!("cluster key for {arn}") }),
+    )["KeyMetadata"]["Arn"]
+        .clone();
+    emulator.aws_ok(
+        "rds",
+        region,
+        "CreateDBCluster",
+        &json!({
+            "DBClusterIdentifier": arn.rsplit(':').next().unwrap(),
+            "Engine": "aurora-postgresql",
+            "EngineVersion": "14.9",
+            "MasterUsername": "payments_admin",
+            "MasterUserPassword": "not-a-real-password-1",
+            "StorageEncrypted": true,
+            "KmsKeyId": key,
+        }),
+    );
+    key
+}
+
+/// Days from the emulator's modeled now to a key's DeletionDate (DescribeKey's KeyMetadata).
+pub fn days_until_deletion(emulator: &Emulator, describe_key: &Value) -> f64 {
+    let date = describe_key["KeyMetadata"]["DeletionDate"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no DeletionDate: {describe_key}"));
+    let now =
+        crate::orchestrator_acc::stack::control(emulator, "GET", "/_drpair/clock", &json!({}))
+            ["epoch"]
+            .as_f64()
+            .unwrap();
+    (epoch_of(date) - now) / DAY
+}
+
+/// Seconds since the epoch of boto3's rendering of a UTC timestamp,
+/// `YYYY-MM-DD HH:MM:SS[.ffffff]+00:00`.
+fn epoch_of(text: &str) -> f64 {
+    let field = |range: std::ops::Range<usize>| -> i64 {
+        text.get(range)
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("not a timestamp: {text:?}"))
+    };
+    let (y, m, d) = (field(0..4), field(5..7), field(8..10));
+    let (hh, mm, ss) = (field(11..13), field(14..16), field(17..19));
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    (days * 86400 + hh * 3600 + mm * 60 + ss) as f64
 }
 
 fn state_key(state: &Value, region: &str) -> String {
@@ -456,6 +769,28 @@ fn bad_backup_plan_input_fails_at_plan_naming_the_attribute() {
             "Resource outside the primary region",
             "resource_arns",
         ),
+        (
+            body(
+                &arn,
+                "cron(0 5 * * ? *)",
+                35,
+                35,
+                &format!("  dr_resource_arns    = [\"{CLUSTER}\"]"),
+            ),
+            "Resource outside the DR region",
+            "dr_resource_arns",
+        ),
+        (
+            body(
+                &arn,
+                "cron(0 5 * * ? *)",
+                35,
+                35,
+                "  dr_resource_arns    = []",
+            ),
+            "No DR resources to back up",
+            "dr_resource_arns    = []",
+        ),
     ];
     for (b, summary, source_line) in cases {
         ws.write_config(&config(&emulator.endpoint, &b));
@@ -489,7 +824,11 @@ fn bad_backup_plan_input_fails_at_plan_naming_the_attribute() {
         vault(&emulator, "us-east-1").is_none(),
         "no primary vault was made"
     );
-    assert!(live_plans(&emulator).is_empty(), "no plan was made");
+    assert!(
+        live_plans(&emulator, "us-east-1").is_empty()
+            && live_plans(&emulator, "us-east-2").is_empty(),
+        "no plan was made"
+    );
     assert!(role(&emulator).is_none(), "no role was made");
     assert!(
         vault(&emulator, "us-east-2").is_some(),

@@ -1,21 +1,62 @@
 //! drpair_metric_stream through the real Terraform CLI against the emulator, as numbered
-//! steps: create and check (the metric stream running in the primary region, Firehose next to
-//! it delivering to a bucket in the DR region, the bucket encrypted with the DR key, versioned,
-//! closed and expiring, both roles naming exactly their resources and actions), empty plan,
-//! import, in-place update not recreating anything, the stream stopped and other parts
-//! broken out of band and repaired, destroy emptying the bucket of every version and leaving
-//! nothing; and the plan-time errors of bad input.
+//! steps: create and check both directions (in each region a metric stream running, Firehose
+//! next to it delivering to a bucket in the other region, each bucket encrypted with its
+//! region's key through an S3 Bucket Key, versioned, closed and expiring, all four roles naming
+//! exactly their resources and actions), metric updates of each region delivered as objects
+//! into the other region's bucket, empty plan, import, in-place update not recreating anything,
+//! streams stopped and other parts broken out of band in both directions and repaired, a
+//! Firehose stream deleted and re-created with metrics flowing again, destroy emptying both
+//! buckets and leaving nothing in either region; and the plan-time errors of bad input.
 
-use crate::harness::{provider_block, Emulator, Workspace};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::harness::{provider_block, repo_root, Emulator, Workspace};
 use serde_json::{json, Value};
 
 const ADDR: &str = "drpair_metric_stream.metrics";
 const NAME: &str = "drpair-metrics-v2-test";
-const BUCKET: &str = "drpair-metrics-123456789012-v2-test";
-const STREAM_ROLE: &str = "drpair-metric-stream-v2-test";
-const DELIVERY_ROLE: &str = "drpair-metric-delivery-v2-test";
 const ALIAS: &str = "alias/drpair-metrics-v2-test";
 const OWNER: &str = "drpair_metric_stream/drpair-metrics-v2-test";
+const ACCOUNT: &str = "123456789012";
+/// The modeled seconds after which metrics published now are in the buckets: the streams send
+/// every minute, Firehose buffers for up to 300 s.
+const DELIVERY_SECONDS: u64 = 420;
+
+/// One direction: `source`'s metrics streamed there, kept in a bucket in `dest`.
+struct Direction {
+    side: &'static str,
+    peer: &'static str,
+    source: &'static str,
+    dest: &'static str,
+    bucket: &'static str,
+    stream_role: &'static str,
+    delivery_role: &'static str,
+}
+
+const PRIMARY_METRICS: Direction = Direction {
+    side: "primary",
+    peer: "dr",
+    source: "us-east-1",
+    dest: "us-east-2",
+    bucket: "drpair-metrics-123456789012-v2-test",
+    stream_role: "drpair-metric-stream-v2-test",
+    delivery_role: "drpair-metric-delivery-v2-test",
+};
+
+const DR_METRICS: Direction = Direction {
+    side: "dr",
+    peer: "primary",
+    source: "us-east-2",
+    dest: "us-east-1",
+    bucket: "drpair-dr-metrics-123456789012-v2-test",
+    stream_role: "drpair-dr-metric-stream-v2-test",
+    delivery_role: "drpair-dr-metric-delivery-v2-test",
+};
+
+const DIRECTIONS: [&Direction; 2] = [&PRIMARY_METRICS, &DR_METRICS];
 
 fn config(endpoint: &str, body: &str) -> String {
     format!(
@@ -25,6 +66,7 @@ resource "drpair_metric_stream" "metrics" {{
 }}
 
 output "bucket" {{ value = drpair_metric_stream.metrics.dr_bucket_name }}
+output "primary_bucket" {{ value = drpair_metric_stream.metrics.primary.bucket_name }}
 "#,
         provider_block(endpoint, "default_tags = { CostCenter = \"payments\" }")
     )
@@ -38,42 +80,47 @@ const UPDATED: &str = r#"  namespaces     = ["AWS/RDS", "AWS/ApplicationELB", "A
   retention_days = 30
   tags           = { Team = "sre" }"#;
 
-fn metric_stream(emulator: &Emulator) -> Option<Value> {
+const UPDATED_JSON: &str = r#"  namespaces     = ["AWS/RDS", "AWS/ApplicationELB", "AWS/DynamoDB"]
+  output_format  = "json"
+  retention_days = 30
+  tags           = { Team = "sre" }"#;
+
+fn metric_stream(emulator: &Emulator, region: &str) -> Option<Value> {
     match emulator.aws(
         "cloudwatch",
-        "us-east-1",
+        region,
         "GetMetricStream",
         &json!({ "Name": NAME }),
     ) {
         Ok(v) => Some(v),
         Err(e) if e.code == "ResourceNotFoundException" => None,
-        Err(e) => panic!("GetMetricStream: {e}"),
+        Err(e) => panic!("GetMetricStream in {region}: {e}"),
     }
 }
 
-fn firehose(emulator: &Emulator) -> Option<Value> {
+fn firehose(emulator: &Emulator, region: &str) -> Option<Value> {
     match emulator.aws(
         "firehose",
-        "us-east-1",
+        region,
         "DescribeDeliveryStream",
         &json!({ "DeliveryStreamName": NAME }),
     ) {
         Ok(v) => Some(v["DeliveryStreamDescription"].clone()),
         Err(e) if e.code == "ResourceNotFoundException" => None,
-        Err(e) => panic!("DescribeDeliveryStream: {e}"),
+        Err(e) => panic!("DescribeDeliveryStream in {region}: {e}"),
     }
 }
 
-fn bucket_exists(emulator: &Emulator) -> bool {
+fn bucket_exists(emulator: &Emulator, region: &str, bucket: &str) -> bool {
     match emulator.aws(
         "s3",
-        "us-east-2",
+        region,
         "GetBucketLocation",
-        &json!({ "Bucket": BUCKET }),
+        &json!({ "Bucket": bucket }),
     ) {
         Ok(_) => true,
         Err(e) if e.code == "NoSuchBucket" => false,
-        Err(e) => panic!("GetBucketLocation: {e}"),
+        Err(e) => panic!("GetBucketLocation {bucket}: {e}"),
     }
 }
 
@@ -108,7 +155,7 @@ fn check_role(emulator: &Emulator, name: &str, service: &str, policy: &str, allo
     assert_eq!(trust["Principal"]["Service"], service, "{name}");
     if service == "firehose.amazonaws.com" {
         assert_eq!(
-            trust["Condition"]["StringEquals"]["sts:ExternalId"], "123456789012",
+            trust["Condition"]["StringEquals"]["sts:ExternalId"], ACCOUNT,
             "{name}: only this account's Firehose"
         );
     }
@@ -163,29 +210,30 @@ fn check_role(emulator: &Emulator, name: &str, service: &str, policy: &str, allo
     assert_eq!(tags["DR-Role"], "global", "{name}: {tags}");
 }
 
-/// Everything the state describes exists as it should.
-fn check_everything(
+/// One direction exists as the state describes it.
+fn check_direction(
     emulator: &Emulator,
     state: &Value,
+    d: &Direction,
     namespaces: &[&str],
     format: &str,
     retention: i64,
 ) {
-    let primary_key = state["primary"]["kms_key_arn"].as_str().unwrap();
-    let dr_key = state["dr"]["kms_key_arn"].as_str().unwrap();
-    assert!(primary_key.contains(":kms:us-east-1:"), "{primary_key}");
-    assert!(dr_key.contains(":kms:us-east-2:"), "{dr_key}");
-    for (region, key) in [("us-east-1", primary_key), ("us-east-2", dr_key)] {
-        let meta = emulator.aws_ok("kms", region, "DescribeKey", &json!({ "KeyId": ALIAS }));
-        assert_eq!(meta["KeyMetadata"]["Arn"], key, "{region}");
-    }
+    let side = &state[d.side];
+    let source_key = side["kms_key_arn"].as_str().unwrap();
+    let dest_key = state[d.peer]["kms_key_arn"].as_str().unwrap();
 
-    let stream = metric_stream(emulator).expect("the metric stream");
-    assert_eq!(stream["Arn"], state["stream_arn"]);
-    assert_eq!(stream["State"], "running");
-    assert_eq!(stream["OutputFormat"], format);
-    assert_eq!(stream["FirehoseArn"], state["firehose_arn"]);
-    assert_eq!(stream["RoleArn"], state["stream_role_arn"]);
+    let stream = metric_stream(emulator, d.source)
+        .unwrap_or_else(|| panic!("the metric stream in {}", d.source));
+    assert_eq!(stream["Arn"], side["stream_arn"], "{}", d.source);
+    assert!(stream["Arn"]
+        .as_str()
+        .unwrap()
+        .contains(&format!(":cloudwatch:{}:", d.source)));
+    assert_eq!(stream["State"], "running", "{}", d.source);
+    assert_eq!(stream["OutputFormat"], format, "{}", d.source);
+    assert_eq!(stream["FirehoseArn"], side["firehose_arn"], "{}", d.source);
+    assert_eq!(stream["RoleArn"], side["stream_role_arn"], "{}", d.source);
     let mut got: Vec<&str> = stream["IncludeFilters"]
         .as_array()
         .unwrap()
@@ -195,25 +243,27 @@ fn check_everything(
     got.sort();
     let mut want = namespaces.to_vec();
     want.sort();
-    assert_eq!(got, want);
+    assert_eq!(got, want, "{}", d.source);
     let tags = tags_of(
         &emulator.aws_ok(
             "cloudwatch",
-            "us-east-1",
+            d.source,
             "ListTagsForResource",
             &json!({ "ResourceARN": stream["Arn"] }),
         )["Tags"],
     );
     assert_eq!(tags["Environment"], "test", "{tags}");
-    assert_eq!(tags["DR-Role"], "primary", "{tags}");
+    assert_eq!(tags["DR-Role"], d.side, "{tags}");
     assert_eq!(tags["drpair:owner"], OWNER, "{tags}");
+    assert_eq!(tags["CostCenter"], "payments", "{tags}");
 
-    let fh = firehose(emulator).expect("the Firehose stream");
-    assert_eq!(fh["DeliveryStreamARN"], state["firehose_arn"]);
+    let fh = firehose(emulator, d.source)
+        .unwrap_or_else(|| panic!("the Firehose stream in {}", d.source));
+    assert_eq!(fh["DeliveryStreamARN"], side["firehose_arn"]);
     assert!(fh["DeliveryStreamARN"]
         .as_str()
         .unwrap()
-        .contains(":firehose:us-east-1:"));
+        .contains(&format!(":firehose:{}:", d.source)));
     assert_eq!(fh["DeliveryStreamStatus"], "ACTIVE");
     assert_eq!(
         fh["DeliveryStreamEncryptionConfiguration"]["KeyType"],
@@ -221,59 +271,72 @@ fn check_everything(
     );
     assert_eq!(
         fh["DeliveryStreamEncryptionConfiguration"]["KeyARN"],
-        primary_key
+        source_key
     );
     let dest = &fh["Destinations"][0]["ExtendedS3DestinationDescription"];
-    assert_eq!(dest["BucketARN"], format!("arn:aws:s3:::{BUCKET}"));
-    assert_eq!(dest["RoleARN"], state["firehose_role_arn"]);
+    assert_eq!(dest["BucketARN"], format!("arn:aws:s3:::{}", d.bucket));
+    assert_eq!(dest["RoleARN"], side["firehose_role_arn"]);
     assert_eq!(
-        dest["EncryptionConfiguration"]["KMSEncryptionConfig"]["AWSKMSKeyARN"],
-        dr_key
+        dest["EncryptionConfiguration"]["KMSEncryptionConfig"]["AWSKMSKeyARN"], dest_key,
+        "objects are encrypted with the bucket region's key"
     );
     let tags = tags_of(
         &emulator.aws_ok(
             "firehose",
-            "us-east-1",
+            d.source,
             "ListTagsForDeliveryStream",
             &json!({ "DeliveryStreamName": NAME }),
         )["Tags"],
     );
     assert_eq!(tags["drpair:owner"], OWNER, "{tags}");
+    assert_eq!(tags["DR-Role"], d.side, "{tags}");
 
-    // The bucket is in the DR region, encrypted with the DR key, versioned, closed, expiring.
-    assert_eq!(state["dr_bucket_name"], BUCKET);
+    // The bucket is in the other region, encrypted with that region's key through an S3
+    // Bucket Key, versioned, closed, expiring.
+    assert_eq!(state[d.peer]["bucket_name"], d.bucket);
+    assert_eq!(
+        state[d.peer]["bucket_arn"],
+        format!("arn:aws:s3:::{}", d.bucket)
+    );
     let location = emulator.aws_ok(
         "s3",
-        "us-east-2",
+        d.dest,
         "GetBucketLocation",
-        &json!({ "Bucket": BUCKET }),
+        &json!({ "Bucket": d.bucket }),
     );
-    assert_eq!(
-        location["LocationConstraint"], "us-east-2",
-        "the Firehose bucket is in the DR region"
-    );
+    // S3 answers no constraint for us-east-1.
+    let constraint = location["LocationConstraint"]
+        .as_str()
+        .unwrap_or("us-east-1");
+    assert_eq!(constraint, d.dest, "{} is in the other region", d.bucket);
     let versioning = emulator.aws_ok(
         "s3",
-        "us-east-2",
+        d.dest,
         "GetBucketVersioning",
-        &json!({ "Bucket": BUCKET }),
+        &json!({ "Bucket": d.bucket }),
     );
     assert_eq!(versioning["Status"], "Enabled");
     let sse = emulator.aws_ok(
         "s3",
-        "us-east-2",
+        d.dest,
         "GetBucketEncryption",
-        &json!({ "Bucket": BUCKET }),
+        &json!({ "Bucket": d.bucket }),
     );
-    let default =
-        &sse["ServerSideEncryptionConfiguration"]["Rules"][0]["ApplyServerSideEncryptionByDefault"];
-    assert_eq!(default["SSEAlgorithm"], "aws:kms");
-    assert_eq!(default["KMSMasterKeyID"], dr_key);
+    let rule = &sse["ServerSideEncryptionConfiguration"]["Rules"][0];
+    assert_eq!(
+        rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"],
+        "aws:kms"
+    );
+    assert_eq!(
+        rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"],
+        dest_key
+    );
+    assert_eq!(rule["BucketKeyEnabled"], true);
     let block = emulator.aws_ok(
         "s3",
-        "us-east-2",
+        d.dest,
         "GetPublicAccessBlock",
-        &json!({ "Bucket": BUCKET }),
+        &json!({ "Bucket": d.bucket }),
     );
     assert_eq!(
         block["PublicAccessBlockConfiguration"],
@@ -281,9 +344,9 @@ fn check_everything(
     );
     let lifecycle = emulator.aws_ok(
         "s3",
-        "us-east-2",
+        d.dest,
         "GetBucketLifecycleConfiguration",
-        &json!({ "Bucket": BUCKET }),
+        &json!({ "Bucket": d.bucket }),
     );
     let rule = &lifecycle["Rules"][0];
     assert_eq!(rule["Expiration"]["Days"], retention);
@@ -294,36 +357,212 @@ fn check_everything(
     let tags = tags_of(
         &emulator.aws_ok(
             "s3",
-            "us-east-2",
+            d.dest,
             "GetBucketTagging",
-            &json!({ "Bucket": BUCKET }),
+            &json!({ "Bucket": d.bucket }),
         )["TagSet"],
     );
     assert_eq!(tags["Environment"], "test", "{tags}");
-    assert_eq!(tags["DR-Role"], "dr", "{tags}");
+    assert_eq!(tags["DR-Role"], d.peer, "{tags}");
     assert_eq!(tags["CostCenter"], "payments", "{tags}");
+    assert_eq!(tags["drpair:owner"], OWNER, "{tags}");
 
     // Each role is trusted by one service and names exactly its resources and actions.
-    let firehose_arn = state["firehose_arn"].as_str().unwrap().to_owned();
+    let firehose_arn = side["firehose_arn"].as_str().unwrap().to_owned();
     check_role(
         emulator,
-        STREAM_ROLE,
+        d.stream_role,
         "streams.metrics.cloudwatch.amazonaws.com",
         "put-records-to-firehose",
         &[firehose_arn],
     );
     check_role(
         emulator,
-        DELIVERY_ROLE,
+        d.delivery_role,
         "firehose.amazonaws.com",
         "deliver-to-bucket",
         &[
-            format!("arn:aws:s3:::{BUCKET}"),
-            format!("arn:aws:s3:::{BUCKET}/metrics/*"),
-            format!("arn:aws:s3:::{BUCKET}/errors/*"),
-            dr_key.to_owned(),
+            format!("arn:aws:s3:::{}", d.bucket),
+            format!("arn:aws:s3:::{}/metrics/*", d.bucket),
+            format!("arn:aws:s3:::{}/errors/*", d.bucket),
+            dest_key.to_owned(),
         ],
     );
+    assert_eq!(
+        role(emulator, d.stream_role).unwrap()["Arn"],
+        side["stream_role_arn"]
+    );
+    assert_eq!(
+        role(emulator, d.delivery_role).unwrap()["Arn"],
+        side["firehose_role_arn"]
+    );
+}
+
+/// Everything the state describes exists as it should, in both directions.
+fn check_everything(
+    emulator: &Emulator,
+    state: &Value,
+    namespaces: &[&str],
+    format: &str,
+    retention: i64,
+) {
+    for (region, side) in [("us-east-1", "primary"), ("us-east-2", "dr")] {
+        assert_eq!(state[side]["region"], region);
+        let key = state[side]["kms_key_arn"].as_str().unwrap();
+        assert!(key.contains(&format!(":kms:{region}:")), "{key}");
+        let meta = emulator.aws_ok("kms", region, "DescribeKey", &json!({ "KeyId": ALIAS }));
+        assert_eq!(meta["KeyMetadata"]["Arn"], key, "{region}");
+    }
+    for d in DIRECTIONS {
+        check_direction(emulator, state, d, namespaces, format, retention);
+    }
+    // The top-level attributes are the primary region's stream and the DR bucket.
+    for (top, side, field) in [
+        ("stream_arn", "primary", "stream_arn"),
+        ("firehose_arn", "primary", "firehose_arn"),
+        ("stream_role_arn", "primary", "stream_role_arn"),
+        ("firehose_role_arn", "primary", "firehose_role_arn"),
+        ("dr_bucket_name", "dr", "bucket_name"),
+        ("dr_bucket_arn", "dr", "bucket_arn"),
+    ] {
+        assert_eq!(state[top], state[side][field], "{top}");
+    }
+    assert_eq!(state["dr_bucket_name"], PRIMARY_METRICS.bucket);
+}
+
+/// A request to one of the emulator's control endpoints (`/_drpair/...`); the JSON answer.
+fn control(emulator: &Emulator, method: &str, path: &str, body: &Value) -> Value {
+    let mut stream =
+        TcpStream::connect(("127.0.0.1", emulator.port)).expect("connecting to the emulator");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
+    let body = body.to_string();
+    let request = format!(
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer.split_whitespace().nth(1).unwrap_or_default();
+    assert!(
+        status.starts_with('2'),
+        "{method} {path}: {answer}\n{}",
+        emulator.log()
+    );
+    let json = answer.split("\r\n\r\n").nth(1).unwrap_or("null");
+    serde_json::from_str(json).unwrap_or(Value::Null)
+}
+
+/// A metric update as an AWS service publishes it, in `region`'s CloudWatch, now (modeled).
+fn publish_metric(emulator: &Emulator, region: &str, cluster: &str, value: f64) {
+    control(
+        emulator,
+        "POST",
+        &format!("/_drpair/metrics/{region}"),
+        &json!({
+            "namespace": "AWS/RDS",
+            "name": "AuroraGlobalDBReplicationLag",
+            "dimensions": { "DBClusterIdentifier": cluster },
+            "value": value,
+            "unit": "Milliseconds",
+        }),
+    );
+}
+
+fn advance_clock(emulator: &Emulator, seconds: u64) {
+    control(
+        emulator,
+        "POST",
+        "/_drpair/clock",
+        &json!({ "advance": seconds }),
+    );
+}
+
+/// What Firehose delivered under `metrics/` in a bucket: every object's encryption, and the
+/// metric updates (JSON lines) of all of them, read and gunzipped through boto3.
+fn delivered(emulator: &Emulator, region: &str, bucket: &str) -> (Vec<Value>, Vec<Value>) {
+    const READ: &str = r#"
+import gzip, json, sys
+import boto3
+
+endpoint, region, bucket = sys.argv[1:4]
+s3 = boto3.client("s3", region_name=region, endpoint_url=endpoint,
+                  aws_access_key_id="testing", aws_secret_access_key="testing")
+objects, lines = [], []
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="metrics/"):
+    for item in page.get("Contents", []):
+        got = s3.get_object(Bucket=bucket, Key=item["Key"])
+        body = got["Body"].read()
+        if item["Key"].endswith(".gz"):
+            body = gzip.decompress(body)
+        objects.append({"Key": item["Key"], "ServerSideEncryption": got.get("ServerSideEncryption"),
+                        "SSEKMSKeyId": got.get("SSEKMSKeyId"), "BucketKeyEnabled": got.get("BucketKeyEnabled")})
+        lines += [json.loads(line) for line in body.decode().splitlines() if line]
+print(json.dumps({"objects": objects, "lines": lines}))
+"#;
+    let python = repo_root().join(".venv/bin/python");
+    let out = Command::new(&python)
+        .args(["-c", READ, &emulator.endpoint, region, bucket])
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap_or_else(|e| panic!("could not run {}: {e}", python.display()));
+    assert!(
+        out.status.success(),
+        "reading {bucket}: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        emulator.log()
+    );
+    let answer: Value = serde_json::from_slice(&out.stdout).expect("the reader's JSON");
+    (as_list(&answer["objects"]), as_list(&answer["lines"]))
+}
+
+/// Metric updates published now in each region are delivered, by that region's stream and
+/// Firehose stream, as objects in the other region's bucket, encrypted with that region's key
+/// through the Bucket Key (the emulator refuses the delivery when the Firehose role may not
+/// use the key for the Bucket Key's encryption context).
+fn check_metrics_flow(emulator: &Emulator, state: &Value, marker: &str) {
+    for d in DIRECTIONS {
+        publish_metric(emulator, d.source, &format!("{marker}-{}", d.source), 250.0);
+    }
+    advance_clock(emulator, DELIVERY_SECONDS);
+    for d in DIRECTIONS {
+        let (objects, lines) = delivered(emulator, d.dest, d.bucket);
+        let cluster = format!("{marker}-{}", d.source);
+        let update = lines
+            .iter()
+            .find(|l| l["dimensions"]["DBClusterIdentifier"] == cluster.as_str())
+            .unwrap_or_else(|| {
+                panic!(
+                    "no update of {cluster} in {} ({} objects): {lines:?}\nFirehose: {}\nstream: {}",
+                    d.bucket,
+                    objects.len(),
+                    control(emulator, "GET", &format!("/_drpair/firehose/{}/{NAME}", d.source), &json!({})),
+                    control(emulator, "GET", &format!("/_drpair/metric-streams/{}/{NAME}", d.source), &json!({})),
+                )
+            });
+        assert_eq!(update["metric_stream_name"], NAME);
+        assert_eq!(update["region"], d.source, "{update}");
+        assert_eq!(update["account_id"], ACCOUNT);
+        assert_eq!(update["namespace"], "AWS/RDS");
+        assert_eq!(update["metric_name"], "AuroraGlobalDBReplicationLag");
+        assert_eq!(update["value"]["max"], 250.0);
+        assert_eq!(update["unit"], "Milliseconds");
+        assert!(
+            !lines.iter().any(|l| l["region"] != d.source),
+            "{} holds only {}'s metrics",
+            d.bucket,
+            d.source
+        );
+        let dest_key = &state[d.peer]["kms_key_arn"];
+        for object in &objects {
+            assert!(object["Key"].as_str().unwrap().ends_with(".gz"), "{object}");
+            assert_eq!(object["ServerSideEncryption"], "aws:kms", "{object}");
+            assert_eq!(&object["SSEKMSKeyId"], dest_key, "{object}");
+            assert_eq!(object["BucketKeyEnabled"], true, "{object}");
+        }
+    }
 }
 
 #[test]
@@ -333,12 +572,14 @@ fn metric_stream_lifecycle() {
     ws.write_config(&config(&emulator.endpoint, BASE));
     ws.init();
 
-    // 1. Create, then check everything.
+    // 1. Create, then check everything in both regions.
     let (_, plan) = ws.plan_exit_code();
-    assert!(
-        plan.stdout.contains(BUCKET),
-        "the bucket name is known at plan time: {plan}"
-    );
+    for d in DIRECTIONS {
+        assert!(
+            plan.stdout.contains(d.bucket),
+            "the bucket names are known at plan time: {plan}"
+        );
+    }
     ws.apply();
     let state = ws.state_resource(ADDR);
     assert_eq!(state["id"], NAME);
@@ -351,10 +592,13 @@ fn metric_stream_lifecycle() {
         90,
     );
 
-    // 2. Plan right after apply is empty.
+    // 2. Each region's metrics reach the other region's bucket.
+    check_metrics_flow(&emulator, &state, "created");
+
+    // 3. Plan right after apply is empty.
     ws.assert_no_changes();
 
-    // 3. Import by name into a fresh state gives the same values and an empty plan.
+    // 4. Import by name into a fresh state gives the same values and an empty plan.
     ws.state_rm(ADDR);
     ws.import(ADDR, NAME);
     let imported = ws.state_resource(ADDR);
@@ -379,13 +623,16 @@ fn metric_stream_lifecycle() {
     }
     ws.assert_no_changes();
 
-    // 4. Namespaces, format, retention and tags change in place: nothing is recreated.
+    // 5. Namespaces, format, retention and tags change in place: nothing is recreated.
     ws.write_config(&config(&emulator.endpoint, UPDATED));
     let (code, plan) = ws.plan_exit_code();
     assert_eq!(code, 2, "{plan}");
     assert!(plan.stdout.contains("update in-place"), "{plan}");
     assert!(!plan.stdout.contains("must be replaced"), "{plan}");
-    let created = metric_stream(&emulator).unwrap()["CreationDate"].clone();
+    let created: Vec<Value> = DIRECTIONS
+        .iter()
+        .map(|d| metric_stream(&emulator, d.source).unwrap()["CreationDate"].clone())
+        .collect();
     ws.apply();
     let updated = ws.state_resource(ADDR);
     for key in [
@@ -399,11 +646,14 @@ fn metric_stream_lifecycle() {
     ] {
         assert_eq!(updated[key], state[key], "{key} must not change");
     }
-    assert_eq!(
-        metric_stream(&emulator).unwrap()["CreationDate"],
-        created,
-        "the stream was updated, not recreated"
-    );
+    for (d, created) in DIRECTIONS.iter().zip(&created) {
+        assert_eq!(
+            &metric_stream(&emulator, d.source).unwrap()["CreationDate"],
+            created,
+            "the stream in {} was updated, not recreated",
+            d.source
+        );
+    }
     check_everything(
         &emulator,
         &updated,
@@ -413,32 +663,62 @@ fn metric_stream_lifecycle() {
     );
     ws.assert_no_changes();
 
-    // 5. Out of band: the stream stopped, the bucket's lifecycle removed, the delivery role's
-    //    policy deleted. Planned as a repair, repaired.
-    emulator.aws_ok(
-        "cloudwatch",
-        "us-east-1",
-        "StopMetricStreams",
-        &json!({ "Names": [NAME] }),
-    );
+    // 6. Out of band, in both directions: the streams stopped, a bucket's lifecycle removed,
+    //    the other bucket's Bucket Key turned off, both delivery roles' policies deleted.
+    //    Planned as a repair, repaired.
+    for d in DIRECTIONS {
+        emulator.aws_ok(
+            "cloudwatch",
+            d.source,
+            "StopMetricStreams",
+            &json!({ "Names": [NAME] }),
+        );
+        emulator.aws_ok(
+            "iam",
+            "us-east-1",
+            "DeleteRolePolicy",
+            &json!({ "RoleName": d.delivery_role, "PolicyName": "deliver-to-bucket" }),
+        );
+    }
     emulator.aws_ok(
         "s3",
         "us-east-2",
         "DeleteBucketLifecycle",
-        &json!({ "Bucket": BUCKET }),
+        &json!({ "Bucket": PRIMARY_METRICS.bucket }),
     );
     emulator.aws_ok(
-        "iam",
+        "s3",
         "us-east-1",
-        "DeleteRolePolicy",
-        &json!({ "RoleName": DELIVERY_ROLE, "PolicyName": "deliver-to-bucket" }),
+        "PutBucketEncryption",
+        &json!({
+            "Bucket": DR_METRICS.bucket,
+            "ServerSideEncryptionConfiguration": { "Rules": [{
+                "ApplyServerSideEncryptionByDefault": { "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": updated["primary"]["kms_key_arn"] },
+                "BucketKeyEnabled": false,
+            }]},
+        }),
     );
     let (code, plan) = ws.plan_exit_code();
     assert_eq!(code, 2, "out-of-band changes must plan a repair: {plan}");
     for expected in [
         format!("us-east-1: metric stream {NAME} is stopped, expected running"),
-        format!("us-east-2: bucket {BUCKET} lifecycle rule expire-metrics does not expire objects after 30 days"),
-        format!("IAM role {DELIVERY_ROLE}: inline policy deliver-to-bucket is missing"),
+        format!("us-east-2: metric stream {NAME} is stopped, expected running"),
+        format!(
+            "us-east-2: bucket {} lifecycle rule expire-metrics does not expire objects after 30 days",
+            PRIMARY_METRICS.bucket
+        ),
+        format!(
+            "us-east-1: bucket {} does not use an S3 Bucket Key",
+            DR_METRICS.bucket
+        ),
+        format!(
+            "IAM role {}: inline policy deliver-to-bucket is missing",
+            PRIMARY_METRICS.delivery_role
+        ),
+        format!(
+            "IAM role {}: inline policy deliver-to-bucket is missing",
+            DR_METRICS.delivery_role
+        ),
     ] {
         assert!(plan.stdout.contains(&expected), "expected {expected:?}: {plan}");
     }
@@ -453,72 +733,92 @@ fn metric_stream_lifecycle() {
     );
     ws.assert_no_changes();
 
-    // 6. The Firehose stream deleted out of band: re-created under the same ARN.
+    // 7. The DR region's Firehose stream deleted out of band, and the format back to json: the
+    //    stream is re-created under the same ARN, and metrics flow again in both directions
+    //    through the repaired roles and buckets.
     emulator.aws_ok(
         "firehose",
-        "us-east-1",
+        "us-east-2",
         "DeleteDeliveryStream",
         &json!({ "DeliveryStreamName": NAME }),
     );
+    ws.write_config(&config(&emulator.endpoint, UPDATED_JSON));
     let (code, plan) = ws.plan_exit_code();
     assert_eq!(code, 2, "{plan}");
     assert!(
         plan.stdout
-            .contains(&format!("us-east-1: Firehose stream {NAME} is missing")),
+            .contains(&format!("us-east-2: Firehose stream {NAME} is missing")),
         "{plan}"
     );
     ws.apply();
+    let repaired = ws.state_resource(ADDR);
+    assert_eq!(repaired["dr"], updated["dr"], "same names, same ARNs");
     check_everything(
         &emulator,
-        &updated,
+        &repaired,
         &["AWS/RDS", "AWS/ApplicationELB", "AWS/DynamoDB"],
-        "opentelemetry1.0",
+        "json",
         30,
     );
+    check_metrics_flow(&emulator, &repaired, "repaired");
     ws.assert_no_changes();
 
-    // 7. Destroy empties the bucket of every version and delete marker and leaves nothing;
-    //    twice is fine.
+    // 8. Destroy empties both buckets of every version and delete marker and leaves nothing
+    //    in either region; twice is fine.
     for body in ["one", "two"] {
         emulator.aws_ok(
             "s3",
             "us-east-2",
             "PutObject",
-            &json!({ "Bucket": BUCKET, "Key": "metrics/a.json", "Body": body }),
+            &json!({ "Bucket": PRIMARY_METRICS.bucket, "Key": "metrics/a.json", "Body": body }),
         );
     }
     emulator.aws_ok(
         "s3",
         "us-east-2",
         "DeleteObject",
-        &json!({ "Bucket": BUCKET, "Key": "metrics/a.json" }),
+        &json!({ "Bucket": PRIMARY_METRICS.bucket, "Key": "metrics/a.json" }),
     );
     emulator.aws_ok(
         "s3",
-        "us-east-2",
+        "us-east-1",
         "PutObject",
-        &json!({ "Bucket": BUCKET, "Key": "errors/b.json", "Body": "x" }),
+        &json!({ "Bucket": DR_METRICS.bucket, "Key": "errors/b.json", "Body": "x" }),
     );
-    let versions = emulator.aws_ok(
-        "s3",
-        "us-east-2",
-        "ListObjectVersions",
-        &json!({ "Bucket": BUCKET }),
-    );
-    assert_eq!(
-        versions["Versions"].as_array().unwrap().len(),
-        3,
-        "{versions:#}"
-    );
+    for d in DIRECTIONS {
+        let versions = emulator.aws_ok(
+            "s3",
+            d.dest,
+            "ListObjectVersions",
+            &json!({ "Bucket": d.bucket }),
+        );
+        assert!(
+            !as_list(&versions["Versions"]).is_empty(),
+            "{}: {versions:#}",
+            d.bucket
+        );
+    }
     ws.destroy();
-    assert!(metric_stream(&emulator).is_none(), "metric stream left");
-    assert!(firehose(&emulator).is_none(), "Firehose stream left");
-    assert!(!bucket_exists(&emulator), "bucket left");
-    assert!(role(&emulator, STREAM_ROLE).is_none(), "stream role left");
-    assert!(
-        role(&emulator, DELIVERY_ROLE).is_none(),
-        "delivery role left"
-    );
+    for d in DIRECTIONS {
+        assert!(
+            metric_stream(&emulator, d.source).is_none(),
+            "metric stream left in {}",
+            d.source
+        );
+        assert!(
+            firehose(&emulator, d.source).is_none(),
+            "Firehose stream left in {}",
+            d.source
+        );
+        assert!(
+            !bucket_exists(&emulator, d.dest, d.bucket),
+            "bucket {} left",
+            d.bucket
+        );
+        for name in [d.stream_role, d.delivery_role] {
+            assert!(role(&emulator, name).is_none(), "role {name} left");
+        }
+    }
     for (region, side) in [("us-east-1", "primary"), ("us-east-2", "dr")] {
         let aliases = emulator.aws_ok("kms", region, "ListAliases", &json!({}));
         assert!(
@@ -533,7 +833,7 @@ fn metric_stream_lifecycle() {
             "kms",
             region,
             "DescribeKey",
-            &json!({ "KeyId": updated[side]["kms_key_arn"] }),
+            &json!({ "KeyId": repaired[side]["kms_key_arn"] }),
         );
         assert_eq!(
             meta["KeyMetadata"]["KeyState"], "PendingDeletion",
@@ -583,12 +883,13 @@ fn bad_metric_stream_input_fails_at_plan_naming_the_attribute() {
         );
     }
 
-    // A bucket of that name that drpair does not own is refused before anything is made.
+    // A bucket of a wanted name that drpair does not own (the primary region's, for the DR
+    // region's metrics) is refused before anything is made, in either region.
     emulator.aws_ok(
         "s3",
-        "us-east-2",
+        "us-east-1",
         "CreateBucket",
-        &json!({ "Bucket": BUCKET, "CreateBucketConfiguration": { "LocationConstraint": "us-east-2" } }),
+        &json!({ "Bucket": DR_METRICS.bucket }),
     );
     ws.write_config(&config(&emulator.endpoint, BASE));
     let out = ws.apply_expect_error();
@@ -597,8 +898,18 @@ fn bad_metric_stream_input_fails_at_plan_naming_the_attribute() {
         "expected advice to import: {out}"
     );
     assert!(ws.state_addresses().is_empty(), "nothing may be in state");
-    assert!(metric_stream(&emulator).is_none());
-    assert!(firehose(&emulator).is_none());
-    assert!(role(&emulator, DELIVERY_ROLE).is_none());
-    assert!(bucket_exists(&emulator), "the foreign bucket stays");
+    for d in DIRECTIONS {
+        assert!(metric_stream(&emulator, d.source).is_none());
+        assert!(firehose(&emulator, d.source).is_none());
+        assert!(role(&emulator, d.delivery_role).is_none());
+    }
+    assert!(!bucket_exists(
+        &emulator,
+        "us-east-2",
+        PRIMARY_METRICS.bucket
+    ));
+    assert!(
+        bucket_exists(&emulator, "us-east-1", DR_METRICS.bucket),
+        "the foreign bucket stays"
+    );
 }

@@ -1,10 +1,14 @@
-# AWS Backup for the Aurora cluster: vaults drpair-backup-vault-v2-dev in us-east-1 and
-# us-east-2 (each encrypted with a KMS key of its region), the plan drpair-backup-plan-v2-dev
-# backing up the primary cluster every hour, keeping recovery points 35 days and copying each
-# to the DR vault (kept 35 days there), the selection, and the role AWS Backup assumes (the
-# AWS-managed backup and restore policies only).
+# AWS Backup for the Aurora global database, protecting whichever region writes: vaults
+# drpair-backup-vault-v2-dev in us-east-1 and us-east-2 (each encrypted with a KMS key of its
+# region), and the plan drpair-backup-plan-v2-dev in both regions: in us-east-1 backing up the
+# primary cluster every hour into the primary vault and copying each recovery point to the DR
+# vault; in us-east-2 backing up the DR cluster (the writer after a failover) into the DR vault
+# and copying to the primary vault. Recovery points are kept 35 days, copies 35 days. One IAM
+# role AWS Backup assumes in both regions (the AWS-managed backup and restore policies only).
 #
-# resource_arns usually comes from the database: [drpair_global_database.main.primary.cluster_arn]
+# The ARNs usually come from the database:
+#   resource_arns    = [drpair_global_database.main.primary.cluster_arn]
+#   dr_resource_arns = [drpair_global_database.main.dr.cluster_arn]
 
 terraform {
   required_providers {
@@ -24,16 +28,23 @@ variable "primary_cluster_arn" {
   description = "ARN of the primary Aurora cluster (in the primary region)."
 }
 
+variable "dr_cluster_arn" {
+  type        = string
+  description = "ARN of the DR Aurora cluster (in the DR region)."
+}
+
 resource "drpair_backup_plan" "db" {
   resource_arns       = [var.primary_cluster_arn]
+  dr_resource_arns    = [var.dr_cluster_arn]
   schedule            = "cron(0 * * * ? *)" # AWS cron, UTC; at most hourly
   retention_days      = 35
   copy_retention_days = 35
 
   # Optional:
   # name_prefix       = "drpair"
-  # continuous_backup = false  # true: PITR in the primary; the DR copies are snapshots
-  # force_destroy     = false  # true: destroy deletes the vaults' recovery points
+  # continuous_backup = false  # true: PITR in each region; cross-region copies are snapshots
+  # force_destroy     = false  # true: destroy deletes the vaults' recovery points (else it is
+  #                            # refused, deleting nothing, while the vaults hold any)
   # tags              = { Team = "payments-sre" }
   # timeouts          = { delete = "1h" }
 }
@@ -44,4 +55,8 @@ output "backup_plan_id" {
 
 output "dr_vault_arn" {
   value = drpair_backup_plan.db.dr.vault_arn
+}
+
+output "dr_backup_plan_id" {
+  value = drpair_backup_plan.db.dr.plan_id
 }

@@ -1,8 +1,10 @@
-# The primary region's metrics, kept in the DR region: a CloudWatch metric stream
-# drpair-metrics-v2-dev in us-east-1 (these namespaces only) into a Firehose stream of the same
-# name, delivering to the bucket drpair-metrics-{account}-v2-dev in us-east-2 (SSE-KMS with a
-# us-east-2 key, versioned, public access blocked, objects expiring after retention_days), with
-# two IAM roles that name exactly the Firehose stream, the bucket and the key.
+# Each region's metrics, kept in the other region: in us-east-1 and in us-east-2 a CloudWatch
+# metric stream drpair-metrics-v2-dev (these namespaces only) into a Firehose stream of the same
+# name, delivering to a bucket in the other region: drpair-metrics-{account}-v2-dev in us-east-2
+# (us-east-1's metrics) and drpair-dr-metrics-{account}-v2-dev in us-east-1 (us-east-2's), each
+# SSE-KMS with its region's key through an S3 Bucket Key, versioned, public access blocked,
+# objects expiring after retention_days. Per direction two IAM roles that name exactly the
+# Firehose stream, the bucket and the key.
 
 terraform {
   required_providers {
@@ -28,7 +30,11 @@ resource "drpair_metric_stream" "metrics" {
 }
 
 output "dr_bucket_name" {
-  value = drpair_metric_stream.metrics.dr_bucket_name
+  value = drpair_metric_stream.metrics.dr_bucket_name # us-east-1's metrics, in us-east-2
+}
+
+output "primary_bucket_name" {
+  value = drpair_metric_stream.metrics.primary.bucket_name # us-east-2's metrics, in us-east-1
 }
 
 output "stream_arn" {

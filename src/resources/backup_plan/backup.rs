@@ -1,12 +1,27 @@
 //! The AWS side of `drpair_backup_plan`: a backup vault in each region (encrypted with a
 //! customer-managed KMS key of that region), a backup plan in the primary region whose rule
 //! backs up into the primary vault on a schedule and copies every recovery point to the DR
-//! vault, a selection of the resources to back up, and the IAM role AWS Backup assumes.
+//! vault, the same plan in the DR region (when DR resources are given) backing up into the DR
+//! vault and copying to the primary vault, a selection in each plan, and the IAM role AWS Backup
+//! assumes (IAM is global: one role serves both regions).
 //!
-//! Everything has a deterministic name (`{prefix}-backup-vault-{version}-{env}`,
-//! `{prefix}-backup-plan-{version}-{env}`, `{prefix}-backup-{version}-{env}` for the role) and
-//! carries the owner tag, so a create interrupted at any point is completed by the next
-//! [`ensure`], and [`destroy`] removes whatever exists.
+//! Why a plan per region: a DR stack must keep protecting whichever region writes. After an
+//! Aurora global database failover the writer is the DR cluster, and a plan works in its own
+//! region: its rule names a vault of that region by name (`TargetBackupVaultName`), the backup
+//! is taken there, and only copy actions reach another region ("Creating backup copies across
+//! AWS Regions"). A plan in the primary region alone therefore stops protecting the data when
+//! the DR region takes over, and is gone with the primary region in an outage. Whether AWS Backup can snapshot an Aurora global database's
+//! secondary (read-only) cluster is not stated either way in AWS's documentation (the Aurora
+//! global database limitations and AWS Backup's feature availability list no such
+//! restriction; a secondary has its own cluster volume and automated backups). The design does
+//! not depend on it: the DR plan selects the DR cluster from the start, so its jobs protect the
+//! data whenever that cluster is the writer, and at worst fail (visibly, as AWS Backup job
+//! failures) while it is a secondary whose data the primary plan already protects.
+//!
+//! Everything has a deterministic name (`{prefix}-backup-vault-{version}-{env}` and
+//! `{prefix}-backup-plan-{version}-{env}` in both regions, `{prefix}-backup-{version}-{env}` for
+//! the role) and carries the owner tag, so a create interrupted at any point is completed by the
+//! next [`ensure`], and [`destroy`] removes whatever exists.
 //!
 //! Layout: [`find`] (lookups), [`ensure`] (create, adopt, repair), [`observe`] ([`observe()`]
 //! and [`drift`]) and [`destroy`].
@@ -54,11 +69,16 @@ pub struct BackupSpec {
     pub plan_name: String,
     pub vault_name: String,
     pub role_name: String,
+    /// The primary plan's rule (copies to the DR vault).
     pub rule_name: String,
+    /// The DR plan's rule (copies to the primary vault).
+    pub dr_rule_name: String,
     pub selection_name: String,
     pub environment: String,
-    /// Sorted.
+    /// What the primary plan backs up. Sorted.
     pub resource_arns: Vec<String>,
+    /// What the DR plan backs up; empty: no DR plan. Sorted.
+    pub dr_resource_arns: Vec<String>,
     pub schedule: String,
     pub retention_days: i64,
     pub copy_retention_days: i64,
@@ -136,14 +156,32 @@ impl BackupSpec {
         )
     }
 
-    /// The plan document: one rule into the primary vault, copied to the DR vault.
-    pub fn desired_rule(&self, dr_vault_arn: &str) -> ObservedRule {
+    /// Whether `role`'s region has a plan: the primary always, the DR region when there are DR
+    /// resources to back up.
+    pub fn wants_plan(&self, role: Role) -> bool {
+        !self.resources(role).is_empty()
+    }
+
+    /// What `role`'s plan backs up.
+    pub fn resources(&self, role: Role) -> &[String] {
+        match role {
+            Role::Primary => &self.resource_arns,
+            Role::Dr => &self.dr_resource_arns,
+        }
+    }
+
+    /// The plan document of `role`'s region: one rule into that region's vault, copied to the
+    /// other region's vault (`other_vault_arn`).
+    pub fn desired_rule(&self, role: Role, other_vault_arn: &str) -> ObservedRule {
         ObservedRule {
-            name: self.rule_name.clone(),
+            name: match role {
+                Role::Primary => self.rule_name.clone(),
+                Role::Dr => self.dr_rule_name.clone(),
+            },
             target_vault: self.vault_name.clone(),
             schedule: self.schedule.clone(),
             delete_after_days: Some(self.retention_days),
-            copies: vec![(dr_vault_arn.to_owned(), Some(self.copy_retention_days))],
+            copies: vec![(other_vault_arn.to_owned(), Some(self.copy_retention_days))],
             continuous_backup: self.continuous_backup,
         }
     }
@@ -204,8 +242,12 @@ pub struct ObservedBackup {
     pub dr_vault: Option<ObservedVault>,
     pub primary_key: Option<RegionKey>,
     pub dr_key: Option<RegionKey>,
+    /// The primary region's plan and its selection.
     pub plan: Option<ObservedPlan>,
     pub selection: Option<ObservedSelection>,
+    /// The DR region's plan and its selection.
+    pub dr_plan: Option<ObservedPlan>,
+    pub dr_selection: Option<ObservedSelection>,
     pub role: Option<ObservedRole>,
 }
 
@@ -224,6 +266,20 @@ impl ObservedBackup {
         }
     }
 
+    pub fn plan(&self, role: Role) -> Option<&ObservedPlan> {
+        match role {
+            Role::Primary => self.plan.as_ref(),
+            Role::Dr => self.dr_plan.as_ref(),
+        }
+    }
+
+    pub fn selection(&self, role: Role) -> Option<&ObservedSelection> {
+        match role {
+            Role::Primary => self.selection.as_ref(),
+            Role::Dr => self.dr_selection.as_ref(),
+        }
+    }
+
     pub fn region(&self, role: Role) -> &str {
         match role {
             Role::Primary => &self.primary_region,
@@ -236,6 +292,7 @@ impl ObservedBackup {
         self.primary_vault.is_some()
             || self.dr_vault.is_some()
             || self.plan.is_some()
+            || self.dr_plan.is_some()
             || self.role.is_some()
     }
 }
@@ -260,10 +317,14 @@ mod tests {
             vault_name: "drpair-backup-vault-v2-dev".into(),
             role_name: "drpair-backup-v2-dev".into(),
             rule_name: "drpair-copy-to-dr".into(),
+            dr_rule_name: "drpair-copy-to-primary".into(),
             selection_name: "drpair-selection".into(),
             environment: "dev".into(),
             resource_arns: vec![
                 "arn:aws:rds:us-east-1:123456789012:cluster:primary-db-cluster-v2-dev".into(),
+            ],
+            dr_resource_arns: vec![
+                "arn:aws:rds:us-east-2:123456789012:cluster:dr-db-cluster-v2-dev".into(),
             ],
             schedule: "cron(0 * * * ? *)".into(),
             retention_days: 35,
@@ -296,8 +357,28 @@ mod tests {
             spec().vault_arn(&account, "us-east-2"),
             "arn:aws:backup:us-east-2:123456789012:backup-vault:drpair-backup-vault-v2-dev"
         );
-        let rule = spec().desired_rule("arn:dr");
+        let rule = spec().desired_rule(Role::Primary, "arn:dr");
         assert_eq!(rule.copies, vec![("arn:dr".to_string(), Some(35))]);
         assert_eq!(rule.target_vault, "drpair-backup-vault-v2-dev");
+        assert_eq!(rule.name, "drpair-copy-to-dr");
+    }
+
+    #[test]
+    fn each_region_backs_up_its_own_resources_and_copies_to_the_other() {
+        let s = spec();
+        let dr = s.desired_rule(Role::Dr, "arn:primary");
+        assert_eq!(dr.name, "drpair-copy-to-primary");
+        assert_eq!(
+            dr.target_vault, s.vault_name,
+            "the same vault name in both regions"
+        );
+        assert_eq!(dr.copies, vec![("arn:primary".to_string(), Some(35))]);
+        assert!(s.wants_plan(Role::Primary) && s.wants_plan(Role::Dr));
+        assert_eq!(s.resources(Role::Dr), &s.dr_resource_arns[..]);
+        let primary_only = BackupSpec {
+            dr_resource_arns: Vec::new(),
+            ..spec()
+        };
+        assert!(!primary_only.wants_plan(Role::Dr));
     }
 }

@@ -1,8 +1,9 @@
 //! `drpair_backup_plan`: backup vaults in both regions (each encrypted with a KMS key of its
 //! region), a backup plan in the primary region whose rule backs up `resource_arns` on
 //! `schedule`, keeps recovery points `retention_days`, and copies each to the DR vault where it
-//! is kept `copy_retention_days`, and the IAM role AWS Backup assumes (with the AWS-managed
-//! backup and restore policies).
+//! is kept `copy_retention_days`; the same plan in the DR region for `dr_resource_arns` (the DR
+//! cluster, the writer after a failover), copying to the primary vault; and the IAM role AWS
+//! Backup assumes in both regions (with the AWS-managed backup and restore policies).
 //!
 //! Reads top to bottom: model, schema, validate, plan, create, read, update, delete, import.
 //! The AWS work is in [`backup`], the schedule syntax in [`schedule`], the state mapping in
@@ -41,6 +42,7 @@ pub struct BackupPlanModel {
     pub id: Val<String>,
     pub name_prefix: Val<String>,
     pub resource_arns: Val<Vec<String>>,
+    pub dr_resource_arns: Val<Vec<String>>,
     pub schedule: Val<String>,
     pub retention_days: Val<i64>,
     pub copy_retention_days: Val<i64>,
@@ -65,6 +67,10 @@ pub struct RegionModel {
     pub vault_name: Val<String>,
     pub vault_arn: Val<String>,
     pub kms_key_arn: Val<String>,
+    pub plan_id: Val<String>,
+    pub plan_arn: Val<String>,
+    pub version_id: Val<String>,
+    pub selection_id: Val<String>,
 }
 
 pub struct BackupPlan;
@@ -78,10 +84,14 @@ fn region_attribute(name: &str, what: &str) -> Attribute {
             Attribute::string("vault_name").computed().description("`{name_prefix}-backup-vault-{name_version}-{environment}`, the same name in both regions."),
             Attribute::string("vault_arn").computed().description(format!("ARN of the {what} vault.")),
             Attribute::string("kms_key_arn").computed().description("ARN of the customer-managed KMS key encrypting the vault (alias `alias/{vault name}`)."),
+            Attribute::string("plan_id").computed().description(format!("The {what} region's backup plan's id (empty when that region has no plan: the DR region without `dr_resource_arns`).")),
+            Attribute::string("plan_arn").computed().description(format!("The {what} region's backup plan's ARN (empty without a plan).")),
+            Attribute::string("version_id").computed().description(format!("The {what} region's plan's current version (empty without a plan).")),
+            Attribute::string("selection_id").computed().description(format!("The {what} region's plan's selection (empty without a plan).")),
         ],
     )
     .computed()
-    .description(format!("The {what} region's vault and key."))
+    .description(format!("The {what} region's vault, key and plan."))
 }
 
 fn days(name: &str, what: &str) -> Attribute {
@@ -102,25 +112,26 @@ impl Resource for BackupPlan {
     fn schema(&self) -> Schema {
         Schema::new(
             0,
-            Block::new("AWS Backup for the DR stack: a backup vault `{name_prefix}-backup-vault-{name_version}-{environment}` in the primary and in the DR region, each encrypted with a customer-managed KMS key of its region; a backup plan `{name_prefix}-backup-plan-{name_version}-{environment}` in the primary region whose rule backs up `resource_arns` (e.g. the primary Aurora cluster) on `schedule` into the primary vault, keeps each recovery point `retention_days`, and copies it to the DR vault, kept `copy_retention_days`; the selection; and the IAM role `{name_prefix}-backup-{name_version}-{environment}` AWS Backup assumes, trusted by backup.amazonaws.com only, with the AWS-managed policies AWSBackupServiceRolePolicyForBackup and AWSBackupServiceRolePolicyForRestores. Everything carries `Environment`, `DR-Role`, the provider's `default_tags` and `drpair:owner`; anything deleted or changed outside Terraform shows in `drift` and is repaired by the next apply.")
+            Block::new("AWS Backup for the DR stack, protecting whichever region writes: a backup vault `{name_prefix}-backup-vault-{name_version}-{environment}` in the primary and in the DR region, each encrypted with a customer-managed KMS key of its region; a backup plan `{name_prefix}-backup-plan-{name_version}-{environment}` in the primary region whose rule backs up `resource_arns` (e.g. the primary Aurora cluster) on `schedule` into the primary vault, keeps each recovery point `retention_days`, and copies it to the DR vault, kept `copy_retention_days`; the same plan in the DR region for `dr_resource_arns` (e.g. the DR Aurora cluster, the writer after a failover), backing up into the DR vault and copying to the primary vault; a selection in each plan; and the IAM role `{name_prefix}-backup-{name_version}-{environment}` AWS Backup assumes in both regions, trusted by backup.amazonaws.com only, with the AWS-managed policies AWSBackupServiceRolePolicyForBackup and AWSBackupServiceRolePolicyForRestores. Everything carries `Environment`, `DR-Role`, the provider's `default_tags` and `drpair:owner`; anything deleted or changed outside Terraform shows in `drift` and is repaired by the next apply. Aurora backups are encrypted with the cluster's own KMS key (AWS Backup does not fully manage Aurora), their cross-region copies with the destination vault's key; `drpair_global_database` keeps its keys on destroy while recovery points use them.")
                 .attr(Attribute::string("id").computed().description("The plan name, `{name_prefix}-backup-plan-{name_version}-{environment}`; the import id."))
                 .attr(Attribute::string("name_prefix").default(Value::String(DEFAULT_PREFIX.into())).requires_replace().description("Start of the vault, plan and role names: 1-24 lowercase letters, digits or hyphens (default `drpair`). Changing it replaces everything."))
-                .attr(Attribute::new("resource_arns", Type::Set(Box::new(Type::String))).required().description("ARNs of the resources to back up, in the primary region (e.g. `drpair_global_database.main.primary.cluster_arn`). Changed in place (the selection is replaced)."))
+                .attr(Attribute::new("resource_arns", Type::Set(Box::new(Type::String))).required().description("ARNs of the resources the primary region's plan backs up, in the primary region (e.g. `drpair_global_database.main.primary.cluster_arn`). Changed in place (the selection is replaced)."))
+                .attr(Attribute::new("dr_resource_arns", Type::Set(Box::new(Type::String))).optional().description("ARNs of the resources the DR region's plan backs up, in the DR region (e.g. `drpair_global_database.main.dr.cluster_arn`), so that after a failover the new writer is backed up too and copied back to the primary vault. Without it there is no DR plan (the plan warns: the DR cluster is then not backed up after a failover). An Aurora global database's secondary cluster is selected from the start; its jobs protect the data whenever it is the writer. Changed in place."))
                 .attr(Attribute::string("schedule").default(Value::String(DEFAULT_SCHEDULE.into())).description("When backups run: an AWS cron expression in UTC, `cron(minutes hours day-of-month month day-of-week year)`, at most hourly (default `cron(0 5 ? * * *)`, daily at 05:00). Checked at plan time; AWS Backup does not take rate() expressions."))
-                .attr(days("retention_days", "Days each recovery point is kept in the primary vault"))
-                .attr(days("copy_retention_days", "Days each copy is kept in the DR vault"))
-                .attr(Attribute::bool("continuous_backup").default(Value::Bool(false)).description("Continuous backup (point-in-time restore within `retention_days`, at most 35) in the primary region. Its cross-region copies are snapshots: the DR region gets no point-in-time restore, which the plan warns about."))
-                .attr(Attribute::bool("force_destroy").default(Value::Bool(false)).description("Delete the vaults' recovery points on destroy. Without it, destroying a vault that holds recovery points fails and nothing is lost."))
-                .attr(Attribute::string("plan_id").computed().description("The backup plan's id."))
-                .attr(Attribute::string("plan_arn").computed().description("The backup plan's ARN."))
-                .attr(Attribute::string("version_id").computed().description("The plan's current version; every change of the rule makes a new one."))
-                .attr(Attribute::string("role_arn").computed().description("ARN of the IAM role AWS Backup assumes."))
-                .attr(Attribute::string("selection_id").computed().description("The plan's selection of `resource_arns`."))
+                .attr(days("retention_days", "Days each recovery point is kept in the vault of the region it was taken in"))
+                .attr(days("copy_retention_days", "Days each copy is kept in the other region's vault"))
+                .attr(Attribute::bool("continuous_backup").default(Value::Bool(false)).description("Continuous backup (point-in-time restore within `retention_days`, at most 35) by both regions' plans. Cross-region copies are snapshots: the other region gets no point-in-time restore, which the plan warns about."))
+                .attr(Attribute::bool("force_destroy").default(Value::Bool(false)).description("Delete the vaults' recovery points on destroy (as `aws_backup_vault`'s `force_destroy` does); this cannot be undone. Without it, a destroy while either vault holds recovery points is refused before anything is deleted: AWS deletes only empty vaults, and the vaults' KMS keys, which encrypt the copies, are kept with them."))
+                .attr(Attribute::string("plan_id").computed().description("The primary region's backup plan's id (the DR region's: `dr.plan_id`)."))
+                .attr(Attribute::string("plan_arn").computed().description("The primary region's backup plan's ARN."))
+                .attr(Attribute::string("version_id").computed().description("The primary region's plan's current version; every change of the rule makes a new one (in both regions' plans)."))
+                .attr(Attribute::string("role_arn").computed().description("ARN of the IAM role AWS Backup assumes in both regions."))
+                .attr(Attribute::string("selection_id").computed().description("The primary region's plan's selection of `resource_arns`."))
                 .attr(Attribute::string_map("tags").optional().description("Tags for the vaults, keys, plan and role, on top of the provider's `default_tags`."))
                 .attr(Attribute::string_map("tags_all").computed().volatile().description("All tags of the plan except those drpair manages: `default_tags` merged with `tags`."))
                 .attr(region_attribute("primary", "primary"))
                 .attr(region_attribute("dr", "DR"))
-                .attr(Attribute::string_list("drift").computed().description("Differences found outside Terraform at the last refresh (a deleted vault, selection or role, a changed rule, a disabled key). A non-empty list plans a repair; apply restores what is missing and leaves it empty."))
+                .attr(Attribute::string_list("drift").computed().description("Differences found outside Terraform at the last refresh (a deleted vault, plan, selection or role, a changed rule, a disabled key), each naming its region. A non-empty list plans a repair; apply restores what is missing and leaves it empty."))
                 .attr(timeouts::attribute("create 30m, update 30m, delete 30m")),
         )
     }
@@ -135,6 +146,16 @@ impl Resource for BackupPlan {
             for arn in arns {
                 if arn.splitn(6, ':').count() != 6 || !arn.starts_with("arn:") {
                     diags.error_at(root.attr("resource_arns"), "Invalid resource ARN", format!("{arn:?} is not an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE)."));
+                }
+            }
+        }
+        if let Val::Known(arns) = &config.dr_resource_arns {
+            if arns.is_empty() {
+                diags.error_at(root.attr("dr_resource_arns"), "No DR resources to back up", "dr_resource_arns is empty; list the DR resources to back up (such as drpair_global_database.main.dr.cluster_arn), or omit it to have no DR plan.");
+            }
+            for arn in arns {
+                if arn.splitn(6, ':').count() != 6 || !arn.starts_with("arn:") {
+                    diags.error_at(root.attr("dr_resource_arns"), "Invalid resource ARN", format!("{arn:?} is not an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE)."));
                 }
             }
         }
@@ -197,9 +218,26 @@ impl Resource for BackupPlan {
             for arn in arns {
                 let region = arn.split(':').nth(3).unwrap_or_default();
                 if !region.is_empty() && region != primary {
-                    diags.error_at(root.attr("resource_arns"), "Resource outside the primary region", format!("{arn} is in {region}; the backup plan runs in the primary region ({primary}) and can only back up resources there. Its copies go to the DR region by themselves."));
+                    diags.error_at(root.attr("resource_arns"), "Resource outside the primary region", format!("{arn} is in {region}; the primary region's backup plan runs in {primary} and can only back up resources there. Its copies go to the DR region by themselves; list DR resources in dr_resource_arns."));
                 }
             }
+        }
+        match &planned.dr_resource_arns {
+            Val::Known(arns) => {
+                let dr = &client.aws.dr.region;
+                for arn in arns {
+                    let region = arn.split(':').nth(3).unwrap_or_default();
+                    if !region.is_empty() && region != dr {
+                        diags.error_at(root.attr("dr_resource_arns"), "Resource outside the DR region", format!("{arn} is in {region}; the DR region's backup plan runs in {dr} and can only back up resources there. List primary resources in resource_arns."));
+                    }
+                }
+            }
+            Val::Null => diags.warning_at(
+                root.attr("dr_resource_arns"),
+                "The DR region is not backed up",
+                format!("Without dr_resource_arns there is no backup plan in the DR region ({}): after a failover the writer there is not backed up (the primary region's plan backs up only the primary region's cluster, no longer the writer, and stops with that region in an outage). Set dr_resource_arns = [drpair_global_database.main.dr.cluster_arn].", client.aws.dr.region),
+            ),
+            Val::Unknown => {}
         }
         let repair = prior.is_some_and(|p| p.drift.known().is_some_and(|d| !d.is_empty()));
         let rule_changed = prior.is_some_and(|p| {
@@ -209,6 +247,8 @@ impl Resource for BackupPlan {
                 || p.continuous_backup != planned.continuous_backup
         });
         let selection_changed = prior.is_some_and(|p| p.resource_arns != planned.resource_arns);
+        let dr_selection_changed =
+            prior.is_some_and(|p| p.dr_resource_arns != planned.dr_resource_arns);
         if repair {
             planned.plan_id = Val::Unknown;
             planned.plan_arn = Val::Unknown;
@@ -232,11 +272,47 @@ impl Resource for BackupPlan {
                 Some(Val::Known(s)) if !s.is_empty() && !repair => Val::Known(s.clone()),
                 _ => Val::Unknown,
             };
+            let (plan_id, plan_arn, version_id, selection_id) = match role {
+                // The primary region's plan is the top-level one.
+                Role::Primary => (
+                    planned.plan_id.clone(),
+                    planned.plan_arn.clone(),
+                    planned.version_id.clone(),
+                    planned.selection_id.clone(),
+                ),
+                Role::Dr => match &planned.dr_resource_arns {
+                    Val::Unknown => (Val::Unknown, Val::Unknown, Val::Unknown, Val::Unknown),
+                    Val::Known(arns) if !arns.is_empty() => {
+                        let had = |v: Option<&Val<String>>, changed: bool| {
+                            if changed {
+                                Val::Unknown
+                            } else {
+                                keep(v)
+                            }
+                        };
+                        (
+                            had(prior_side.map(|s| &s.plan_id), false),
+                            had(prior_side.map(|s| &s.plan_arn), false),
+                            had(prior_side.map(|s| &s.version_id), rule_changed),
+                            had(prior_side.map(|s| &s.selection_id), dr_selection_changed),
+                        )
+                    }
+                    // No DR plan.
+                    _ => {
+                        let none = || Val::Known(String::new());
+                        (none(), none(), none(), none())
+                    }
+                },
+            };
             *side_mut(&mut planned, role) = Val::Known(RegionModel {
                 region: Val::Known(client.aws.region(role).region.clone()),
                 vault_name: Val::Known(vault.clone()),
                 vault_arn: keep(prior_side.map(|s| &s.vault_arn)),
                 kms_key_arn: keep(prior_side.map(|s| &s.kms_key_arn)),
+                plan_id,
+                plan_arn,
+                version_id,
+                selection_id,
             });
         }
         if prior.is_none() || repair {

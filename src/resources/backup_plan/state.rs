@@ -36,6 +36,7 @@ pub(super) fn names_only(client: &DrClient, m: &BackupPlanModel) -> Option<Backu
         vault_name: client.versioned_name(&format!("{prefix}-backup-vault")),
         role_name: client.versioned_name(&format!("{prefix}-backup")),
         rule_name: format!("{prefix}-copy-to-dr"),
+        dr_rule_name: format!("{prefix}-copy-to-primary"),
         selection_name: format!("{prefix}-selection"),
         environment: client.environment.clone(),
         default_tags: client.default_tags.clone(),
@@ -54,8 +55,16 @@ pub(super) fn spec(client: &DrClient, m: &BackupPlanModel) -> Option<BackupSpec>
     let mut resource_arns = m.resource_arns.known()?.clone();
     resource_arns.sort();
     resource_arns.dedup();
+    let mut dr_resource_arns = match &m.dr_resource_arns {
+        Val::Known(arns) => arns.clone(),
+        Val::Null => Vec::new(),
+        Val::Unknown => return None,
+    };
+    dr_resource_arns.sort();
+    dr_resource_arns.dedup();
     Some(BackupSpec {
         resource_arns,
+        dr_resource_arns,
         schedule: match &m.schedule {
             Val::Known(s) => s.trim().to_owned(),
             Val::Null => DEFAULT_SCHEDULE.to_owned(),
@@ -127,6 +136,10 @@ pub(super) fn empty_state(client: &DrClient, planned: BackupPlanModel) -> Backup
             vault_name: Val::Known(vault.clone()),
             vault_arn: Val::Known(String::new()),
             kms_key_arn: Val::Known(String::new()),
+            plan_id: Val::Known(String::new()),
+            plan_arn: Val::Known(String::new()),
+            version_id: Val::Known(String::new()),
+            selection_id: Val::Known(String::new()),
         })
     };
     let empty = || Val::Known(String::new());
@@ -152,15 +165,20 @@ pub(super) fn from_observed(
     drift: Vec<String>,
 ) -> BackupPlanModel {
     let names = names_only(client, base).unwrap_or_default();
+    let text = |v: Option<&str>| Val::Known(v.unwrap_or_default().to_owned());
     let side = |role: Role| {
+        let plan = o.plan(role);
         Val::Known(RegionModel {
             region: Val::Known(o.region(role).to_owned()),
             vault_name: Val::Known(names.vault_name.clone()),
             vault_arn: Val::Known(o.vault(role).map(|v| v.arn.clone()).unwrap_or_default()),
             kms_key_arn: Val::Known(o.key(role).map(|k| k.arn.clone()).unwrap_or_default()),
+            plan_id: text(plan.map(|p| p.id.as_str())),
+            plan_arn: text(plan.map(|p| p.arn.as_str())),
+            version_id: text(plan.map(|p| p.version_id.as_str())),
+            selection_id: text(o.selection(role).map(|s| s.id.as_str())),
         })
     };
-    let text = |v: Option<&str>| Val::Known(v.unwrap_or_default().to_owned());
     let mut m = base.clone();
     m.id = Val::Known(names.plan_name.clone());
     m.name_prefix = Val::Known(prefix(base).unwrap_or_else(|| DEFAULT_PREFIX.to_owned()));
@@ -222,6 +240,11 @@ pub(super) fn imported(
             .map(|s| s.resources.clone())
             .unwrap_or_default(),
     );
+    // No DR plan (or one selecting nothing) reads as no dr_resource_arns.
+    m.dr_resource_arns = match o.dr_selection.as_ref().map(|s| s.resources.clone()) {
+        Some(arns) if !arns.is_empty() => Val::Known(arns),
+        _ => Val::Null,
+    };
     m.force_destroy = Val::Known(false);
     let own: Tags = o
         .plan

@@ -112,19 +112,30 @@ pub(super) async fn converge(
 
 /// The state of a create that failed before anything readable existed.
 pub(super) fn empty_state(client: &DrClient, planned: MetricStreamModel) -> MetricStreamModel {
+    let empty = || Val::Known(String::new());
+    let known_or_empty = |v: &Val<String>| if v.is_known() { v.clone() } else { empty() };
     let side = |role: Role| {
+        let planned_side = match role {
+            Role::Primary => planned.primary.known().cloned(),
+            Role::Dr => planned.dr.known().cloned(),
+        }
+        .unwrap_or_default();
         Val::Known(RegionModel {
             region: Val::Known(client.aws.region(role).region.clone()),
-            kms_key_arn: Val::Known(String::new()),
+            kms_key_arn: empty(),
+            stream_arn: empty(),
+            firehose_arn: empty(),
+            stream_role_arn: empty(),
+            firehose_role_arn: empty(),
+            bucket_name: known_or_empty(&planned_side.bucket_name),
+            bucket_arn: known_or_empty(&planned_side.bucket_arn),
         })
     };
-    let empty = || Val::Known(String::new());
-    let known_or_empty = |v: Val<String>| if v.is_known() { v } else { empty() };
     MetricStreamModel {
         stream_arn: empty(),
         firehose_arn: empty(),
-        dr_bucket_name: known_or_empty(planned.dr_bucket_name.clone()),
-        dr_bucket_arn: known_or_empty(planned.dr_bucket_arn.clone()),
+        dr_bucket_name: known_or_empty(&planned.dr_bucket_name),
+        dr_bucket_arn: known_or_empty(&planned.dr_bucket_arn),
         stream_role_arn: empty(),
         firehose_role_arn: empty(),
         primary: side(Role::Primary),
@@ -141,6 +152,23 @@ fn unmanaged(tags: &Tags) -> Tags {
         .collect()
 }
 
+/// What was built in `role`'s region: its key, the stream of its metrics with their Firehose
+/// stream and roles, and the bucket keeping the other region's metrics.
+fn side_from_observed(names: &StreamSpec, o: &ObservedMetrics, role: Role) -> RegionModel {
+    let known = |v: Option<&str>| Val::Known(v.unwrap_or_default().to_owned());
+    let d = o.direction(role);
+    RegionModel {
+        region: Val::Known(o.region(role).to_owned()),
+        kms_key_arn: known(o.key(role).map(|k| k.arn.as_str())),
+        stream_arn: known(d.stream.as_ref().map(|s| s.arn.as_str())),
+        firehose_arn: known(d.firehose.as_ref().map(|f| f.arn.as_str())),
+        stream_role_arn: known(d.stream_role.as_ref().map(|r| r.arn.as_str())),
+        firehose_role_arn: known(d.delivery_role.as_ref().map(|r| r.arn.as_str())),
+        bucket_name: Val::Known(names.bucket_name(&o.account, role.peer())),
+        bucket_arn: Val::Known(names.bucket_arn(&o.account, role.peer())),
+    }
+}
+
 /// State from what exists. The inputs are kept from `base` (prior state or plan); names and
 /// ARNs come from AWS, or from the deterministic names where AWS has nothing (yet).
 pub(super) fn from_observed(
@@ -150,12 +178,10 @@ pub(super) fn from_observed(
     drift: Vec<String>,
 ) -> MetricStreamModel {
     let names = names_only(client, base).unwrap_or_default();
-    let side = |role: Role| {
-        Val::Known(RegionModel {
-            region: Val::Known(o.region(role).to_owned()),
-            kms_key_arn: Val::Known(o.key(role).map(|k| k.arn.clone()).unwrap_or_default()),
-        })
-    };
+    let (primary, dr) = (
+        side_from_observed(&names, o, Role::Primary),
+        side_from_observed(&names, o, Role::Dr),
+    );
     let mut m = base.clone();
     m.id = Val::Known(names.name.clone());
     m.name_prefix = Val::Known(names.prefix.clone());
@@ -165,62 +191,48 @@ pub(super) fn from_observed(
     if !m.retention_days.is_known() {
         m.retention_days = Val::Known(DEFAULT_RETENTION_DAYS);
     }
-    m.stream_arn = Val::Known(o.stream.as_ref().map(|s| s.arn.clone()).unwrap_or_default());
-    m.firehose_arn = Val::Known(
-        o.firehose
-            .as_ref()
-            .map(|f| f.arn.clone())
-            .unwrap_or_default(),
-    );
-    m.dr_bucket_name = Val::Known(names.bucket_name(&o.account));
-    m.dr_bucket_arn = Val::Known(names.bucket_arn(&o.account));
-    m.stream_role_arn = Val::Known(
-        o.stream_role
-            .as_ref()
-            .map(|r| r.arn.clone())
-            .unwrap_or_default(),
-    );
-    m.firehose_role_arn = Val::Known(
-        o.delivery_role
-            .as_ref()
-            .map(|r| r.arn.clone())
-            .unwrap_or_default(),
-    );
+    // The top-level attributes repeat the primary's stream and the DR bucket.
+    m.stream_arn = primary.stream_arn.clone();
+    m.firehose_arn = primary.firehose_arn.clone();
+    m.stream_role_arn = primary.stream_role_arn.clone();
+    m.firehose_role_arn = primary.firehose_role_arn.clone();
+    m.dr_bucket_name = dr.bucket_name.clone();
+    m.dr_bucket_arn = dr.bucket_arn.clone();
     m.tags = match &base.tags {
         Val::Known(_) => base.tags.clone(),
         _ => Val::Null,
     };
-    m.tags_all = match &o.stream {
+    m.tags_all = match o.primary.stream.as_ref().or(o.dr.stream.as_ref()) {
         Some(s) => Val::Known(unmanaged(&s.tags)),
         None => base.tags_all.clone(),
     };
-    m.primary = side(Role::Primary);
-    m.dr = side(Role::Dr);
+    m.primary = Val::Known(primary);
+    m.dr = Val::Known(dr);
     m.drift = Val::Known(drift);
     m
 }
 
-/// State for `terraform import`: the inputs are what the stream and the bucket have.
+/// State for `terraform import`: the inputs are what the streams and the buckets have (the
+/// primary's first).
 pub(super) fn imported(
     client: &DrClient,
     seed: &MetricStreamModel,
     o: &ObservedMetrics,
 ) -> MetricStreamModel {
     let mut m = seed.clone();
-    if let Some(s) = &o.stream {
+    let stream = o.primary.stream.as_ref().or(o.dr.stream.as_ref());
+    if let Some(s) = stream {
         m.namespaces = Val::Known(s.namespaces.clone());
         m.output_format = Val::Known(s.output_format.clone());
     }
     m.retention_days = Val::Known(
-        o.bucket
-            .as_ref()
-            .and_then(|b| b.expiration)
-            .and_then(|(days, _)| days)
+        [&o.primary.bucket, &o.dr.bucket]
+            .into_iter()
+            .flatten()
+            .find_map(|b| b.expiration.and_then(|(days, _)| days))
             .map_or(DEFAULT_RETENTION_DAYS, i64::from),
     );
-    let own: Tags = o
-        .stream
-        .as_ref()
+    let own: Tags = stream
         .map(|s| {
             user_tags(&s.tags, &client.default_tags)
                 .into_iter()

@@ -1,14 +1,21 @@
-//! The AWS side of `drpair_metric_stream`: a CloudWatch metric stream in the primary region
-//! (filtered to the namespaces), a Kinesis Data Firehose stream next to it (server-side
-//! encrypted with a primary-region KMS key) delivering to an S3 bucket in the DR region
-//! (SSE-KMS with a DR-region key, versioned, public access blocked, objects expiring), and the
-//! two IAM roles: one CloudWatch assumes to put records into exactly that Firehose stream, one
-//! Firehose assumes to write into exactly that bucket with exactly that key.
+//! The AWS side of `drpair_metric_stream`: each region's metrics kept in the other region, so
+//! whichever region writes after a failover still has its metrics kept away from it. Per
+//! direction (named by its *source*, the region whose metrics it carries): a CloudWatch metric
+//! stream in the source region (filtered to the namespaces), a Kinesis Data Firehose stream next
+//! to it (server-side encrypted with the source region's KMS key) delivering to an S3 bucket in
+//! the other region (SSE-KMS with that region's key and an S3 Bucket Key, versioned, public
+//! access blocked, objects expiring), and two IAM roles: one CloudWatch assumes to put records
+//! into exactly that Firehose stream, one Firehose assumes to write into exactly that bucket
+//! with exactly that key. One KMS key per region serves both the region's Firehose stream and
+//! its bucket.
 //!
-//! Names are deterministic (`{prefix}-metrics-{version}-{env}` for the streams,
-//! `{prefix}-metrics-{account}-{version}-{env}` for the bucket) and everything carries the
-//! owner tag, so a create interrupted at any point is completed by the next [`ensure`], and
-//! [`destroy`] removes whatever exists, the bucket emptied of every object version first.
+//! Names are deterministic: the metric stream and the Firehose stream are
+//! `{prefix}-metrics-{version}-{env}` in both regions (regional names); the global ones of the
+//! primary's direction are `{prefix}-metrics-{account}-{version}-{env}` (bucket, in the DR
+//! region), `{prefix}-metric-stream-…` and `{prefix}-metric-delivery-…` (roles), those of the DR
+//! region's direction the same with `{prefix}-dr-` in front. Everything carries the owner tag, so
+//! a create interrupted at any point is completed by the next [`ensure`], and [`destroy`]
+//! removes whatever exists, the buckets emptied of every object version first.
 //!
 //! Layout: [`bucket`], [`firehose`], [`cloudwatch`] (one AWS object each: find, ensure,
 //! delete), [`observe`] ([`observe()`] and [`drift`]), [`ensure`] and [`destroy`].
@@ -87,29 +94,33 @@ impl StreamSpec {
         format!("alias/{}", self.name)
     }
 
-    /// `{prefix}-metrics-{account}-{version}-{env}`: S3 names are global, the account makes
-    /// this one unique.
-    pub fn bucket_name(&self, account: &Account) -> String {
+    /// The bucket in `source.peer()` that keeps `source`'s metrics:
+    /// `{prefix}-metrics-{account}-{version}-{env}` (the primary's, in the DR region) or
+    /// `{prefix}-dr-metrics-…` (the DR region's, in the primary). S3 names are global, the
+    /// account makes them unique.
+    pub fn bucket_name(&self, account: &Account, source: Role) -> String {
         bucket_name(
             &self.prefix,
             &account.id,
             &self.name_version,
             &self.environment,
+            source,
         )
     }
 
-    pub fn stream_role_name(&self) -> String {
+    /// The role CloudWatch assumes to stream `source`'s metrics.
+    pub fn stream_role_name(&self, source: Role) -> String {
         format!(
             "{}-metric-stream-{}-{}",
-            self.prefix, self.name_version, self.environment
+            global_prefix(&self.prefix, source),
+            self.name_version,
+            self.environment
         )
     }
 
-    pub fn delivery_role_name(&self) -> String {
-        format!(
-            "{}-metric-delivery-{}-{}",
-            self.prefix, self.name_version, self.environment
-        )
+    /// The role Firehose assumes to deliver `source`'s metrics.
+    pub fn delivery_role_name(&self, source: Role) -> String {
+        delivery_role_name(&self.prefix, &self.name_version, &self.environment, source)
     }
 
     pub fn firehose_arn(&self, account: &Account, region: &str) -> String {
@@ -119,11 +130,11 @@ impl StreamSpec {
         )
     }
 
-    pub fn bucket_arn(&self, account: &Account) -> String {
+    pub fn bucket_arn(&self, account: &Account, source: Role) -> String {
         format!(
             "arn:{}:s3:::{}",
             account.partition,
-            self.bucket_name(account)
+            self.bucket_name(account, source)
         )
     }
 
@@ -140,11 +151,14 @@ impl StreamSpec {
         )
     }
 
+    /// The region's key: it encrypts the region's Firehose stream and the bucket there that
+    /// keeps the other region's metrics.
     pub fn key_spec(&self, role: Role, region: &str) -> KeySpec {
-        let what = match role {
-            Role::Primary => format!("Firehose stream {}", self.name),
-            Role::Dr => format!("metrics bucket of {}", self.name),
-        };
+        let what = format!(
+            "Firehose stream {} and of the bucket of the {} region's metrics",
+            self.name,
+            role.peer().label()
+        );
         KeySpec {
             alias: self.key_alias(),
             owner: self.owner(),
@@ -162,14 +176,14 @@ impl StreamSpec {
         }
     }
 
-    /// The role CloudWatch assumes to stream: it may put records into this Firehose stream
-    /// and nothing else.
-    pub fn stream_role(&self, account: &Account, primary_region: &str) -> RoleSpec {
-        let firehose = self.firehose_arn(account, primary_region);
+    /// The role CloudWatch assumes to stream `source`'s metrics: it may put records into the
+    /// Firehose stream of `source_region` and nothing else.
+    pub fn stream_role(&self, account: &Account, source: Role, source_region: &str) -> RoleSpec {
+        let firehose = self.firehose_arn(account, source_region);
+        let name = self.stream_role_name(source);
         RoleSpec {
-            name: self.stream_role_name(),
             description: format!(
-                "Assumed by CloudWatch metric stream {} to put records into its Firehose stream, managed by {}",
+                "Assumed by CloudWatch metric stream {} in {source_region} to put records into its Firehose stream, managed by {}",
                 self.name,
                 self.owner()
             ),
@@ -184,33 +198,48 @@ impl StreamSpec {
                     &[firehose],
                 )]),
             )]),
-            tags: self.tags(GLOBAL_ROLE, part::STREAM_ROLE, &self.stream_role_name()),
+            tags: self.tags(GLOBAL_ROLE, part::STREAM_ROLE, &name),
             owner: self.owner(),
+            name,
         }
     }
 
-    /// The role Firehose assumes to deliver: it may write objects into this bucket, encrypted
-    /// with this key through S3 in the DR region, and nothing else.
-    pub fn delivery_role(&self, account: &Account, dr_region: &str, dr_key_arn: &str) -> RoleSpec {
-        let bucket = self.bucket_arn(account);
+    /// The role Firehose assumes to deliver `source`'s metrics: it may write objects into the
+    /// bucket in `dest_region`, encrypted with that region's key through S3 there, and nothing
+    /// else.
+    ///
+    /// The bucket uses an S3 Bucket Key, so S3 asks KMS with the *bucket* ARN as encryption
+    /// context (`aws:s3:arn`), not the object's: "When an S3 Bucket Key is enabled for the source
+    /// or destination bucket, the encryption context will be the bucket Amazon Resource Name (ARN)
+    /// and not the object ARN … You need to update your IAM policies to use the bucket ARN for the
+    /// encryption context" (Amazon S3 User Guide, "Configuring your bucket to use an S3 Bucket
+    /// Key with SSE-KMS for new objects"). A condition on object ARNs, as in Firehose's own
+    /// example policy for buckets without a Bucket Key, would refuse every delivery.
+    pub fn delivery_role(
+        &self,
+        account: &Account,
+        source: Role,
+        dest_region: &str,
+        dest_key_arn: &str,
+    ) -> RoleSpec {
+        let bucket = self.bucket_arn(account, source);
+        let name = self.delivery_role_name(source);
         let mut kms = allow(
             "EncryptObjectsWithTheBucketKey",
             &["kms:GenerateDataKey", "kms:Decrypt"],
-            &[dr_key_arn.to_owned()],
+            &[dest_key_arn.to_owned()],
         );
         kms["Condition"] = json!({
-            "StringEquals": { "kms:ViaService": format!("s3.{dr_region}.amazonaws.com") },
-            "StringLike": { "kms:EncryptionContext:aws:s3:arn": format!("{bucket}/{OBJECT_PREFIX}*") },
+            "StringEquals": {
+                "kms:ViaService": format!("s3.{dest_region}.amazonaws.com"),
+                "kms:EncryptionContext:aws:s3:arn": bucket,
+            },
         });
-        let mut kms_errors = kms.clone();
-        kms_errors["Sid"] = json!("EncryptErrorObjectsWithTheBucketKey");
-        kms_errors["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"] =
-            json!(format!("{bucket}/{ERROR_PREFIX}*"));
         RoleSpec {
-            name: self.delivery_role_name(),
             description: format!(
-                "Assumed by Firehose stream {} to deliver into its bucket in {dr_region}, managed by {}",
+                "Assumed by Firehose stream {} to deliver {} metrics into its bucket in {dest_region}, managed by {}",
                 self.name,
+                source.label(),
                 self.owner()
             ),
             trust_policy: firehose_trust_policy(account),
@@ -229,11 +258,11 @@ impl StreamSpec {
                         &[bucket],
                     ),
                     kms,
-                    kms_errors,
                 ]),
             )]),
-            tags: self.tags(GLOBAL_ROLE, part::DELIVERY_ROLE, &self.delivery_role_name()),
+            tags: self.tags(GLOBAL_ROLE, part::DELIVERY_ROLE, &name),
             owner: self.owner(),
+            name,
         }
     }
 }
@@ -250,8 +279,38 @@ pub fn owner_tag_value(name: &str) -> String {
     format!("{OWNER_KIND}/{name}")
 }
 
-pub fn bucket_name(prefix: &str, account: &str, name_version: &str, environment: &str) -> String {
-    format!("{prefix}-metrics-{account}-{name_version}-{environment}")
+/// The start of the global names (bucket, roles) of `source`'s direction: the prefix, or
+/// `{prefix}-dr` for the DR region's metrics.
+fn global_prefix(prefix: &str, source: Role) -> String {
+    match source {
+        Role::Primary => prefix.to_owned(),
+        Role::Dr => format!("{prefix}-dr"),
+    }
+}
+
+pub fn bucket_name(
+    prefix: &str,
+    account: &str,
+    name_version: &str,
+    environment: &str,
+    source: Role,
+) -> String {
+    format!(
+        "{}-metrics-{account}-{name_version}-{environment}",
+        global_prefix(prefix, source)
+    )
+}
+
+pub fn delivery_role_name(
+    prefix: &str,
+    name_version: &str,
+    environment: &str,
+    source: Role,
+) -> String {
+    format!(
+        "{}-metric-delivery-{name_version}-{environment}",
+        global_prefix(prefix, source)
+    )
 }
 
 /// The DR bucket as S3 has it.
@@ -263,6 +322,9 @@ pub struct ObservedBucket {
     pub versioning: String,
     pub sse_algorithm: String,
     pub sse_key: Option<String>,
+    /// The default encryption uses an S3 Bucket Key (the delivery role's KMS permission
+    /// depends on it: see [`StreamSpec::delivery_role`]).
+    pub bucket_key_enabled: bool,
     /// All four public-access blocks on.
     pub public_access_blocked: bool,
     /// The expiry rule: current-object days and noncurrent-version days.
@@ -300,6 +362,28 @@ pub struct ObservedStream {
     pub tags: Tags,
 }
 
+/// What exists of one direction (named by its source region).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ObservedDirection {
+    /// The bucket in the other region.
+    pub bucket: Option<ObservedBucket>,
+    /// The Firehose stream and the metric stream in the source region.
+    pub firehose: Option<ObservedFirehose>,
+    pub stream: Option<ObservedStream>,
+    pub stream_role: Option<ObservedRole>,
+    pub delivery_role: Option<ObservedRole>,
+}
+
+impl ObservedDirection {
+    pub fn exists(&self) -> bool {
+        self.bucket.is_some()
+            || self.firehose.is_some()
+            || self.stream.is_some()
+            || self.stream_role.is_some()
+            || self.delivery_role.is_some()
+    }
+}
+
 /// What exists in both regions.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ObservedMetrics {
@@ -308,11 +392,10 @@ pub struct ObservedMetrics {
     pub dr_region: String,
     pub primary_key: Option<RegionKey>,
     pub dr_key: Option<RegionKey>,
-    pub bucket: Option<ObservedBucket>,
-    pub firehose: Option<ObservedFirehose>,
-    pub stream: Option<ObservedStream>,
-    pub stream_role: Option<ObservedRole>,
-    pub delivery_role: Option<ObservedRole>,
+    /// The primary region's metrics, kept in the DR region.
+    pub primary: ObservedDirection,
+    /// The DR region's metrics, kept in the primary region.
+    pub dr: ObservedDirection,
 }
 
 impl ObservedMetrics {
@@ -330,13 +413,17 @@ impl ObservedMetrics {
         }
     }
 
+    /// The direction carrying `source`'s metrics.
+    pub fn direction(&self, source: Role) -> &ObservedDirection {
+        match source {
+            Role::Primary => &self.primary,
+            Role::Dr => &self.dr,
+        }
+    }
+
     /// Whether anything of the resource exists.
     pub fn exists(&self) -> bool {
-        self.bucket.is_some()
-            || self.firehose.is_some()
-            || self.stream.is_some()
-            || self.stream_role.is_some()
-            || self.delivery_role.is_some()
+        self.primary.exists() || self.dr.exists()
     }
 }
 
@@ -369,60 +456,108 @@ pub(super) mod tests {
     fn names() {
         let s = spec();
         assert_eq!(
-            s.bucket_name(&account()),
+            s.bucket_name(&account(), Role::Primary),
             "drpair-metrics-123456789012-v2-dev"
         );
-        assert_eq!(s.stream_role_name(), "drpair-metric-stream-v2-dev");
-        assert_eq!(s.delivery_role_name(), "drpair-metric-delivery-v2-dev");
         assert_eq!(
-            s.firehose_arn(&account(), "us-east-1"),
-            "arn:aws:firehose:us-east-1:123456789012:deliverystream/drpair-metrics-v2-dev"
+            s.bucket_name(&account(), Role::Dr),
+            "drpair-dr-metrics-123456789012-v2-dev"
+        );
+        assert_eq!(
+            s.stream_role_name(Role::Primary),
+            "drpair-metric-stream-v2-dev"
+        );
+        assert_eq!(
+            s.stream_role_name(Role::Dr),
+            "drpair-dr-metric-stream-v2-dev"
+        );
+        assert_eq!(
+            s.delivery_role_name(Role::Primary),
+            "drpair-metric-delivery-v2-dev"
+        );
+        assert_eq!(
+            s.delivery_role_name(Role::Dr),
+            "drpair-dr-metric-delivery-v2-dev"
+        );
+        assert_eq!(
+            s.firehose_arn(&account(), "us-east-2"),
+            "arn:aws:firehose:us-east-2:123456789012:deliverystream/drpair-metrics-v2-dev"
         );
     }
 
     #[test]
     fn roles_name_exactly_their_resources() {
         let s = spec();
-        let stream = s.stream_role(&account(), "us-east-1");
-        let doc = &stream.inline_policies[STREAM_POLICY];
-        assert!(wildcard_actions(doc).is_empty());
-        assert_eq!(
-            doc["Statement"][0]["Resource"][0],
-            "arn:aws:firehose:us-east-1:123456789012:deliverystream/drpair-metrics-v2-dev"
-        );
-        assert_eq!(
-            stream.trust_policy["Statement"][0]["Principal"]["Service"],
-            "streams.metrics.cloudwatch.amazonaws.com"
-        );
-        let firehose_trust = &s.delivery_role(&account(), "us-east-2", "k").trust_policy;
-        assert_eq!(
-            firehose_trust["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"],
-            "123456789012"
-        );
+        for (source, source_region, dest_region) in [
+            (Role::Primary, "us-east-1", "us-east-2"),
+            (Role::Dr, "us-east-2", "us-east-1"),
+        ] {
+            let stream = s.stream_role(&account(), source, source_region);
+            let doc = &stream.inline_policies[STREAM_POLICY];
+            assert!(wildcard_actions(doc).is_empty());
+            assert_eq!(
+                doc["Statement"][0]["Resource"][0],
+                format!(
+                    "arn:aws:firehose:{source_region}:123456789012:deliverystream/drpair-metrics-v2-dev"
+                )
+            );
+            assert_eq!(
+                stream.trust_policy["Statement"][0]["Principal"]["Service"],
+                "streams.metrics.cloudwatch.amazonaws.com"
+            );
+            let key = format!("arn:aws:kms:{dest_region}:123456789012:key/k");
+            let delivery = s.delivery_role(&account(), source, dest_region, &key);
+            assert_eq!(
+                delivery.trust_policy["Statement"][0]["Condition"]["StringEquals"]
+                    ["sts:ExternalId"],
+                "123456789012"
+            );
+            let doc = &delivery.inline_policies[DELIVERY_POLICY];
+            assert!(wildcard_actions(doc).is_empty());
+            let bucket = s.bucket_name(&account(), source);
+            let resources: Vec<String> = doc["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|st| st["Resource"].as_array().unwrap().clone())
+                .map(|r| r.as_str().unwrap().to_owned())
+                .collect();
+            assert!(
+                resources
+                    .iter()
+                    .all(|r| r.starts_with(&format!("arn:aws:s3:::{bucket}")) || *r == key),
+                "{resources:?}"
+            );
+            assert!(!resources.iter().any(|r| r == "*"));
+        }
+    }
+
+    /// The bucket uses an S3 Bucket Key: S3 asks KMS with the bucket ARN as encryption context,
+    /// so that (not object ARNs) is what the delivery role may use the key for, through S3 in
+    /// the bucket's region only.
+    #[test]
+    fn the_delivery_role_may_use_the_key_for_the_bucket_key_context() {
+        let s = spec();
         let delivery = s.delivery_role(
             &account(),
-            "us-east-2",
-            "arn:aws:kms:us-east-2:123456789012:key/k",
+            Role::Dr,
+            "us-east-1",
+            "arn:aws:kms:us-east-1:123456789012:key/k",
         );
         let doc = &delivery.inline_policies[DELIVERY_POLICY];
-        assert!(wildcard_actions(doc).is_empty());
-        let resources: Vec<String> = doc["Statement"]
+        let kms = doc["Statement"]
             .as_array()
             .unwrap()
             .iter()
-            .flat_map(|st| st["Resource"].as_array().unwrap().clone())
-            .map(|r| r.as_str().unwrap().to_owned())
-            .collect();
-        assert!(
-            resources
-                .iter()
-                .all(|r| r.contains("drpair-metrics-123456789012-v2-dev") || r.ends_with("key/k")),
-            "{resources:?}"
-        );
-        assert!(!resources.iter().any(|r| r == "*"));
+            .find(|st| st["Sid"] == "EncryptObjectsWithTheBucketKey")
+            .expect("the KMS statement");
         assert_eq!(
-            doc["Statement"][2]["Condition"]["StringEquals"]["kms:ViaService"],
-            "s3.us-east-2.amazonaws.com"
+            kms["Condition"],
+            json!({ "StringEquals": {
+                "kms:ViaService": "s3.us-east-1.amazonaws.com",
+                "kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::drpair-dr-metrics-123456789012-v2-dev",
+            }})
         );
+        assert_eq!(doc["Statement"].as_array().unwrap().len(), 3);
     }
 }

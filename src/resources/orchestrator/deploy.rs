@@ -1,6 +1,7 @@
 //! The AWS side of `drpair_failover_orchestrator`, all in the DR region (IAM is global): what
 //! should exist ([`Spec`]: names, the functions' environment, the IAM policies, the EventBridge
-//! rules) and, in the submodules, finding, ensuring, observing and destroying it.
+//! rules, the functions' log groups and their KMS key) and, in the submodules, finding,
+//! ensuring, observing and destroying it.
 //!
 //! Every object has a deterministic name derived from the provider's `name_version` and
 //! `environment`, and carries the owner tag, so an interrupted apply is completed by the next
@@ -9,6 +10,7 @@
 pub mod destroy;
 pub mod ensure;
 pub mod functions;
+pub mod logs;
 pub mod observe;
 pub mod parts;
 pub mod policy;
@@ -57,6 +59,8 @@ pub struct Names {
     pub alarm_rule: String,
     pub probe_rule: String,
     pub table: String,
+    /// The alias of the KMS key encrypting the functions' log groups.
+    pub logs_key_alias: String,
 }
 
 impl Names {
@@ -73,6 +77,7 @@ impl Names {
             alarm_rule: n("failover-alarms"),
             probe_rule: n("failover-probe"),
             table: n("failover-state"),
+            logs_key_alias: format!("alias/{}", n("failover-logs")),
         }
     }
 
@@ -187,6 +192,8 @@ pub struct Spec {
     pub inputs: Inputs,
     pub default_tags: Tags,
     pub user_tags: Tags,
+    /// How long CloudWatch Logs keeps the functions' logs (one of [`logs::RETENTION_DAYS`]).
+    pub log_retention_days: i64,
 }
 
 impl Spec {
@@ -319,6 +326,7 @@ mod tests {
             },
             default_tags: [("CostCenter".to_string(), "payments".to_string())].into(),
             user_tags: Tags::new(),
+            log_retention_days: logs::DEFAULT_RETENTION_DAYS,
         }
     }
 
@@ -347,6 +355,7 @@ mod tests {
         assert_eq!(n.alarm_rule, "failover-alarms-v2-dev");
         assert_eq!(n.probe_rule, "failover-probe-v2-dev");
         assert_eq!(n.table, "failover-state-v2-dev");
+        assert_eq!(n.logs_key_alias, "alias/failover-logs-v2-dev");
     }
 
     #[test]

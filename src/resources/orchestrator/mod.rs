@@ -2,8 +2,8 @@
 //! not depend on the region it fails over from. An orchestrator Lambda and a notifier Lambda
 //! (Python shipped inside the provider, see [`package`]), their least-privilege IAM roles, the
 //! EventBridge rules that invoke them (every minute, and on state changes of the DR alarms)
-//! with the permissions to do so, and a DynamoDB state table (probe history, the failover lock,
-//! timelines).
+//! with the permissions to do so, a DynamoDB state table (probe history, the failover lock,
+//! timelines), and the functions' CloudWatch Logs log groups with their KMS key.
 //!
 //! Reads top to bottom: model, schema, validate, plan, create, read, update, delete, import.
 //! The AWS work is in [`deploy`], model conversions in [`state`], plan-time checks in
@@ -59,6 +59,7 @@ pub struct OrchestratorModel {
     pub rto_target_seconds: Val<i64>,
     pub dns_failover_seconds: Val<i64>,
     pub rto_budget: Val<RtoBudgetModel>,
+    pub log_retention_days: Val<i64>,
     pub tags: Val<BTreeMap<String, String>>,
     pub tags_all: Val<BTreeMap<String, String>>,
     pub region: Val<String>,
@@ -68,6 +69,7 @@ pub struct OrchestratorModel {
     pub notifier_role_arn: Val<String>,
     pub rule_arns: Val<Vec<String>>,
     pub state_table_name: Val<String>,
+    pub kms_key_arn: Val<String>,
     pub code_sha256: Val<String>,
     pub drift: Val<Vec<String>>,
     pub timeouts: Val<Timeouts>,
@@ -117,7 +119,7 @@ impl Resource for FailoverOrchestrator {
     fn schema(&self) -> Schema {
         Schema::new(
             0,
-            Block::new(format!("Failover automation, deployed in the DR region so that it depends only on what works while the primary region is down: the DR region's own APIs and a direct probe of the primary's endpoint (never Route 53's API, whose control plane is in us-east-1, nor the primary region's APIs).\n\nAn orchestrator Lambda runs every minute (an EventBridge schedule; each run probes the primary's endpoint, `PRIMARY_ENDPOINT_URL`, with an HTTP GET from the DR region) and on every state change of the DR alarms. After `consecutive_failures` failed scheduled probes in a row it confirms, live and right before it acts: the endpoint fails {probes} more probes {spacing} s apart, and replication from the primary has stopped per the DR region's own CloudWatch (no `AuroraGlobalDBReplicationLag` datapoint for the DR cluster lately, or the lag above `replication_lag_threshold_ms`). The stored probe history or an alarm's state alone never suffice. Then, exactly once (a conditional write in the DynamoDB state table is the lock, so repeated or concurrent events fail over once; a failover already pending or under way is never requested again), it fails the Aurora global database over to the DR cluster (`FailoverGlobalCluster` with `AllowDataLoss`: the primary is gone, there is nothing to wait for), scales the DR Auto Scaling group up to `scale_to` right away (in parallel with the promotion), waits until the DR cluster is the writer and `available` and the DR group has its capacity in service (not for the global cluster, which stays `failing-over` until the old region is back), publishes a JSON event (what, when, each step with its duration) to every topic of `topic_arns`, and records the timeline in the state table. Each step is idempotent and its progress is kept in the lock, so a failure part-way is resumed by the next invocation. With `mode = \"notify_only\"` it does all of that except the failover and the scaling. Automation re-arms once the primary is the writer again (after a failback) and healthy.\n\nPlan computes `rto_budget`, the worst-case time of each stage from the primary failing, and fails when its `total_seconds` exceeds `rto_target_seconds`:\n\n{breakdown}\n\nA notifier Lambda turns the DR alarms' state changes into readable messages for every topic. Each function has its own IAM role whose policy names the global cluster, the DR cluster, the health check, the DR group, the state table and the topics. Functions `failover-orchestrator-{{name_version}}-{{environment}}` and `failover-notifier-…`, rules `failover-alarms-…` and `failover-probe-…`, table `failover-state-…`; roles end with the DR region. Everything is tagged `Environment`, `DR-Role = dr`, the provider's `default_tags` and `drpair:owner`; a part deleted or changed outside Terraform shows in `drift` and is repaired by the next apply. The functions' code is the Python module shipped inside the provider: a provider upgrade with new code plans an in-place update of `code_sha256`.", probes = rto::CONFIRM_PROBES, spacing = rto::CONFIRM_SPACING_SECONDS, breakdown = rto::breakdown_description()))
+            Block::new(format!("Failover automation, deployed in the DR region so that it depends only on what works while the primary region is down: the DR region's own APIs and a direct probe of the primary's endpoint (never Route 53's API, whose control plane is in us-east-1, nor the primary region's APIs).\n\nAn orchestrator Lambda runs every minute (an EventBridge schedule; each run probes the primary's endpoint, `PRIMARY_ENDPOINT_URL`, with an HTTP GET from the DR region) and on every state change of the DR alarms. After `consecutive_failures` failed scheduled probes in a row it confirms, live and right before it acts: the endpoint fails {probes} more probes {spacing} s apart, and replication from the primary has stopped per the DR region's own CloudWatch (no `AuroraGlobalDBReplicationLag` datapoint for the DR cluster lately, or the lag above `replication_lag_threshold_ms`). The stored probe history or an alarm's state alone never suffice. Then, exactly once (a conditional write in the DynamoDB state table is the lock, so repeated or concurrent events fail over once; a failover already pending or under way is never requested again), it fails the Aurora global database over to the DR cluster (`FailoverGlobalCluster` with `AllowDataLoss`: the primary is gone, there is nothing to wait for), scales the DR Auto Scaling group up to `scale_to` right away (in parallel with the promotion), waits until the DR cluster is the writer and `available` and the DR group has its capacity in service (not for the global cluster, which stays `failing-over` until the old region is back), publishes a JSON event (what, when, each step with its duration) to every topic of `topic_arns`, and records the timeline in the state table. Each step is idempotent and its progress is kept in the lock, so a failure part-way is resumed by the next invocation. With `mode = \"notify_only\"` it does all of that except the failover and the scaling. Automation re-arms once the primary is the writer again (after a failback) and healthy.\n\nPlan computes `rto_budget`, the worst-case time of each stage from the primary failing, and fails when its `total_seconds` exceeds `rto_target_seconds`:\n\n{breakdown}\n\nA notifier Lambda turns the DR alarms' state changes into readable messages for every topic. Each function has its own IAM role whose policy names the global cluster, the DR cluster, the health check, the DR group, the state table and the topics.\n\nEach function's CloudWatch Logs log group, `/aws/lambda/{{function name}}` (the failover's audit trail), is created before the function, so Lambda never makes its own (untagged, kept forever, without a customer-managed key): encrypted with a KMS key of the DR region (alias `alias/failover-logs-{{name_version}}-{{environment}}`, usable by CloudWatch Logs for these two groups only), kept `log_retention_days`, tagged, and deleted on destroy with the key scheduled for deletion. A group Lambda made earlier is adopted. The roles may write to their group, not create log groups.\n\nFunctions `failover-orchestrator-{{name_version}}-{{environment}}` and `failover-notifier-…`, rules `failover-alarms-…` and `failover-probe-…`, table `failover-state-…`; roles end with the DR region. Everything is tagged `Environment`, `DR-Role = dr`, the provider's `default_tags` and `drpair:owner`; a part deleted or changed outside Terraform shows in `drift` and is repaired by the next apply. The functions' code is the Python module shipped inside the provider: a provider upgrade with new code plans an in-place update of `code_sha256`.", probes = rto::CONFIRM_PROBES, spacing = rto::CONFIRM_SPACING_SECONDS, breakdown = rto::breakdown_description()))
                 .attr(Attribute::string("id").computed().description("The orchestrator function's name, `failover-orchestrator-{name_version}-{environment}`; the import id."))
                 .attr(Attribute::string("global_cluster_identifier").required().description("The Aurora global database to fail over: drpair_global_database's `global_cluster_identifier`."))
                 .attr(Attribute::string("dr_cluster_identifier").required().description("Its member cluster in the DR region, which becomes the writer: drpair_global_database's `dr.cluster_identifier`."))
@@ -158,6 +160,7 @@ impl Resource for FailoverOrchestrator {
                     .computed()
                     .description("The worst-case recovery time, stage by stage, known at plan time: `total_seconds` = max(`dns_seconds`, `detection_seconds` + `confirmation_seconds` + max(`promotion_seconds`, `scale_up_seconds`)); the figures are explained above. `provider::drpair::rto_breakdown(consecutive_failures, dns_failover_seconds)` computes the same."),
                 )
+                .attr(Attribute::number("log_retention_days").default(Value::Number(Number::Int(deploy::logs::DEFAULT_RETENTION_DAYS))).description(format!("Days CloudWatch Logs keeps the functions' logs, the audit trail of every probe, decision and failover (default {}: a year). One of CloudWatch Logs' retention values: {}. Changed in place.", deploy::logs::DEFAULT_RETENTION_DAYS, validate::retention_values())))
                 .attr(Attribute::string_map("tags").optional().description("Tags for every object, on top of the provider's `default_tags`."))
                 .attr(Attribute::string_map("tags_all").computed().volatile().description("All tags of the objects except those drpair manages: `default_tags` merged with `tags`."))
                 .attr(Attribute::string("region").computed().description("The DR region, where everything runs."))
@@ -167,8 +170,9 @@ impl Resource for FailoverOrchestrator {
                 .attr(Attribute::string("notifier_role_arn").computed().description("ARN of the notifier's IAM role."))
                 .attr(Attribute::string_list("rule_arns").computed().description("ARNs of the EventBridge rules: the DR alarms' state changes, then the schedule (every minute)."))
                 .attr(Attribute::string("state_table_name").computed().description("The DynamoDB table holding the probe history, the failover lock and the timelines of past failovers (`timeline#…` items), `failover-state-{name_version}-{environment}`."))
+                .attr(Attribute::string("kms_key_arn").computed().description("ARN of the customer-managed KMS key (DR region, alias `alias/failover-logs-{name_version}-{environment}`) encrypting the functions' log groups."))
                 .attr(Attribute::string("code_sha256").computed().description("Base64 SHA-256 of the functions' code package, as Lambda reports it (`CodeSha256`): the code this provider ships."))
-                .attr(Attribute::string_list("drift").computed().description("Parts found missing or changed outside Terraform at the last refresh (a function, role, policy, rule, target, permission or the table). A non-empty list plans a repair; apply restores what is missing and leaves it empty."))
+                .attr(Attribute::string_list("drift").computed().description("Parts found missing or changed outside Terraform at the last refresh (a function, role, policy, rule, target, permission, log group, its retention or key, the KMS key, or the table). A non-empty list plans a repair; apply restores what is missing and leaves it empty."))
                 .attr(timeouts::attribute("create 10m, update 10m, delete 10m")),
         )
     }
@@ -228,6 +232,11 @@ impl Resource for FailoverOrchestrator {
                 diags,
             );
         }
+        validate::log_retention_days(
+            &config.log_retention_days,
+            root.attr("log_retention_days"),
+            diags,
+        );
         validate::tags(&config.tags, root.attr("tags"), diags);
         timeouts::validate(&config.timeouts, &root.attr("timeouts"), diags);
     }
@@ -294,6 +303,7 @@ impl Resource for FailoverOrchestrator {
                     &mut planned.notifier_function_arn,
                     &mut planned.orchestrator_role_arn,
                     &mut planned.notifier_role_arn,
+                    &mut planned.kms_key_arn,
                 ] {
                     if arn.known().is_none_or(|a| a.is_empty()) {
                         *arn = Val::Unknown;

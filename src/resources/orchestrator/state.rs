@@ -7,6 +7,8 @@ use crate::framework::{Diagnostics, Val};
 use crate::provider::DrClient;
 
 use super::deploy::functions::find_function;
+use super::deploy::logs::{DEFAULT_RETENTION_DAYS, RETENTION_DAYS};
+use super::deploy::parts::Function;
 use super::deploy::{self, Inputs, Names, Observed, ScaleTo, Spec, ID_PREFIX};
 use super::{
     OrchestratorModel, ScaleToModel, DEFAULT_ALARM_NAME_PREFIX, DEFAULT_CONSECUTIVE_FAILURES,
@@ -85,6 +87,11 @@ pub fn rto_budget(m: &OrchestratorModel) -> Option<RtoBudget> {
 pub fn spec(client: &DrClient, m: &OrchestratorModel) -> Option<Spec> {
     let id = m.id.known()?.clone();
     let names = Names::from_id(&id, &client.aws.dr.region)?;
+    let log_retention_days = match &m.log_retention_days {
+        Val::Known(days) => *days,
+        Val::Null => DEFAULT_RETENTION_DAYS,
+        Val::Unknown => return None,
+    };
     Some(Spec {
         id,
         names,
@@ -94,6 +101,7 @@ pub fn spec(client: &DrClient, m: &OrchestratorModel) -> Option<Spec> {
         inputs: inputs(m)?,
         default_tags: client.default_tags.clone(),
         user_tags: m.tags.known().cloned().unwrap_or_default(),
+        log_retention_days,
     })
 }
 
@@ -161,6 +169,17 @@ fn from_observed(
             .collect(),
     );
     m.code_sha256 = text(o.orchestrator.as_ref().map(|f| f.code_sha256.as_str()));
+    m.kms_key_arn = text(o.logs_key.as_ref().map(|k| k.arn.as_str()));
+    // A setting AWS holds on the log groups: the state's; on import, the orchestrator's group's
+    // (when it is one CloudWatch Logs offers), else the default.
+    if !m.log_retention_days.is_known() {
+        m.log_retention_days = Val::Known(
+            o.log_group(Function::Orchestrator)
+                .and_then(|g| g.retention_days)
+                .filter(|d| RETENTION_DAYS.contains(d))
+                .unwrap_or(DEFAULT_RETENTION_DAYS),
+        );
+    }
     // Plan-time settings AWS does not hold: the configuration's, else the defaults (import).
     if !m.rto_target_seconds.is_known() {
         m.rto_target_seconds = Val::Known(DEFAULT_RTO_TARGET_SECONDS);

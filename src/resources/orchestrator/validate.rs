@@ -6,6 +6,7 @@ use crate::aws::tags::is_managed_key;
 use crate::framework::{AttributePath, Diagnostics, Val};
 use crate::functions::rto::{self, RtoBudget};
 
+use super::deploy::logs::RETENTION_DAYS;
 use super::OrchestratorModel;
 
 pub const MODES: [&str; 2] = ["automatic", "notify_only"];
@@ -155,6 +156,32 @@ pub fn lag_threshold(value: &Val<i64>, path: AttributePath, diags: &mut Diagnost
             path,
             "Invalid replication lag threshold",
             format!("replication_lag_threshold_ms is {n}; it must be from 1 to {MAX_LAG_THRESHOLD_MS} milliseconds. Aurora global databases typically replicate in under a second: 1000 (the default) tells a stopped replication from a busy one."),
+        );
+    }
+}
+
+/// CloudWatch Logs' retention values, listed for messages: `1, 3, 5, …, 3653`.
+pub fn retention_values() -> String {
+    RETENTION_DAYS
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// CloudWatch Logs keeps logs only for one of its retention values (PutRetentionPolicy).
+pub fn log_retention_days(value: &Val<i64>, path: AttributePath, diags: &mut Diagnostics) {
+    let Val::Known(n) = value else { return };
+    if !RETENTION_DAYS.contains(n) {
+        let nearest = RETENTION_DAYS
+            .iter()
+            .copied()
+            .find(|d| d >= n)
+            .unwrap_or(RETENTION_DAYS[RETENTION_DAYS.len() - 1]);
+        diags.error_at(
+            path,
+            "Invalid log retention",
+            format!("log_retention_days is {n}; CloudWatch Logs keeps logs for one of {} days (e.g. {nearest}).", retention_values()),
         );
     }
 }
@@ -388,6 +415,19 @@ mod tests {
             vec!["Invalid replication lag threshold"]
         );
         assert!(errors(|d| lag_threshold(&Val::Known(1000), root(), d)).is_empty());
+        for days in [0, 2, 366, 3654, -1] {
+            assert_eq!(
+                errors(|d| log_retention_days(&Val::Known(days), root(), d)),
+                vec!["Invalid log retention"],
+                "{days}"
+            );
+        }
+        for days in [1, 365, 400, 3653] {
+            assert!(
+                errors(|d| log_retention_days(&Val::Known(days), root(), d)).is_empty(),
+                "{days}"
+            );
+        }
         assert_eq!(
             errors(|d| rto_target(&Val::Known(0), root(), d)),
             vec!["Invalid RTO target"]

@@ -281,3 +281,21 @@ pub fn check_region(
     assert_eq!(tag(&role_tags, "DR-Role"), Some(role));
     data
 }
+
+/// The requests the emulator refused because IAM had not propagated a role or an instance
+/// profile yet (`GET /_drpair/iam-propagation`).
+pub fn propagation_refusals(emulator: &Emulator) -> Vec<Value> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", emulator.port))
+        .unwrap_or_else(|e| panic!("connecting to the emulator: {e}"));
+    stream
+        .write_all(b"GET /_drpair/iam-propagation HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .expect("asking the emulator");
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .expect("reading the answer");
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    let parsed: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"));
+    parsed["refusals"].as_array().cloned().unwrap_or_default()
+}

@@ -2,7 +2,9 @@
 //! steps: create and check the functions, roles, rules, permissions and table in the DR region
 //! with their tags and the RTO budget known at plan; empty plan; import; mode, probes and lag
 //! threshold changed in place; parts deleted out of band planned as a repair and repaired;
-//! destroy leaves nothing. Apart: the deployed package runs and fails over once; the plan-time
+//! destroy leaves nothing. The functions' log groups are checked throughout: made before the
+//! functions (encrypted with the orchestrator's key, kept `log_retention_days`, tagged), the
+//! functions' logs written there, a group Lambda made adopted, none left after destroy. Apart: the deployed package runs and fails over once; the plan-time
 //! errors of bad input and of a budget over the RTO target.
 
 pub(crate) mod stack;
@@ -21,6 +23,11 @@ const ROLES: [&str; 2] = [
 const RULES: [&str; 2] = ["failover-alarms-v2-test", "failover-probe-v2-test"];
 const TABLE: &str = "failover-state-v2-test";
 const OWNER: &str = "drpair_failover_orchestrator/failover-orchestrator-v2-test";
+const LOG_GROUPS: [&str; 2] = [
+    "/aws/lambda/failover-orchestrator-v2-test",
+    "/aws/lambda/failover-notifier-v2-test",
+];
+const LOGS_KEY_ALIAS: &str = "alias/failover-logs-v2-test";
 
 /// The orchestrator of `s` in `mode`, with `extra` attribute lines.
 fn config(endpoint: &str, s: &Stack, mode: &str, extra: &str) -> String {
@@ -74,6 +81,89 @@ fn function(emulator: &Emulator, region: &str, name: &str) -> Option<Value> {
         Ok(out) => Some(out),
         Err(e) if e.code == "ResourceNotFoundException" => None,
         Err(e) => panic!("GetFunction {name} in {region}: {e}"),
+    }
+}
+
+fn log_group(emulator: &Emulator, region: &str, name: &str) -> Option<Value> {
+    let found = emulator.aws_ok(
+        "logs",
+        region,
+        "DescribeLogGroups",
+        &json!({ "logGroupNamePrefix": name }),
+    );
+    found["logGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["logGroupName"] == name)
+        .cloned()
+}
+
+/// Both functions run once (an event they ignore), so Lambda has written their logs.
+fn invoke_both(emulator: &Emulator) {
+    for name in [ID, NOTIFIER] {
+        let out = emulator.aws_ok(
+            "lambda",
+            DR,
+            "Invoke",
+            &json!({ "FunctionName": name, "Payload": "{}" }),
+        );
+        assert!(out.get("FunctionError").is_none(), "{name}: {out}");
+    }
+}
+
+/// The functions' log groups in the DR region: drpair's KMS key (usable by CloudWatch Logs for
+/// these groups), the configured retention, the standard tags, the functions' logs; none in the
+/// primary region.
+fn check_log_groups(emulator: &Emulator, state: &Value) {
+    let key_arn = state["kms_key_arn"].as_str().expect("kms_key_arn");
+    let key = emulator.aws_ok(
+        "kms",
+        DR,
+        "DescribeKey",
+        &json!({ "KeyId": LOGS_KEY_ALIAS }),
+    );
+    assert_eq!(key["KeyMetadata"]["Arn"], key_arn);
+    assert_eq!(key["KeyMetadata"]["KeyState"], "Enabled");
+    let key_tags = emulator.aws_ok(
+        "kms",
+        DR,
+        "ListResourceTags",
+        &json!({ "KeyId": key["KeyMetadata"]["KeyId"] }),
+    );
+    assert_standard_tags(
+        &tags_map(&key_tags["Tags"], "TagKey", "TagValue"),
+        LOGS_KEY_ALIAS,
+    );
+    for name in LOG_GROUPS {
+        let group = log_group(emulator, DR, name).unwrap_or_else(|| panic!("no log group {name}"));
+        assert_eq!(group["kmsKeyId"], key_arn, "{name}: {group}");
+        assert_eq!(
+            group["retentionInDays"], state["log_retention_days"],
+            "{name}: {group}"
+        );
+        let tags = emulator.aws_ok(
+            "logs",
+            DR,
+            "ListTagsForResource",
+            &json!({ "resourceArn": group["logGroupArn"] }),
+        );
+        assert_standard_tags(&tags["tags"], name);
+        let streams = emulator.aws_ok(
+            "logs",
+            DR,
+            "DescribeLogStreams",
+            &json!({ "logGroupName": name }),
+        );
+        assert!(
+            !streams["logStreams"].as_array().unwrap().is_empty(),
+            "{name} holds no logs of its function: {}",
+            emulator.log()
+        );
+        assert!(
+            log_group(emulator, PRIMARY, name).is_none(),
+            "{name} must be in the DR region only"
+        );
     }
 }
 
@@ -271,6 +361,26 @@ fn check_deployment(emulator: &Emulator, state: &Value, s: &Stack, mode: &str) {
 
 fn assert_nothing_left(emulator: &Emulator) {
     for region in [PRIMARY, DR] {
+        let groups = emulator.aws_ok(
+            "logs",
+            region,
+            "DescribeLogGroups",
+            &json!({ "logGroupNamePrefix": "/aws/lambda/failover-" }),
+        );
+        assert_eq!(
+            groups["logGroups"],
+            json!([]),
+            "log groups left in {region}"
+        );
+        let aliases = emulator.aws_ok("kms", region, "ListAliases", &json!({}));
+        assert!(
+            !aliases["Aliases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["AliasName"] == LOGS_KEY_ALIAS),
+            "{LOGS_KEY_ALIAS} left in {region}"
+        );
         for name in [ID, NOTIFIER] {
             assert!(
                 function(emulator, region, name).is_none(),
@@ -308,11 +418,18 @@ fn assert_nothing_left(emulator: &Emulator) {
         "GetResources",
         &json!({ "TagFilters": [{ "Key": "drpair:owner", "Values": [OWNER] }] }),
     );
-    assert_eq!(
-        tagged["ResourceTagMappingList"],
-        json!([]),
-        "tagged objects left in {DR}"
-    );
+    // KMS keys cannot be deleted at once: the log groups' key waits out its deletion window.
+    let mut left = Vec::new();
+    for mapping in tagged["ResourceTagMappingList"].as_array().unwrap() {
+        let arn = mapping["ResourceARN"].as_str().unwrap();
+        if arn.contains(":kms:") {
+            let meta = emulator.aws_ok("kms", DR, "DescribeKey", &json!({ "KeyId": arn }));
+            assert_eq!(meta["KeyMetadata"]["KeyState"], "PendingDeletion", "{arn}");
+        } else {
+            left.push(arn.to_owned());
+        }
+    }
+    assert_eq!(left, Vec::<String>::new(), "tagged objects left in {DR}");
 }
 
 #[test]
@@ -353,7 +470,21 @@ fn orchestrator_lifecycle() {
         })
     );
     assert_eq!(state["code_sha256"].as_str().map(str::len), Some(44));
+    assert_eq!(state["log_retention_days"], 365);
     check_deployment(&emulator, &state, &s, "automatic");
+    // The functions ran with roles IAM had just made: Lambda refused them until they had
+    // propagated, and the apply waited.
+    let refusals = stack::control(&emulator, "GET", "/_drpair/iam-propagation", &json!({}));
+    assert!(
+        refusals["refusals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["service"] == "lambda" && r["operation"] == "CreateFunction"),
+        "{refusals}"
+    );
+    invoke_both(&emulator);
+    check_log_groups(&emulator, &state);
 
     // 2. Plan right after apply is empty.
     ws.assert_no_changes();
@@ -386,6 +517,8 @@ fn orchestrator_lifecycle() {
         "notifier_role_arn",
         "rule_arns",
         "state_table_name",
+        "log_retention_days",
+        "kms_key_arn",
         "code_sha256",
         "drift",
     ] {
@@ -396,7 +529,7 @@ fn orchestrator_lifecycle() {
     // 4. The mode, the probes and the lag threshold change in place: same functions, same
     //    roles, new environment; the budget follows at plan time (3 probes: 280 s; a slower
     //    DNS path of 150 s stays below it).
-    let tuned = "  consecutive_failures = 3\n  replication_lag_threshold_ms = 2500\n  dns_failover_seconds = 150";
+    let tuned = "  consecutive_failures = 3\n  replication_lag_threshold_ms = 2500\n  dns_failover_seconds = 150\n  log_retention_days = 731";
     ws.write_config(&config(&emulator.endpoint, &s, "notify_only", tuned));
     let (code, plan) = ws.plan_exit_code();
     assert_eq!(code, 2, "{plan}");
@@ -411,10 +544,13 @@ fn orchestrator_lifecycle() {
         "notifier_function_arn",
         "orchestrator_role_arn",
         "rule_arns",
+        "kms_key_arn",
         "code_sha256",
     ] {
         assert_eq!(updated[key], state[key], "{key} must not change");
     }
+    assert_eq!(updated["log_retention_days"], 731);
+    check_log_groups(&emulator, &updated);
     assert_eq!(updated["mode"], "notify_only");
     assert_eq!(updated["replication_lag_threshold_ms"], 2500);
     assert_eq!(updated["rto_budget"]["detection_seconds"], 180);
@@ -443,8 +579,26 @@ fn orchestrator_lifecycle() {
         "DeleteRolePolicy",
         &json!({ "RoleName": ROLES[1], "PolicyName": "drpair-failover" }),
     );
+    emulator.aws_ok(
+        "logs",
+        DR,
+        "DeleteLogGroup",
+        &json!({ "logGroupName": LOG_GROUPS[1] }),
+    );
+    emulator.aws_ok(
+        "logs",
+        DR,
+        "PutRetentionPolicy",
+        &json!({ "logGroupName": LOG_GROUPS[0], "retentionInDays": 7 }),
+    );
     let (code, plan) = ws.plan_exit_code();
     assert_eq!(code, 2, "{plan}");
+    for drifted in [
+        "/aws/lambda/failover-notifier-v2-test is missing",
+        "/aws/lambda/failover-orchestrator-v2-test: keeps 7 days, expected 731 days",
+    ] {
+        assert!(plan.stdout.contains(drifted), "{drifted}: {plan}");
+    }
     assert!(
         plan.stdout.contains("failover-probe-v2-test is missing"),
         "{plan}"
@@ -463,6 +617,35 @@ fn orchestrator_lifecycle() {
     assert_eq!(repaired["drift"], json!([]));
     assert_eq!(repaired["rule_arns"], state["rule_arns"]);
     check_deployment(&emulator, &repaired, &s, "notify_only");
+    invoke_both(&emulator);
+    check_log_groups(&emulator, &repaired);
+    ws.assert_no_changes();
+
+    // A log group Lambda made by itself (what deployments of older providers have: no tags, no
+    // retention, no customer-managed key) is adopted and brought to the spec.
+    emulator.aws_ok(
+        "logs",
+        DR,
+        "DeleteLogGroup",
+        &json!({ "logGroupName": LOG_GROUPS[0] }),
+    );
+    emulator.aws_ok(
+        "logs",
+        DR,
+        "CreateLogGroup",
+        &json!({ "logGroupName": LOG_GROUPS[0] }),
+    );
+    let (code, plan) = ws.plan_exit_code();
+    assert_eq!(code, 2, "{plan}");
+    assert!(
+        plan.stdout.contains(
+            "/aws/lambda/failover-orchestrator-v2-test: not encrypted with KMS, expected"
+        ),
+        "{plan}"
+    );
+    ws.apply();
+    invoke_both(&emulator);
+    check_log_groups(&emulator, &ws.state_resource(ADDR));
     ws.assert_no_changes();
 
     // 6. Destroy leaves nothing, in either region.

@@ -8,6 +8,7 @@ use aws_sdk_autoscaling::types::{
 use aws_sdk_autoscaling::Client;
 
 use crate::aws::error::api_error;
+use crate::aws::iam::PROPAGATION_WINDOW;
 use crate::aws::tags::{Tags, OWNER_TAG};
 use crate::aws::waiter::{wait_for, Poll};
 use crate::aws::{AwsError, Deadline, RegionCtx, Role};
@@ -38,18 +39,50 @@ fn same_set(a: &[String], b: &[String]) -> bool {
     set(a) == set(b)
 }
 
-/// The new instance profile is not visible to Auto Scaling yet (IAM is eventually consistent).
+/// The new instance profile is not visible to Auto Scaling yet (IAM is eventually consistent):
+/// `ValidationError: You must use a valid fully-formed launch template. Value (…) for parameter
+/// iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name`, which
+/// terraform-provider-aws retries (on "Invalid IAM Instance Profile") when it creates a group.
 fn is_profile_propagation(e: &AwsError) -> bool {
     match e {
         AwsError::Api(f) => {
+            let message = f.message.to_ascii_lowercase().replace(' ', "");
             f.code.as_deref() == Some("ValidationError")
-                && f.message
-                    .to_ascii_lowercase()
-                    .replace(' ', "")
-                    .contains("instanceprofile")
+                && message.contains("invalid")
+                && message.contains("instanceprofile")
         }
         _ => false,
     }
+}
+
+/// Runs `call` (a create or update of the group that hands Auto Scaling the launch template)
+/// again while Auto Scaling does not see the template's instance profile yet, for at most
+/// [`PROPAGATION_WINDOW`] (a profile still refused after that does not exist) and never past
+/// `deadline`.
+async fn retry_profile_propagation<F, Fut>(
+    deadline: Deadline,
+    name: &str,
+    region: &str,
+    mut call: F,
+) -> Result<(), AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), AwsError>>,
+{
+    let window = Deadline::after(PROPAGATION_WINDOW.min(deadline.remaining()));
+    wait_for(deadline, GROUP, name, region, || {
+        let attempt = call();
+        async move {
+            match attempt.await {
+                Ok(()) => Ok(Poll::Ready(())),
+                Err(e) if is_profile_propagation(&e) && !window.expired() => Ok(Poll::Pending(
+                    format!("waiting for the instance profile: {e}"),
+                )),
+                Err(e) => Err(e),
+            }
+        }
+    })
+    .await
 }
 
 fn observe(g: &AutoScalingGroup) -> ObservedGroup {
@@ -178,9 +211,8 @@ pub(super) async fn ensure(
         other => other,
     };
     let Some(group) = existing else {
-        wait_for(deadline, GROUP, &name, region, || async {
-            let result = asg
-                .create_auto_scaling_group()
+        retry_profile_propagation(deadline, &name, region, || async {
+            asg.create_auto_scaling_group()
                 .auto_scaling_group_name(&name)
                 .launch_template(template.clone())
                 .min_size(side.min_size)
@@ -193,14 +225,8 @@ pub(super) async fn ensure(
                 .set_tags(Some(asg_tags(&name, &tags)))
                 .send()
                 .await
-                .map_err(api_error("creating", GROUP, &name, region));
-            match result {
-                Ok(_) => Ok(Poll::Ready(())),
-                Err(e) if is_profile_propagation(&e) => Ok(Poll::Pending(format!(
-                    "waiting for the instance profile: {e}"
-                ))),
-                Err(e) => Err(e),
-            }
+                .map(|_| ())
+                .map_err(api_error("creating", GROUP, &name, region))
         })
         .await?;
         tracing::info!("created Auto Scaling group {name} in {region}");
@@ -233,18 +259,22 @@ pub(super) async fn ensure(
         || !same_set(&group.subnet_ids, &subnets)
         || group.health_check_type != HEALTH_CHECK_TYPE
     {
-        asg.update_auto_scaling_group()
-            .auto_scaling_group_name(&name)
-            .launch_template(template)
-            .min_size(side.min_size)
-            .max_size(spec.max_size)
-            .desired_capacity(desired)
-            .vpc_zone_identifier(subnets.join(","))
-            .health_check_type(HEALTH_CHECK_TYPE)
-            .health_check_grace_period(GRACE_SECONDS)
-            .send()
-            .await
-            .map_err(api_error("updating", GROUP, &name, region))?;
+        retry_profile_propagation(deadline, &name, region, || async {
+            asg.update_auto_scaling_group()
+                .auto_scaling_group_name(&name)
+                .launch_template(template.clone())
+                .min_size(side.min_size)
+                .max_size(spec.max_size)
+                .desired_capacity(desired)
+                .vpc_zone_identifier(subnets.join(","))
+                .health_check_type(HEALTH_CHECK_TYPE)
+                .health_check_grace_period(GRACE_SECONDS)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(api_error("updating", GROUP, &name, region))
+        })
+        .await?;
         tracing::info!("updated Auto Scaling group {name} in {region}");
     }
     if !group
@@ -456,5 +486,25 @@ mod tests {
             "Invalid IamInstanceProfile: x",
         );
         assert!(is_profile_propagation(&p));
+        // AWS's answer (terraform-provider-aws's autoscaling group.go quotes it).
+        let aws = AwsError::api(
+            "creating",
+            GROUP,
+            "x",
+            "us-east-1",
+            Some("ValidationError".into()),
+            "You must use a valid fully-formed launch template. Value (web-us-east-1) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name",
+        );
+        assert!(is_profile_propagation(&aws));
+        let other = AwsError::api(
+            "creating",
+            GROUP,
+            "x",
+            "us-east-1",
+            Some("ValidationError".into()),
+            "Max bound, 1, must be greater than or equal to min bound, 2",
+        );
+        assert!(!is_profile_propagation(&other));
+        assert!(!is_profile_propagation(&e));
     }
 }

@@ -1,6 +1,7 @@
-//! Create, adopt and repair: keys and vaults in both regions, the role, the plan (updated in
-//! place when its rule differs) and the selection (replaced when it differs: AWS has no update
-//! for selections). Only what is missing or different is written.
+//! Create, adopt and repair: keys and vaults in both regions, the role, each region's plan
+//! (updated in place when its rule differs; the DR region's removed when there is nothing for it
+//! to back up) and its selection (replaced when it differs: AWS has no update for selections).
+//! Only what is missing or different is written.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -17,6 +18,7 @@ use crate::aws::kms::{ensure_key, RegionKey};
 use crate::aws::tags::{tag_changes, Tags, OWNER_TAG};
 use crate::aws::{AwsContext, AwsError, Deadline, RegionCtx};
 
+use super::destroy::delete_plan;
 use super::find::{find_plans, find_selections, find_vault, PLAN, SELECTION, VAULT};
 use super::observe::{adoptable, find_plan, observe_with};
 use super::{part, BackupSpec, ObservedBackup, ObservedRule, ObservedVault};
@@ -42,13 +44,30 @@ pub async fn ensure(
         if !adopt_untagged {
             preflight(ctx, spec).await?;
         }
-        let (_, dr_vault) = tokio::try_join!(
+        let (primary_vault, dr_vault) = tokio::try_join!(
             ensure_region(&ctx.primary, spec, adopt_untagged),
             ensure_region(&ctx.dr, spec, adopt_untagged),
         )?;
+        // IAM is global: one role serves the plans of both regions.
         let role = ensure_role(&ctx.primary, &spec.role_spec(&account), adopt_untagged).await?;
-        let plan_id = ensure_plan(&ctx.primary, spec, &dr_vault.arn, adopt_untagged).await?;
-        ensure_selection(&ctx.primary, spec, &plan_id, &role.arn, deadline).await?;
+        tokio::try_join!(
+            ensure_region_plan(
+                &ctx.primary,
+                spec,
+                &dr_vault.arn,
+                &role.arn,
+                adopt_untagged,
+                deadline
+            ),
+            ensure_region_plan(
+                &ctx.dr,
+                spec,
+                &primary_vault.arn,
+                &role.arn,
+                adopt_untagged,
+                deadline
+            ),
+        )?;
         observe_with(ctx, spec, account).await
     };
     let result = match tokio::time::timeout(deadline.remaining(), work).await {
@@ -100,10 +119,11 @@ fn owned(tags: &Tags, owner: &str) -> bool {
 /// without this resource's owner tag.
 async fn preflight(ctx: &AwsContext, spec: &BackupSpec) -> Result<(), AwsError> {
     let owner = spec.owner();
-    let (primary, dr, plans, role) = tokio::try_join!(
+    let (primary, dr, plans, dr_plans, role) = tokio::try_join!(
         find_vault(&ctx.primary, &spec.vault_name),
         find_vault(&ctx.dr, &spec.vault_name),
         find_plans(&ctx.primary, &spec.plan_name),
+        find_plans(&ctx.dr, &spec.plan_name),
         find_role(&ctx.primary, &spec.role_name),
     )?;
     for (rc, vault) in [(&ctx.primary, primary), (&ctx.dr, dr)] {
@@ -111,14 +131,20 @@ async fn preflight(ctx: &AwsContext, spec: &BackupSpec) -> Result<(), AwsError> 
             return Err(not_owned(VAULT, &v.name, &rc.region, &v.tags, &owner));
         }
     }
-    if let Some(p) = plans.iter().find(|p| !owned(&p.tags, &owner)) {
-        return Err(not_owned(
-            PLAN,
-            &spec.plan_name,
-            &ctx.primary.region,
-            &p.tags,
-            &owner,
-        ));
+    for (rc, plans) in [(&ctx.primary, plans), (&ctx.dr, dr_plans)] {
+        if !spec.wants_plan(rc.role) {
+            // Left alone (not made): someone else's plan of that name is no obstacle.
+            continue;
+        }
+        if let Some(p) = plans.iter().find(|p| !owned(&p.tags, &owner)) {
+            return Err(not_owned(
+                PLAN,
+                &spec.plan_name,
+                &rc.region,
+                &p.tags,
+                &owner,
+            ));
+        }
     }
     if let Some(r) = role.filter(|r| !owned(&r.tags, &owner)) {
         return Err(not_owned("IAM role", &r.name, "global", &r.tags, &owner));
@@ -254,15 +280,50 @@ fn plan_input(
         .map_err(build_error(PLAN, &spec.plan_name, region))
 }
 
-/// Creates the plan, or updates it (a new version) when its rule differs; returns its id.
+/// The region's plan and selection when the spec has resources for that region; otherwise no
+/// plan of this resource there (one left from earlier, `dr_resource_arns` since removed, is
+/// deleted with its selections).
+async fn ensure_region_plan(
+    rc: &RegionCtx,
+    spec: &BackupSpec,
+    other_vault_arn: &str,
+    role_arn: &str,
+    adopt_untagged: bool,
+    deadline: Deadline,
+) -> Result<(), AwsError> {
+    if !spec.wants_plan(rc.role) {
+        return retire_plans(rc, spec).await;
+    }
+    let plan_id = ensure_plan(rc, spec, other_vault_arn, adopt_untagged).await?;
+    ensure_selection(rc, spec, &plan_id, role_arn, deadline).await
+}
+
+/// Deletes this resource's plans of the region (selections first); others' are left alone.
+async fn retire_plans(rc: &RegionCtx, spec: &BackupSpec) -> Result<(), AwsError> {
+    for plan in find_plans(rc, &spec.plan_name).await? {
+        if owned(&plan.tags, &spec.owner()) {
+            delete_plan(rc, &plan.id).await?;
+            tracing::info!(
+                "deleted {PLAN} {} ({}) in {}: nothing for it to back up",
+                spec.plan_name,
+                plan.id,
+                rc.region
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Creates the region's plan, or updates it (a new version) when its rule differs; returns its
+/// id. The rule backs up into the region's vault and copies to `other_vault_arn`.
 async fn ensure_plan(
     rc: &RegionCtx,
     spec: &BackupSpec,
-    dr_vault_arn: &str,
+    other_vault_arn: &str,
     adopt_untagged: bool,
 ) -> Result<String, AwsError> {
     let owner = spec.owner();
-    let rule = spec.desired_rule(dr_vault_arn);
+    let rule = spec.desired_rule(rc.role, other_vault_arn);
     let input = plan_input(spec, &rule, &rc.region)?;
     let desired_tags = spec.tags(rc.role.tag_value(), part::PLAN, &spec.plan_name);
     let backup = rc.backup();
@@ -299,7 +360,7 @@ async fn ensure_plan(
                 .await
                 .map_err(api_error("creating", PLAN, &spec.plan_name, &rc.region))?;
             let id = out.backup_plan_id().unwrap_or_default().to_owned();
-            tracing::info!("created {PLAN} {} ({id})", spec.plan_name);
+            tracing::info!("created {PLAN} {} ({id}) in {}", spec.plan_name, rc.region);
             Ok(id)
         }
     }
@@ -315,9 +376,10 @@ async fn ensure_selection(
     deadline: Deadline,
 ) -> Result<(), AwsError> {
     let backup = rc.backup();
+    let resources = spec.resources(rc.role);
     let mut matching = false;
     for s in find_selections(rc, plan_id, &spec.selection_name).await? {
-        if !matching && s.resources == spec.resource_arns && s.role_arn == role_arn {
+        if !matching && s.resources == resources && s.role_arn == role_arn {
             matching = true;
             continue;
         }
@@ -337,7 +399,7 @@ async fn ensure_selection(
     let selection = BackupSelection::builder()
         .selection_name(&spec.selection_name)
         .iam_role_arn(role_arn)
-        .set_resources(Some(spec.resource_arns.clone()))
+        .set_resources(Some(resources.to_vec()))
         .build()
         .map_err(build_error(SELECTION, &spec.selection_name, &rc.region))?;
     // A role created a moment ago may not be assumable by AWS Backup yet.

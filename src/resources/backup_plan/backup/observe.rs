@@ -33,7 +33,22 @@ pub(super) async fn find_plan(
     Ok(plans.into_iter().find(|p| adoptable(&p.tags, &owner)))
 }
 
-/// Reads the keys, vaults, plan, selection and role.
+/// The plan's selection of the spec's name, if the plan exists.
+async fn find_selection(
+    rc: &RegionCtx,
+    spec: &BackupSpec,
+    plan: Option<&ObservedPlan>,
+) -> Result<Option<super::ObservedSelection>, AwsError> {
+    match plan {
+        Some(p) => Ok(find_selections(rc, &p.id, &spec.selection_name)
+            .await?
+            .into_iter()
+            .next()),
+        None => Ok(None),
+    }
+}
+
+/// Reads the keys, vaults, both regions' plans and selections, and the role.
 pub async fn observe(ctx: &AwsContext, spec: &BackupSpec) -> Result<ObservedBackup, AwsError> {
     let account = caller_account(&ctx.primary).await?;
     observe_with(ctx, spec, account).await
@@ -45,21 +60,19 @@ pub(super) async fn observe_with(
     account: Account,
 ) -> Result<ObservedBackup, AwsError> {
     let owner = spec.owner();
-    let (primary_key, dr_key, primary_vault, dr_vault, plan, role) = tokio::try_join!(
+    let (primary_key, dr_key, primary_vault, dr_vault, plan, dr_plan, role) = tokio::try_join!(
         owned_key(&ctx.primary, spec),
         owned_key(&ctx.dr, spec),
         find_vault(&ctx.primary, &spec.vault_name),
         find_vault(&ctx.dr, &spec.vault_name),
         find_plan(&ctx.primary, spec),
+        find_plan(&ctx.dr, spec),
         find_role(&ctx.primary, &spec.role_name),
     )?;
-    let selection = match &plan {
-        Some(p) => find_selections(&ctx.primary, &p.id, &spec.selection_name)
-            .await?
-            .into_iter()
-            .next(),
-        None => None,
-    };
+    let (selection, dr_selection) = tokio::try_join!(
+        find_selection(&ctx.primary, spec, plan.as_ref()),
+        find_selection(&ctx.dr, spec, dr_plan.as_ref()),
+    )?;
     Ok(ObservedBackup {
         account,
         primary_region: ctx.primary.region.clone(),
@@ -70,23 +83,21 @@ pub(super) async fn observe_with(
         dr_key,
         plan,
         selection,
+        dr_plan,
+        dr_selection,
         role: role.filter(|r| adoptable(&r.tags, &owner)),
     })
 }
 
-fn rule_drift(plan_name: &str, actual: &[ObservedRule], wanted: &ObservedRule) -> Vec<String> {
+/// `plan` names the plan and its region in messages: `us-east-2: backup plan NAME`.
+fn rule_drift(plan: &str, actual: &[ObservedRule], wanted: &ObservedRule) -> Vec<String> {
     let [rule] = actual else {
-        return vec![format!(
-            "backup plan {plan_name} has {} rules, expected 1",
-            actual.len()
-        )];
+        return vec![format!("{plan} has {} rules, expected 1", actual.len())];
     };
     let mut out = Vec::new();
     let mut check = |what: &str, a: String, w: String| {
         if a != w {
-            out.push(format!(
-                "backup plan {plan_name}: {what} is {a}, expected {w}"
-            ));
+            out.push(format!("{plan}: {what} is {a}, expected {w}"));
         }
     };
     check("rule name", rule.name.clone(), wanted.name.clone());
@@ -117,8 +128,9 @@ fn rule_drift(plan_name: &str, actual: &[ObservedRule], wanted: &ObservedRule) -
     out
 }
 
-/// Differences from the spec: missing or unusable keys, missing vaults, the plan, its rule, the
-/// selection and the role. Empty when nothing needs repair.
+/// Differences from the spec: missing or unusable keys, missing vaults, each region's plan, its
+/// rule and its selection (or a DR plan that should not be there), and the role. Empty when
+/// nothing needs repair.
 pub fn drift(spec: &BackupSpec, o: &ObservedBackup) -> Vec<String> {
     let mut out = Vec::new();
     for role in Role::BOTH {
@@ -131,50 +143,76 @@ pub fn drift(spec: &BackupSpec, o: &ObservedBackup) -> Vec<String> {
             ));
         }
     }
-    let dr_vault_arn = o
-        .dr_vault
-        .as_ref()
+    for role in Role::BOTH {
+        out.extend(plan_drift(spec, o, role));
+    }
+    out.extend(role_drift(&spec.role_spec(&o.account), o.role.as_ref()));
+    out
+}
+
+/// The vault ARN of the other region, where `role`'s plan copies to.
+pub(super) fn other_vault_arn(spec: &BackupSpec, o: &ObservedBackup, role: Role) -> String {
+    let other = match role {
+        Role::Primary => Role::Dr,
+        Role::Dr => Role::Primary,
+    };
+    o.vault(other)
         .map(|v| v.arn.clone())
-        .unwrap_or_else(|| spec.vault_arn(&o.account, &o.dr_region));
-    match &o.plan {
-        None => out.push(format!("backup plan {} is missing", spec.plan_name)),
-        Some(plan) => {
-            out.extend(rule_drift(
-                &spec.plan_name,
-                &plan.rules,
-                &spec.desired_rule(&dr_vault_arn),
+        .unwrap_or_else(|| spec.vault_arn(&o.account, o.region(other)))
+}
+
+fn plan_drift(spec: &BackupSpec, o: &ObservedBackup, role: Role) -> Vec<String> {
+    let region = o.region(role);
+    let label = format!("{region}: backup plan {}", spec.plan_name);
+    let mut out = Vec::new();
+    let plan = match (o.plan(role), spec.wants_plan(role)) {
+        (None, false) => return out,
+        (Some(_), false) => {
+            out.push(format!(
+                "{label} exists, but dr_resource_arns is not set (nothing for it to back up)"
             ));
-            match &o.selection {
-                None => out.push(format!(
-                    "backup plan {}: selection {} is missing",
-                    spec.plan_name, spec.selection_name
-                )),
-                Some(s) => {
-                    if s.resources != spec.resource_arns {
-                        out.push(format!(
-                            "backup plan {}: selection covers {:?}, expected {:?}",
-                            spec.plan_name, s.resources, spec.resource_arns
-                        ));
-                    }
-                    let role_arn = o.account.role_arn(&spec.role_name);
-                    if s.role_arn != role_arn {
-                        out.push(format!(
-                            "backup plan {}: selection uses role {}, expected {role_arn}",
-                            spec.plan_name, s.role_arn
-                        ));
-                    }
-                }
+            return out;
+        }
+        (None, true) => {
+            out.push(format!("{label} is missing"));
+            return out;
+        }
+        (Some(plan), true) => plan,
+    };
+    out.extend(rule_drift(
+        &label,
+        &plan.rules,
+        &spec.desired_rule(role, &other_vault_arn(spec, o, role)),
+    ));
+    let wanted = spec.resources(role);
+    match o.selection(role) {
+        None => out.push(format!(
+            "{label}: selection {} is missing",
+            spec.selection_name
+        )),
+        Some(s) => {
+            if s.resources != wanted {
+                out.push(format!(
+                    "{label}: selection covers {:?}, expected {wanted:?}",
+                    s.resources
+                ));
+            }
+            let role_arn = o.account.role_arn(&spec.role_name);
+            if s.role_arn != role_arn {
+                out.push(format!(
+                    "{label}: selection uses role {}, expected {role_arn}",
+                    s.role_arn
+                ));
             }
         }
     }
-    out.extend(role_drift(&spec.role_spec(&o.account), o.role.as_ref()));
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::tests::spec;
-    use super::super::{ObservedSelection, ObservedVault};
+    use super::super::{BackupSpec, ObservedSelection, ObservedVault};
     use super::*;
     use crate::aws::iam::ObservedRole;
 
@@ -199,6 +237,13 @@ mod tests {
             ..RegionKey::default()
         });
         let role = s.role_spec(&account());
+        let selection = |resources: &[String]| {
+            Some(ObservedSelection {
+                id: "sel".into(),
+                role_arn: account().role_arn(&s.role_name),
+                resources: resources.to_vec(),
+            })
+        };
         ObservedBackup {
             account: account(),
             primary_region: "us-east-1".into(),
@@ -208,14 +253,15 @@ mod tests {
             primary_key: key.clone(),
             dr_key: key,
             plan: Some(ObservedPlan {
-                rules: vec![s.desired_rule(&s.vault_arn(&account(), "us-east-2"))],
+                rules: vec![s.desired_rule(Role::Primary, &s.vault_arn(&account(), "us-east-2"))],
                 ..ObservedPlan::default()
             }),
-            selection: Some(ObservedSelection {
-                id: "sel".into(),
-                role_arn: account().role_arn(&s.role_name),
-                resources: s.resource_arns.clone(),
+            selection: selection(&s.resource_arns),
+            dr_plan: Some(ObservedPlan {
+                rules: vec![s.desired_rule(Role::Dr, &s.vault_arn(&account(), "us-east-1"))],
+                ..ObservedPlan::default()
             }),
+            dr_selection: selection(&s.dr_resource_arns),
             role: Some(ObservedRole {
                 name: role.name.clone(),
                 trust_policy: role.trust_policy.clone(),
@@ -241,9 +287,9 @@ mod tests {
             drift(&spec(), &o),
             vec![
                 "us-east-2: backup vault drpair-backup-vault-v2-dev is missing",
-                "backup plan drpair-backup-plan-v2-dev: retention is 7 days, expected 35 days",
-                "backup plan drpair-backup-plan-v2-dev: copy action is , expected arn:aws:backup:us-east-2:123456789012:backup-vault:drpair-backup-vault-v2-dev (35 days)",
-                "backup plan drpair-backup-plan-v2-dev: selection covers [], expected [\"arn:aws:rds:us-east-1:123456789012:cluster:primary-db-cluster-v2-dev\"]",
+                "us-east-1: backup plan drpair-backup-plan-v2-dev: retention is 7 days, expected 35 days",
+                "us-east-1: backup plan drpair-backup-plan-v2-dev: copy action is , expected arn:aws:backup:us-east-2:123456789012:backup-vault:drpair-backup-vault-v2-dev (35 days)",
+                "us-east-1: backup plan drpair-backup-plan-v2-dev: selection covers [], expected [\"arn:aws:rds:us-east-1:123456789012:cluster:primary-db-cluster-v2-dev\"]",
             ]
         );
         let mut o = complete();
@@ -252,9 +298,39 @@ mod tests {
         assert_eq!(
             drift(&spec(), &o),
             vec![
-                "backup plan drpair-backup-plan-v2-dev is missing",
+                "us-east-1: backup plan drpair-backup-plan-v2-dev is missing",
                 "IAM role drpair-backup-v2-dev is missing",
             ]
+        );
+    }
+
+    #[test]
+    fn the_dr_plan_copies_to_the_primary_vault_and_exists_only_with_dr_resources() {
+        let mut o = complete();
+        o.dr_plan.as_mut().unwrap().rules[0].copies[0].0 = "arn:elsewhere".into();
+        o.dr_selection = None;
+        assert_eq!(
+            drift(&spec(), &o),
+            vec![
+                "us-east-2: backup plan drpair-backup-plan-v2-dev: copy action is arn:elsewhere (35 days), expected arn:aws:backup:us-east-1:123456789012:backup-vault:drpair-backup-vault-v2-dev (35 days)",
+                "us-east-2: backup plan drpair-backup-plan-v2-dev: selection drpair-selection is missing",
+            ]
+        );
+        let primary_only = BackupSpec {
+            dr_resource_arns: Vec::new(),
+            ..spec()
+        };
+        assert_eq!(
+            drift(&primary_only, &complete()),
+            vec!["us-east-2: backup plan drpair-backup-plan-v2-dev exists, but dr_resource_arns is not set (nothing for it to back up)"]
+        );
+        let mut o = complete();
+        o.dr_plan = None;
+        o.dr_selection = None;
+        assert!(drift(&primary_only, &o).is_empty());
+        assert_eq!(
+            drift(&spec(), &o),
+            vec!["us-east-2: backup plan drpair-backup-plan-v2-dev is missing"]
         );
     }
 }

@@ -12,6 +12,7 @@ use aws_smithy_types::DateTime;
 use futures::future::try_join_all;
 
 use crate::aws::error::ok_if_not_found;
+use crate::aws::kms;
 use crate::aws::{wait_for, AwsContext, AwsError, Deadline, Poll, RegionCtx, Role};
 
 use super::clusters::delete_instance;
@@ -28,11 +29,13 @@ use super::{arn_region, part, wait, GlobalInfo, Names, Observed};
 pub struct DestroyOutcome {
     /// Final snapshots taken (`region/identifier`).
     pub final_snapshots: Vec<String>,
-    /// KMS keys kept because snapshots are encrypted with them (`region/alias`).
+    /// KMS keys kept because snapshots or AWS Backup recovery points are encrypted with them:
+    /// `region/alias (what uses it)`.
     pub kept_keys: Vec<String>,
 }
 
-const KEY_DELETION_WINDOW_DAYS: i32 = 7;
+/// The same 30-day window as every other key drpair schedules for deletion.
+const KEY_DELETION_WINDOW_DAYS: i32 = kms::DELETION_WINDOW_DAYS;
 
 pub async fn destroy(
     ctx: &AwsContext,
@@ -238,9 +241,18 @@ async fn delete_cluster(
         .map(|s| format!("{}/{s}", rc.region)))
 }
 
-/// Deletes the region's alias and schedules its key for deletion, unless a manual snapshot of
-/// the cluster is encrypted with it: then the key is kept, or the snapshot could never be
-/// restored. Returns the kept key.
+/// Deletes the region's alias and schedules its key for deletion, unless something that can
+/// still be restored is encrypted with it: a manual snapshot of the cluster (a final snapshot),
+/// or an AWS Backup recovery point (a backup or continuous backup of the cluster: Aurora is not
+/// fully managed by AWS Backup, so its recovery points keep the cluster's key, "Encryption for
+/// backups in AWS Backup"). Then the key and its alias are kept, or those backups could never
+/// be restored once the deletion window ends. Returns the kept key and why.
+///
+/// Retained automated backups (DescribeDBClusterAutomatedBackups) are not looked for: the
+/// clusters are deleted without `DeleteAutomatedBackups = false`, so Aurora removes their
+/// automated backups, "unless the AWS Backup policy specifies a point-in-time restore rule"
+/// (API_DeleteDBCluster), and such a rule's continuous recovery point is found among the
+/// recovery points.
 async fn delete_key(
     rc: &RegionCtx,
     names: &Names,
@@ -259,18 +271,28 @@ async fn delete_key(
     if keys.is_empty() {
         return Ok(None);
     }
-    if snapshot_uses_keys(
-        rc,
-        &names.cluster(rc.role),
-        keys.iter().map(|k| k.arn.as_str()),
-    )
-    .await?
-    {
-        tracing::info!(
-            "keeping KMS key {alias} in {}: final snapshots use it",
+    let key_arns: Vec<&str> = keys.iter().map(|k| k.arn.as_str()).collect();
+    let mut users = Vec::new();
+    if snapshot_uses_keys(rc, &names.cluster(rc.role), key_arns.iter().copied()).await? {
+        users.push(format!("manual snapshots of {}", names.cluster(rc.role)));
+    }
+    let cluster_arn = observed
+        .region(rc.role)
+        .cluster
+        .as_ref()
+        .map(|c| c.arn.as_str())
+        .filter(|a| !a.is_empty());
+    let points = kms::recovery_points_using(rc, &key_arns, cluster_arn.as_slice()).await?;
+    if !points.is_empty() {
+        users.push(kms::describe_recovery_points(&points));
+    }
+    if !users.is_empty() {
+        let why = users.join(" and ");
+        tracing::warn!(
+            "keeping KMS key {alias} in {}: {why} encrypted with it must stay restorable",
             rc.region
         );
-        return Ok(Some(format!("{}/{alias}", rc.region)));
+        return Ok(Some(format!("{}/{alias} (used by {why})", rc.region)));
     }
     let kms = rc.kms();
     if observed.region(rc.role).key.is_some() {

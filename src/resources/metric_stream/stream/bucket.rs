@@ -1,6 +1,7 @@
-//! The DR region's bucket: found by name, created and kept versioned, SSE-KMS encrypted with
-//! the DR key, closed to the public and expiring its objects; emptied of every version and
-//! deleted on destroy.
+//! A direction's bucket (in the region that keeps the other region's metrics): found by name,
+//! created and kept versioned, SSE-KMS encrypted with that region's key through an S3 Bucket
+//! Key, closed to the public and expiring its objects; emptied of every version and deleted on
+//! destroy.
 
 use aws_sdk_s3::types::{
     AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint,
@@ -97,26 +98,32 @@ pub(super) async fn find_bucket(
         .status()
         .map(|s| s.as_str().to_owned())
         .unwrap_or_default();
-    let (sse_algorithm, sse_key) = match s3.get_bucket_encryption().bucket(name).send().await {
-        Ok(out) => out
-            .server_side_encryption_configuration()
-            .and_then(|c| c.rules().first())
-            .and_then(|r| r.apply_server_side_encryption_by_default())
-            .map(|d| {
-                (
-                    d.sse_algorithm().as_str().to_owned(),
-                    d.kms_master_key_id().map(str::to_owned),
-                )
-            })
-            .unwrap_or_default(),
-        Err(e) => {
-            let e = api_error("reading encryption of", BUCKET, name, &rc.region)(e);
-            if !absent(&e, &["ServerSideEncryptionConfigurationNotFoundError"]) {
-                return Err(e);
+    let (sse_algorithm, sse_key, bucket_key_enabled) =
+        match s3.get_bucket_encryption().bucket(name).send().await {
+            Ok(out) => {
+                let rule = out
+                    .server_side_encryption_configuration()
+                    .and_then(|c| c.rules().first());
+                let (algorithm, key) = rule
+                    .and_then(|r| r.apply_server_side_encryption_by_default())
+                    .map(|d| {
+                        (
+                            d.sse_algorithm().as_str().to_owned(),
+                            d.kms_master_key_id().map(str::to_owned),
+                        )
+                    })
+                    .unwrap_or_default();
+                let bucket_key = rule.and_then(|r| r.bucket_key_enabled()) == Some(true);
+                (algorithm, key, bucket_key)
             }
-            (String::new(), None)
-        }
-    };
+            Err(e) => {
+                let e = api_error("reading encryption of", BUCKET, name, &rc.region)(e);
+                if !absent(&e, &["ServerSideEncryptionConfigurationNotFoundError"]) {
+                    return Err(e);
+                }
+                (String::new(), None, false)
+            }
+        };
     let public_access_blocked = match s3.get_public_access_block().bucket(name).send().await {
         Ok(out) => out.public_access_block_configuration().is_some_and(|c| {
             c.block_public_acls() == Some(true)
@@ -168,6 +175,7 @@ pub(super) async fn find_bucket(
         versioning,
         sse_algorithm,
         sse_key,
+        bucket_key_enabled,
         public_access_blocked,
         expiration,
     }))
@@ -224,6 +232,7 @@ pub(super) async fn ensure_bucket(
     // Encryption before anything is written; versioning before objects exist.
     if current.sse_algorithm != ServerSideEncryption::AwsKms.as_str()
         || current.sse_key.as_deref() != Some(key_arn)
+        || !current.bucket_key_enabled
     {
         let rule = ServerSideEncryptionRule::builder()
             .apply_server_side_encryption_by_default(

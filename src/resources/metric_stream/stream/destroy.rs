@@ -1,10 +1,10 @@
-//! Ordered, idempotent teardown in one run: the metric stream and its role first (nothing new
-//! is sent), then the Firehose stream (waited for) and its role, then the bucket emptied of
-//! every version and deleted, then the keys (scheduled for deletion).
+//! Ordered, idempotent teardown in one run, both directions at once: the metric stream and its
+//! role first (nothing new is sent), then the Firehose stream (waited for) and its role, then
+//! the bucket emptied of every version and deleted; last the two keys (scheduled for deletion).
 
-use crate::aws::iam::{caller_account, delete_role};
+use crate::aws::iam::{caller_account, delete_role, Account};
 use crate::aws::kms::destroy_key;
-use crate::aws::{AwsContext, AwsError, Deadline};
+use crate::aws::{AwsContext, AwsError, Deadline, Role};
 
 use super::bucket::delete_bucket;
 use super::cloudwatch::delete_stream;
@@ -20,17 +20,38 @@ pub async fn destroy(
     deadline: Deadline,
 ) -> Result<(), AwsError> {
     let account = caller_account(&ctx.primary).await?;
-    let owner = spec.owner();
-    delete_stream(&ctx.primary, &spec.name, &owner).await?;
-    delete_role(&ctx.primary, &spec.stream_role_name(), &owner).await?;
-    delete_firehose(&ctx.primary, &spec.name, &owner, deadline).await?;
-    delete_role(&ctx.primary, &spec.delivery_role_name(), &owner).await?;
-    delete_bucket(&ctx.dr, &spec.bucket_name(&account), &owner).await?;
-    let alias = spec.key_alias();
+    tokio::try_join!(
+        Box::pin(destroy_direction(
+            ctx,
+            spec,
+            &account,
+            Role::Primary,
+            deadline
+        )),
+        Box::pin(destroy_direction(ctx, spec, &account, Role::Dr, deadline)),
+    )?;
+    let (alias, owner) = (spec.key_alias(), spec.owner());
     tokio::try_join!(
         destroy_key(&ctx.primary, &alias, &owner, known_keys[0]),
         destroy_key(&ctx.dr, &alias, &owner, known_keys[1]),
     )?;
     tracing::info!("metric stream {} is gone", spec.owner());
     Ok(())
+}
+
+/// The direction carrying `source`'s metrics, in order.
+async fn destroy_direction(
+    ctx: &AwsContext,
+    spec: &StreamSpec,
+    account: &Account,
+    source: Role,
+    deadline: Deadline,
+) -> Result<(), AwsError> {
+    let owner = spec.owner();
+    let (here, there) = (ctx.region(source), ctx.region(source.peer()));
+    delete_stream(here, &spec.name, &owner).await?;
+    delete_role(&ctx.primary, &spec.stream_role_name(source), &owner).await?;
+    delete_firehose(here, &spec.name, &owner, deadline).await?;
+    delete_role(&ctx.primary, &spec.delivery_role_name(source), &owner).await?;
+    delete_bucket(there, &spec.bucket_name(account, source), &owner).await
 }

@@ -11,7 +11,7 @@ use super::cloudwatch::{
     differences as stream_differences, find_stream, MetricStreamSpec, RUNNING,
 };
 use super::firehose::{differences as firehose_differences, find_firehose, FirehoseSpec};
-use super::{ObservedMetrics, StreamSpec, LIFECYCLE_RULE};
+use super::{ObservedDirection, ObservedMetrics, StreamSpec, LIFECYCLE_RULE};
 
 /// Whether an object carrying `tags` may be read as this resource's: tagged as its own, or not
 /// tagged by any drpair resource (an object being imported).
@@ -26,36 +26,35 @@ async fn owned_key(rc: &RegionCtx, spec: &StreamSpec) -> Result<Option<RegionKey
         .filter(|k| k.tags.get(OWNER_TAG) == Some(&owner)))
 }
 
-/// Reads the keys, the bucket, the Firehose stream, the metric stream and the roles.
+/// Reads the keys, and of both directions the bucket, the Firehose stream, the metric stream
+/// and the roles.
 pub async fn observe(ctx: &AwsContext, spec: &StreamSpec) -> Result<ObservedMetrics, AwsError> {
     let account = caller_account(&ctx.primary).await?;
     observe_with(ctx, spec, account).await
 }
 
-pub(super) async fn observe_with(
+/// What exists of the direction carrying `source`'s metrics.
+async fn observe_direction(
     ctx: &AwsContext,
     spec: &StreamSpec,
-    account: Account,
-) -> Result<ObservedMetrics, AwsError> {
+    account: &Account,
+    source: Role,
+) -> Result<ObservedDirection, AwsError> {
     let owner = spec.owner();
-    let bucket_name = spec.bucket_name(&account);
-    let (stream_role_name, delivery_role_name) =
-        (spec.stream_role_name(), spec.delivery_role_name());
-    let (primary_key, dr_key, bucket, firehose, stream, stream_role, delivery_role) = tokio::try_join!(
-        owned_key(&ctx.primary, spec),
-        owned_key(&ctx.dr, spec),
-        find_bucket(&ctx.dr, &bucket_name),
-        find_firehose(&ctx.primary, &spec.name),
-        find_stream(&ctx.primary, &spec.name),
+    let (here, there) = (ctx.region(source), ctx.region(source.peer()));
+    let bucket_name = spec.bucket_name(account, source);
+    let (stream_role_name, delivery_role_name) = (
+        spec.stream_role_name(source),
+        spec.delivery_role_name(source),
+    );
+    let (bucket, firehose, stream, stream_role, delivery_role) = tokio::try_join!(
+        find_bucket(there, &bucket_name),
+        find_firehose(here, &spec.name),
+        find_stream(here, &spec.name),
         find_role(&ctx.primary, &stream_role_name),
         find_role(&ctx.primary, &delivery_role_name),
     )?;
-    Ok(ObservedMetrics {
-        account,
-        primary_region: ctx.primary.region.clone(),
-        dr_region: ctx.dr.region.clone(),
-        primary_key,
-        dr_key,
+    Ok(ObservedDirection {
         bucket: bucket.filter(|b| adoptable(&b.tags, &owner)),
         firehose: firehose.filter(|f| adoptable(&f.tags, &owner)),
         stream: stream.filter(|s| adoptable(&s.tags, &owner)),
@@ -64,88 +63,122 @@ pub(super) async fn observe_with(
     })
 }
 
-/// Differences from the spec: keys, the bucket's protection and lifecycle, the roles, the
-/// Firehose stream and the metric stream (including a stream stopped out of band). Empty when
-/// nothing needs repair.
+pub(super) async fn observe_with(
+    ctx: &AwsContext,
+    spec: &StreamSpec,
+    account: Account,
+) -> Result<ObservedMetrics, AwsError> {
+    let (primary_key, dr_key, primary, dr) = tokio::try_join!(
+        owned_key(&ctx.primary, spec),
+        owned_key(&ctx.dr, spec),
+        Box::pin(observe_direction(ctx, spec, &account, Role::Primary)),
+        Box::pin(observe_direction(ctx, spec, &account, Role::Dr)),
+    )?;
+    Ok(ObservedMetrics {
+        account,
+        primary_region: ctx.primary.region.clone(),
+        dr_region: ctx.dr.region.clone(),
+        primary_key,
+        dr_key,
+        primary,
+        dr,
+    })
+}
+
+/// Differences from the spec: keys, and of both directions the bucket's protection and
+/// lifecycle, the roles, the Firehose stream and the metric stream (including a stream stopped
+/// out of band). Empty when nothing needs repair.
 pub fn drift(spec: &StreamSpec, o: &ObservedMetrics) -> Vec<String> {
     let mut out = Vec::new();
     for role in Role::BOTH {
         out.extend(key_drift(o.region(role), &spec.key_alias(), o.key(role)));
     }
-    let (primary, dr) = (o.primary_region.as_str(), o.dr_region.as_str());
-    let bucket_name = spec.bucket_name(&o.account);
-    let dr_key = o.dr_key.as_ref().map(|k| k.arn.clone()).unwrap_or_default();
-    let primary_key = o
-        .primary_key
-        .as_ref()
-        .map(|k| k.arn.clone())
-        .unwrap_or_default();
-    match &o.bucket {
-        None => out.push(format!("{dr}: bucket {bucket_name} is missing")),
+    for source in Role::BOTH {
+        direction_drift(spec, o, source, &mut out);
+    }
+    out
+}
+
+fn key_arn(o: &ObservedMetrics, role: Role) -> String {
+    o.key(role).map(|k| k.arn.clone()).unwrap_or_default()
+}
+
+/// The differences of the direction carrying `source`'s metrics, each phrase starting with the
+/// region of the object (or the role's name).
+fn direction_drift(spec: &StreamSpec, o: &ObservedMetrics, source: Role, out: &mut Vec<String>) {
+    let d = o.direction(source);
+    let (here, there) = (o.region(source), o.region(source.peer()));
+    let bucket_name = spec.bucket_name(&o.account, source);
+    let there_key = key_arn(o, source.peer());
+    let here_key = key_arn(o, source);
+    match &d.bucket {
+        None => out.push(format!("{there}: bucket {bucket_name} is missing")),
         Some(b) => {
             if b.versioning != "Enabled" {
-                out.push(format!("{dr}: bucket {bucket_name} is not versioned"));
+                out.push(format!("{there}: bucket {bucket_name} is not versioned"));
             }
             if b.sse_algorithm != "aws:kms"
-                || (!dr_key.is_empty() && b.sse_key.as_deref() != Some(dr_key.as_str()))
+                || (!there_key.is_empty() && b.sse_key.as_deref() != Some(there_key.as_str()))
             {
                 out.push(format!(
-                    "{dr}: bucket {bucket_name} is not encrypted with {}",
+                    "{there}: bucket {bucket_name} is not encrypted with {}",
                     spec.key_alias()
+                ));
+            }
+            if !b.bucket_key_enabled {
+                out.push(format!(
+                    "{there}: bucket {bucket_name} does not use an S3 Bucket Key"
                 ));
             }
             if !b.public_access_blocked {
                 out.push(format!(
-                    "{dr}: bucket {bucket_name} does not block public access"
+                    "{there}: bucket {bucket_name} does not block public access"
                 ));
             }
             let days = i32::try_from(spec.retention_days).ok();
             if b.expiration != Some((days, days)) {
                 out.push(format!(
-                    "{dr}: bucket {bucket_name} lifecycle rule {LIFECYCLE_RULE} does not expire objects after {} days",
+                    "{there}: bucket {bucket_name} lifecycle rule {LIFECYCLE_RULE} does not expire objects after {} days",
                     spec.retention_days
                 ));
             }
         }
     }
     out.extend(role_drift(
-        &spec.delivery_role(&o.account, dr, &dr_key),
-        o.delivery_role.as_ref(),
+        &spec.delivery_role(&o.account, source, there, &there_key),
+        d.delivery_role.as_ref(),
     ));
     out.extend(role_drift(
-        &spec.stream_role(&o.account, primary),
-        o.stream_role.as_ref(),
+        &spec.stream_role(&o.account, source, here),
+        d.stream_role.as_ref(),
     ));
-    let delivery_role_arn = o.account.role_arn(&spec.delivery_role_name());
-    let bucket_arn = spec.bucket_arn(&o.account);
+    let delivery_role_arn = o.account.role_arn(&spec.delivery_role_name(source));
+    let bucket_arn = spec.bucket_arn(&o.account, source);
     let no_tags = Tags::new();
     let firehose_spec = FirehoseSpec {
         name: &spec.name,
         role_arn: &delivery_role_arn,
         bucket_arn: &bucket_arn,
-        s3_key_arn: &dr_key,
-        sse_key_arn: &primary_key,
+        s3_key_arn: &there_key,
+        sse_key_arn: &here_key,
         tags: &no_tags,
     };
-    match &o.firehose {
-        None => out.push(format!(
-            "{primary}: Firehose stream {} is missing",
-            spec.name
-        )),
+    match &d.firehose {
+        None => out.push(format!("{here}: Firehose stream {} is missing", spec.name)),
         Some(f) => {
-            for d in firehose_differences(&firehose_spec, f) {
-                out.push(format!("{primary}: Firehose stream {} {d}", spec.name));
+            for diff in firehose_differences(&firehose_spec, f) {
+                out.push(format!("{here}: Firehose stream {} {diff}", spec.name));
             }
             if f.status != "ACTIVE" {
                 out.push(format!(
-                    "{primary}: Firehose stream {} is {}, expected ACTIVE",
+                    "{here}: Firehose stream {} is {}, expected ACTIVE",
                     spec.name, f.status
                 ));
             }
         }
     }
-    let firehose_arn = spec.firehose_arn(&o.account, primary);
-    let stream_role_arn = o.account.role_arn(&spec.stream_role_name());
+    let firehose_arn = spec.firehose_arn(&o.account, here);
+    let stream_role_arn = o.account.role_arn(&spec.stream_role_name(source));
     let stream_spec = MetricStreamSpec {
         name: &spec.name,
         firehose_arn: &firehose_arn,
@@ -154,19 +187,18 @@ pub fn drift(spec: &StreamSpec, o: &ObservedMetrics) -> Vec<String> {
         namespaces: &spec.namespaces,
         tags: &no_tags,
     };
-    match &o.stream {
-        None => out.push(format!("{primary}: metric stream {} is missing", spec.name)),
+    match &d.stream {
+        None => out.push(format!("{here}: metric stream {} is missing", spec.name)),
         Some(s) => {
-            for d in stream_differences(&stream_spec, s) {
-                out.push(format!("{primary}: metric stream {} {d}", spec.name));
+            for diff in stream_differences(&stream_spec, s) {
+                out.push(format!("{here}: metric stream {} {diff}", spec.name));
             }
             if s.state != RUNNING {
                 out.push(format!(
-                    "{primary}: metric stream {} is {}, expected running",
+                    "{here}: metric stream {} is {}, expected running",
                     spec.name, s.state
                 ));
             }
         }
     }
-    out
 }

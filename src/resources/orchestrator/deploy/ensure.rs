@@ -1,13 +1,16 @@
 //! Creates what is missing and repairs what differs, in dependency order: the state table, the
-//! roles, the functions, the rules, the permissions that let the rules invoke the functions,
-//! then the rules' targets. Every step finds its object by name first, so a second run after an
-//! interruption completes the first.
+//! log groups' KMS key and the log groups (before the functions, so Lambda never makes its own),
+//! the roles, the functions (retried while IAM propagates the new roles), the rules, the
+//! permissions that let the rules invoke the functions, then the rules' targets. Every step
+//! finds its object by name first, so a second run after an interruption completes the first.
 
 use crate::aws::iam::{caller_account, ensure_role};
+use crate::aws::kms::ensure_key;
 use crate::aws::{AwsContext, AwsError, Deadline};
 
 use super::super::package::package;
-use super::functions::{ensure_function, ensure_permission};
+use super::functions::{check_function_owner, ensure_function, ensure_permission};
+use super::logs::ensure_log_group;
 use super::observe::primary_endpoint_url;
 use super::parts::{function_spec, role_spec, rule_specs, Function};
 use super::rules::ensure_rule;
@@ -15,7 +18,9 @@ use super::table::ensure_table;
 use super::Spec;
 
 /// Brings the deployment to `spec`. Objects without an owner tag are adopted only when
-/// `adopt_untagged` (an update after an import); those of another owner never.
+/// `adopt_untagged` (an update after an import); those of another owner never. The exception is
+/// an untagged log group of one of this deployment's functions: Lambda made it, and it is
+/// adopted.
 pub async fn ensure(
     aws: &AwsContext,
     spec: &Spec,
@@ -27,6 +32,11 @@ pub async fn ensure(
     // Read at apply time, so the health check must exist; the orchestrator probes this URL
     // itself when Route 53's API (in us-east-1) does not answer.
     let endpoint = primary_endpoint_url(rc, &spec.inputs.primary_health_check_id).await?;
+    let functions = Function::BOTH.map(|f| function_spec(spec, &account, f, endpoint.as_deref()));
+    // A function this deployment may not take is refused before its log group is adopted.
+    for fs in &functions {
+        check_function_owner(rc, fs, adopt_untagged).await?;
+    }
     let owner = spec.owner();
     ensure_table(
         rc,
@@ -37,12 +47,15 @@ pub async fn ensure(
         deadline,
     )
     .await?;
+    let key = ensure_key(rc, &spec.logs_key_spec(&account), adopt_untagged).await?;
+    for f in Function::BOTH {
+        ensure_log_group(rc, &spec.log_group_spec(f, &key.arn), deadline).await?;
+    }
     for f in Function::BOTH {
         ensure_role(rc, &role_spec(spec, &account, f), adopt_untagged).await?;
     }
-    for f in Function::BOTH {
-        let fs = function_spec(spec, &account, f, endpoint.as_deref());
-        ensure_function(rc, &fs, package(), adopt_untagged, deadline).await?;
+    for fs in &functions {
+        ensure_function(rc, fs, package(), adopt_untagged, deadline).await?;
     }
     let rules = rule_specs(spec, &account);
     for f in Function::BOTH {

@@ -236,6 +236,38 @@ async fn create(
     Ok(())
 }
 
+/// Refuses a function tagged with another owner, and an untagged one unless `adopt_untagged`.
+fn check_owner(
+    rc: &RegionCtx,
+    spec: &FunctionSpec,
+    f: &ObservedFunction,
+    adopt_untagged: bool,
+) -> Result<(), AwsError> {
+    match f.tags.get(OWNER_TAG) {
+        Some(owner) if *owner != spec.owner => {
+            Err(not_owned(spec, rc, format!("the function is owned by {owner}, not {}", spec.owner)))
+        }
+        None if !adopt_untagged => {
+            Err(not_owned(spec, rc, format!("a function of this name exists and is not managed by drpair (no {OWNER_TAG} tag); delete or rename it, or import the resource that should own it")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Fails as [`ensure_function`] would when a function of the spec's name exists that this
+/// deployment may not take: checked before anything named after the function (its log group)
+/// is touched.
+pub async fn check_function_owner(
+    rc: &RegionCtx,
+    spec: &FunctionSpec,
+    adopt_untagged: bool,
+) -> Result<(), AwsError> {
+    match find_function(rc, &spec.name).await? {
+        Some(f) => check_owner(rc, spec, &f, adopt_untagged),
+        None => Ok(()),
+    }
+}
+
 /// Creates the function or brings an existing one to the spec and the package. A function
 /// tagged with another owner is refused; an untagged one unless `adopt_untagged`. Idempotent.
 pub async fn ensure_function(
@@ -247,15 +279,7 @@ pub async fn ensure_function(
 ) -> Result<ObservedFunction, AwsError> {
     let name = spec.name.as_str();
     match find_function(rc, name).await? {
-        Some(f) => match f.tags.get(OWNER_TAG) {
-            Some(owner) if *owner != spec.owner => {
-                return Err(not_owned(spec, rc, format!("the function is owned by {owner}, not {}", spec.owner)))
-            }
-            None if !adopt_untagged => {
-                return Err(not_owned(spec, rc, format!("a function of this name exists and is not managed by drpair (no {OWNER_TAG} tag); delete or rename it, or import the resource that should own it")))
-            }
-            _ => {}
-        },
+        Some(f) => check_owner(rc, spec, &f, adopt_untagged)?,
         None => create(rc, spec, package, deadline).await?,
     }
     let mut f = wait_ready(rc, name, deadline).await?;

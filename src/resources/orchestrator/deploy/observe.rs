@@ -4,10 +4,12 @@ use std::collections::BTreeMap;
 
 use crate::aws::error::api_error;
 use crate::aws::iam::{caller_account, find_role, role_drift, Account, ObservedRole};
+use crate::aws::kms::{find_key, key_drift, RegionKey};
 use crate::aws::{AwsContext, AwsError, RegionCtx};
 
 use super::super::package::package;
 use super::functions::{find_function, function_drift, permissions, ObservedFunction, FUNCTION};
+use super::logs::{find_log_group, log_group_drift, log_group_name, ObservedLogGroup};
 use super::parts::{function_spec, role_spec, rule_specs, Function};
 use super::rules::{find_rule, rule_drift, ObservedRule};
 use super::table::{find_table, table_drift, ObservedTable};
@@ -28,6 +30,10 @@ pub struct Observed {
     pub permissions: BTreeMap<String, BTreeMap<String, String>>,
     pub alarm_rule: Option<ObservedRule>,
     pub probe_rule: Option<ObservedRule>,
+    /// The key under the log groups' alias.
+    pub logs_key: Option<RegionKey>,
+    pub orchestrator_log_group: Option<ObservedLogGroup>,
+    pub notifier_log_group: Option<ObservedLogGroup>,
 }
 
 impl Observed {
@@ -40,6 +46,9 @@ impl Observed {
             && self.notifier.is_none()
             && self.alarm_rule.is_none()
             && self.probe_rule.is_none()
+            && self.logs_key.is_none()
+            && self.orchestrator_log_group.is_none()
+            && self.notifier_log_group.is_none()
     }
 
     pub fn function(&self, f: Function) -> Option<&ObservedFunction> {
@@ -53,6 +62,13 @@ impl Observed {
         match f {
             Function::Orchestrator => self.orchestrator_role.as_ref(),
             Function::Notifier => self.notifier_role.as_ref(),
+        }
+    }
+
+    pub fn log_group(&self, f: Function) -> Option<&ObservedLogGroup> {
+        match f {
+            Function::Orchestrator => self.orchestrator_log_group.as_ref(),
+            Function::Notifier => self.notifier_log_group.as_ref(),
         }
     }
 }
@@ -114,6 +130,9 @@ pub async fn observe(
         permissions: permission_sets,
         alarm_rule: find_rule(rc, &names.alarm_rule).await?,
         probe_rule: find_rule(rc, &names.probe_rule).await?,
+        logs_key: find_key(rc, &names.logs_key_alias).await?,
+        orchestrator_log_group: find_log_group(rc, &log_group_name(&names.orchestrator)).await?,
+        notifier_log_group: find_log_group(rc, &log_group_name(&names.notifier)).await?,
     })
 }
 
@@ -143,5 +162,17 @@ pub fn drift(spec: &Spec, o: &Observed) -> Vec<String> {
     let [alarms, probe] = rule_specs(spec, account);
     drift.extend(rule_drift(&alarms, o.alarm_rule.as_ref()));
     drift.extend(rule_drift(&probe, o.probe_rule.as_ref()));
+    drift.extend(key_drift(
+        &spec.dr_region,
+        &spec.names.logs_key_alias,
+        o.logs_key.as_ref(),
+    ));
+    let key_arn = o.logs_key.as_ref().map_or("", |k| k.arn.as_str());
+    for f in Function::BOTH {
+        drift.extend(log_group_drift(
+            &spec.log_group_spec(f, key_arn),
+            o.log_group(f),
+        ));
+    }
     drift
 }

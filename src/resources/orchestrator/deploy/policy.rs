@@ -5,26 +5,19 @@ use serde_json::{json, Value};
 
 use crate::aws::iam::{allow, policy_document, service_trust_policy, Account};
 
+use super::parts::Function;
 use super::Spec;
 
 impl Spec {
-    fn log_statements(&self, account: &Account, function: &str) -> Vec<Value> {
-        let group = format!(
-            "arn:{}:logs:{}:{}:log-group:/aws/lambda/{function}",
-            account.partition, self.dr_region, account.id
-        );
-        vec![
-            allow(
-                "CreateOwnLogGroup",
-                &["logs:CreateLogGroup"],
-                std::slice::from_ref(&group),
-            ),
-            allow(
-                "WriteOwnLogs",
-                &["logs:CreateLogStream", "logs:PutLogEvents"],
-                &[format!("{group}:*")],
-            ),
-        ]
+    /// Writing to the function's own log group, which drpair creates (encrypted, with a
+    /// retention, tagged): not `logs:CreateLogGroup`, so Lambda can never make another one.
+    fn log_statements(&self, account: &Account, function: Function) -> Vec<Value> {
+        let group = self.log_group_arn(account, function);
+        vec![allow(
+            "WriteOwnLogs",
+            &["logs:CreateLogStream", "logs:PutLogEvents"],
+            &[format!("{group}:*")],
+        )]
     }
 
     /// Publishing to the topics, which drpair_monitoring encrypts with KMS keys of their
@@ -114,14 +107,14 @@ impl Spec {
             ),
         ];
         statements.extend(self.publish_statements(account));
-        statements.extend(self.log_statements(account, &self.names.orchestrator));
+        statements.extend(self.log_statements(account, Function::Orchestrator));
         policy_document(statements)
     }
 
     /// The notifier's permissions: publish to the topics, write its logs.
     pub fn notifier_policy(&self, account: &Account) -> Value {
         let mut statements = self.publish_statements(account);
-        statements.extend(self.log_statements(account, &self.names.notifier));
+        statements.extend(self.log_statements(account, Function::Notifier));
         policy_document(statements)
     }
 
@@ -168,11 +161,18 @@ mod tests {
                 );
             }
         }
-        for absent in ["route53:", "cloudwatch:DescribeAlarms", "cluster:*"] {
+        for absent in [
+            "route53:",
+            "cloudwatch:DescribeAlarms",
+            "cluster:*",
+            "logs:CreateLogGroup",
+        ] {
             assert!(!text.contains(absent), "{absent} in {doc:#}");
         }
         let notifier = s.notifier_policy(&a).to_string();
         assert!(notifier.contains("sns:Publish") && !notifier.contains("rds:"));
+        assert!(notifier.contains("/aws/lambda/failover-notifier-v2-dev:*"));
+        assert!(!notifier.contains("logs:CreateLogGroup"));
         assert_eq!(
             s.trust_policy(&a)["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"],
             "123456789012"
