@@ -15,12 +15,15 @@ NOTIFIER = "drpair_failover.notifier.handler"
 
 
 def deploy(emulator, stack, unique, env=None):
+    """Creates the role and both functions once IAM has propagated the role (stack.clock is set)."""
     role = emulator.client("iam").create_role(
         RoleName=f"{unique}-orchestrator",
         AssumeRolePolicyDocument=json.dumps(
             {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
         ),
     )["Role"]["Arn"]
+    # Lambda refuses a role IAM has not propagated yet (emulator_ext/iam_propagation.py), as AWS does.
+    stack.clock.advance(emulator.control("GET", "/iam-propagation", expect=200)["seconds"] + 1)
     client = emulator.client("lambda", DR)
     code = package()
     for name, handler in ((f"{unique}-orchestrator", ORCHESTRATOR), (f"{unique}-notifier", NOTIFIER)):
