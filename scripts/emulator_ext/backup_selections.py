@@ -2,7 +2,10 @@
 
 - CreateBackupSelection (``PUT /backup/plans/{id}/selections/``): SelectionName (1-50 of
   ``[A-Za-z0-9-_.]``) and IamRoleArn are required (``MissingParameterValueException``); the role
-  must exist (``InvalidParameterValueException``, "... cannot be assumed by AWS Backup"); an
+  must exist and IAM must have propagated its creation and trust policy (``iam_propagation.py``),
+  else ``InvalidParameterValueException`` "IAM Role <arn> cannot be assumed by AWS Backup" (the
+  answer terraform-provider-aws retries for a just-created role,
+  internal/service/backup/selection.go); an
   unknown or deleted plan is ``InvalidParameterValueException``; a name already used in the plan is
   ``AlreadyExistsException``. Returns SelectionId, BackupPlanId, CreationDate.
 - GetBackupSelection / ListBackupSelections (paginated: maxResults, nextToken) /
@@ -24,6 +27,8 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 from moto.core.exceptions import JsonRESTError
+
+from . import iam_propagation
 
 SELECTION_NAME = re.compile(r"^[a-zA-Z0-9\-_.]{1,50}$")
 SELECTIONS_PATH = re.compile(r"/backup/plans/(?P<plan>[^/]+)/selections/?(?P<selection>[^/]*)$")
@@ -148,7 +153,11 @@ def _patch_responses():
         name = selection["SelectionName"]
         if not SELECTION_NAME.match(name):
             raise _exceptions().InvalidParameterValueException(f"Invalid selection name {name}")
-        if not _role_exists(self.current_account, selection["IamRoleArn"]):
+        role_arn = selection["IamRoleArn"]
+        propagating = iam_propagation.propagating(role_arn, account_id=self.current_account)
+        if propagating:
+            iam_propagation.refused("backup", "CreateBackupSelection", role_arn, self.region)
+        if propagating or not _role_exists(self.current_account, role_arn):
             raise _exceptions().InvalidParameterValueException(
                 f"IAM Role {selection['IamRoleArn']} cannot be assumed by AWS Backup"
             )

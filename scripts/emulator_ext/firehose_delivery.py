@@ -58,6 +58,14 @@ destinations (other destinations keep moto's behaviour):
   ``KMS.KMSInvalidStateException``; ``ServiceUnavailable`` while the bucket's region is down) and
   ``firehose.records.lost``. Nothing is attempted while the stream's own region is down.
 - Deleting the stream discards its buffer.
+- CreateDeliveryStream and UpdateDestination assume every ``RoleARN`` they are given, as AWS does
+  when the stream is created or changed: a role that does not exist, whose trust policy does not
+  let Firehose assume it, or that IAM has not propagated yet (``iam_propagation.py``) is refused
+  with ``InvalidArgumentException`` "Firehose is unable to assume role <arn>. Please check the
+  role provided." (the message AWS answers for a just-created role, which terraform-provider-aws
+  retries, internal/service/firehose/delivery_stream.go; "Grant Firehose access to an Amazon S3
+  destination", https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html). A
+  delivery attempt likewise fails (``AccessDenied``) while the role is propagating.
 
 Control endpoints:
 
@@ -79,7 +87,7 @@ import gzip
 import threading
 import uuid
 
-from . import clock, iam_policy, outage, timeline
+from . import clock, iam_policy, iam_propagation, outage, timeline
 from .common import ControlError, control, moto_account
 
 DEFAULT_SIZE_MB = 5
@@ -245,6 +253,48 @@ def _bucket_default_encryption(bucket):
     return default.get("SSEAlgorithm"), default.get("KMSMasterKeyID"), bucket_key
 
 
+def _assumable(role, account):
+    """Whether Firehose can assume `role` now: its trust policy allows it and IAM has propagated
+    the role's creation and trust policy (``iam_propagation.py``)."""
+    if iam_propagation.propagating(role.arn, account_id=account):
+        return False
+    return iam_policy.can_assume(role, "firehose.amazonaws.com", {"sts:ExternalId": account})
+
+
+def _role_arns(value):
+    """Every ``RoleARN`` in a CreateDeliveryStream / UpdateDestination parameter (the source's,
+    the destination's and its backup's)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "RoleARN" and isinstance(item, str) and item:
+                yield item
+            else:
+                yield from _role_arns(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _role_arns(item)
+
+
+def _check_roles(backend, operation, params):
+    """CreateDeliveryStream and UpdateDestination assume each role they are given and refuse one
+    Firehose cannot assume (yet) with ``InvalidArgumentException`` "Firehose is unable to assume
+    role <arn>. Please check the role provided." (the answer terraform-provider-aws retries while
+    IAM propagates a new role, internal/service/firehose/delivery_stream.go)."""
+    from moto.firehose.exceptions import InvalidArgumentException
+    from moto.iam.models import iam_backends
+
+    iam = iam_backends[backend.account_id]["global"]
+    for arn in _role_arns(list(params)):
+        try:
+            role = iam.get_role_by_arn(arn)
+        except Exception:
+            role = None
+        if role is None or not _assumable(role, backend.account_id):
+            if role is not None and iam_propagation.propagating(arn, account_id=backend.account_id):
+                iam_propagation.refused("firehose", operation, arn, backend.region_name)
+            raise InvalidArgumentException(f"Firehose is unable to assume role {arn}. Please check the role provided.")
+
+
 def _assumed(role):
     return f"arn:aws:sts::{role.arn.split(':')[4]}:assumed-role/{role.name}/AWSFirehoseToS3"
 
@@ -266,7 +316,7 @@ def _write(backend, stream, destination, batch):
         role = iam_backends[account]["global"].get_role_by_arn(role_arn)
     except Exception:
         role = None
-    if role is None or not iam_policy.can_assume(role, "firehose.amazonaws.com", {"sts:ExternalId": account}):
+    if role is None or not _assumable(role, account):
         raise DeliveryFailure("AccessDenied", f"Firehose is unable to assume role {role_arn}. Please check the role provided.")
     bucket_arn = destination.get("BucketARN", "")
     bucket_name = bucket_arn.split(":::", 1)[-1]
@@ -433,6 +483,20 @@ def _patch():
 
     original_batch = FirehoseBackend.put_record_batch
     original_delete = FirehoseBackend.delete_delivery_stream
+    original_create = FirehoseBackend.create_delivery_stream
+    original_update = FirehoseBackend.update_destination
+
+    def create_delivery_stream(self, *args, **kwargs):
+        # moto's response handler passes every parameter positionally, the stream's name second.
+        name = args[1] if len(args) > 1 else kwargs.get("delivery_stream_name")
+        if name not in self.delivery_streams:  # a name in use keeps moto's ResourceInUseException
+            _check_roles(self, "CreateDeliveryStream", list(args) + list(kwargs.values()))
+        return original_create(self, *args, **kwargs)
+
+    def update_destination(self, delivery_stream_name, *args, **kwargs):
+        if delivery_stream_name in self.delivery_streams:  # an unknown one keeps moto's not found
+            _check_roles(self, "UpdateDestination", list(args) + list(kwargs.values()))
+        return original_update(self, delivery_stream_name, *args, **kwargs)
 
     def put_record_batch(self, delivery_stream_name, records):
         stream = self.delivery_streams.get(delivery_stream_name)
@@ -457,6 +521,8 @@ def _patch():
                 state["buffer"], state["bytes"], state["timer"], state["due"] = [], 0, None, None
             return original_delete(self, delivery_stream_name, *args, **kwargs)
 
+    FirehoseBackend.create_delivery_stream = create_delivery_stream
+    FirehoseBackend.update_destination = update_destination
     FirehoseBackend.put_record_batch = put_record_batch
     FirehoseBackend.put_record = put_record
     FirehoseBackend.delete_delivery_stream = delete_delivery_stream

@@ -44,7 +44,11 @@ after its creation.
   with the stream's ``RoleArn``, whose trust policy must let
   ``streams.metrics.cloudwatch.amazonaws.com`` assume it and whose policies must allow
   ``firehose:PutRecord`` and ``firehose:PutRecordBatch`` on the Firehose stream's ARN
-  (``iam_policy.py``); the Firehose stream must exist in the stream's account and region.
+  (``iam_policy.py``), and IAM must have propagated the role's creation and trust policy
+  (``iam_propagation.py``); the Firehose stream must exist in the stream's account and region.
+  PutMetricStream itself does not assume the role (AWS documents only that it "must already
+  exist", PutMetricStream API reference, and terraform-provider-aws does not retry it), so a
+  role IAM has not propagated yet only makes the first puts fail.
   Firehose then buffers and delivers them (``firehose_delivery.py``).
 - Each minute with updates publishes ``MetricUpdate`` and ``TotalMetricUpdate`` (no additional
   statistics are modelled, so both are the number of updates), and each failed put
@@ -64,7 +68,7 @@ import threading
 
 from moto.core.exceptions import ServiceException
 
-from . import clock, iam_policy, outage, timeline
+from . import clock, iam_policy, iam_propagation, outage, timeline
 from .common import ControlError, control, moto_account
 
 OUTPUT_FORMATS = ("json", "opentelemetry0.7", "opentelemetry1.0")
@@ -336,6 +340,8 @@ def _put(backend, stream, records):
         role = None
     if role is None or not iam_policy.can_assume(role, SERVICE_PRINCIPAL):
         raise PublishFailure(f"CloudWatch cannot assume role {stream['RoleArn']} ({SERVICE_PRINCIPAL} is not trusted, or the role does not exist)")
+    if iam_propagation.propagating(role.arn, account_id=account):
+        raise PublishFailure(f"CloudWatch cannot assume role {role.arn} yet (IAM has not propagated it)")
     firehose_arn = stream["FirehoseArn"]
     for action in ("firehose:PutRecord", "firehose:PutRecordBatch"):
         decision = iam_policy.role_decision(role, action, firehose_arn)

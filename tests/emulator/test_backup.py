@@ -14,11 +14,19 @@ from conftest import ROOT, Emulator, error_code, free_port
 TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 
 
+def propagated(emulator):
+    """Moves the modeled clock past IAM's propagation window (emulator_ext/iam_propagation.py)."""
+    seconds = emulator.control("GET", "/_drpair/iam-propagation", expect=200)[1]["seconds"]
+    emulator.control("POST", "/_drpair/clock", {"advance": seconds + 1}, expect=200)
+
+
 @pytest.fixture
 def plan(emulator, unique):
+    """A vault and a plan in us-east-2 and a Backup role IAM has propagated."""
     backup, iam = emulator.client("backup", "us-east-2"), emulator.client("iam")
     role = iam.create_role(RoleName=unique, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
     iam.attach_role_policy(RoleName=unique, PolicyArn="arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup")
+    propagated(emulator)
     backup.create_backup_vault(BackupVaultName=unique)
     created = backup.create_backup_plan(BackupPlan={"BackupPlanName": unique, "Rules": [{"RuleName": "daily", "TargetBackupVaultName": unique}]})
     return {"backup": backup, "role": role, "id": created["BackupPlanId"], "version": created["VersionId"], "name": unique}
@@ -72,6 +80,25 @@ def test_selection_errors(plan):
     assert code_of(backup.create_backup_selection, BackupPlanId="no-such-plan", BackupSelection={"SelectionName": "t", "IamRoleArn": role}) == "InvalidParameterValueException"
     assert code_of(backup.list_backup_selections, BackupPlanId="no-such-plan") == "ResourceNotFoundException"
     assert code_of(backup.get_backup_selection, BackupPlanId=plan_id, SelectionId="no-such-selection") == "ResourceNotFoundException"
+
+
+def test_a_selection_waits_for_its_role_to_propagate(emulator, plan):
+    """AWS Backup refuses a role IAM has not propagated yet with the answer terraform-provider-aws
+    retries (recorded as a refusal), and accepts it once propagated."""
+    backup, plan_id = plan["backup"], plan["id"]
+    name = f"{plan['name']}-fresh"
+    fresh = emulator.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+    emulator.control("DELETE", "/_drpair/iam-propagation/refusals", expect=200)
+    selection = {"SelectionName": "fresh", "IamRoleArn": fresh}
+    with pytest.raises(ClientError) as refused:
+        backup.create_backup_selection(BackupPlanId=plan_id, BackupSelection=selection)
+    assert error_code(refused) == "InvalidParameterValueException"
+    assert refused.value.response["Error"]["Message"] == f"IAM Role {fresh} cannot be assumed by AWS Backup"
+    refusals = emulator.control("GET", "/_drpair/iam-propagation", expect=200)[1]["refusals"]
+    assert [(r["service"], r["operation"], r["ref"]) for r in refusals] == [("backup", "CreateBackupSelection", fresh)]
+    propagated(emulator)
+    created = backup.create_backup_selection(BackupPlanId=plan_id, BackupSelection=selection)
+    backup.delete_backup_selection(BackupPlanId=plan_id, SelectionId=created["SelectionId"])
 
 
 def test_update_plan_and_versions(plan):

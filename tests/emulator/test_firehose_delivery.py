@@ -48,8 +48,27 @@ def delivery_policy(bucket, key_arn, context, region=DEST, operator="StringLike"
     )
 
 
+def propagated(emulator):
+    """Moves the modeled clock past IAM's propagation window (emulator_ext/iam_propagation.py)."""
+    seconds = emulator.control("GET", "/_drpair/iam-propagation", expect=200)[1]["seconds"]
+    advance(emulator, seconds + 1)
+
+
+def stream_config(role_arn, bucket, key_arn, interval=300):
+    return {
+        "RoleARN": role_arn,
+        "BucketARN": f"arn:aws:s3:::{bucket}",
+        "Prefix": "metrics/",
+        "ErrorOutputPrefix": "errors/",
+        "BufferingHints": {"SizeInMBs": 5, "IntervalInSeconds": interval},
+        "CompressionFormat": "GZIP",
+        "EncryptionConfiguration": {"KMSEncryptionConfig": {"AWSKMSKeyARN": key_arn}},
+    }
+
+
 class Destination:
-    """A KMS key and a bucket in us-east-2, a delivery role, a Firehose stream in us-east-1."""
+    """A KMS key and a bucket in us-east-2, a delivery role, a Firehose stream in us-east-1 (created
+    once IAM has propagated the role, as Firehose refuses it before)."""
 
     def __init__(self, emulator, unique, bucket_key=True, context="bucket", interval=300, key_policy=None, trust_policy=None):
         self.emulator, self.name = emulator, f"{unique}-fh"
@@ -69,19 +88,12 @@ class Destination:
         self.role = f"{unique}-delivery"
         self.role_arn = self.iam.create_role(RoleName=self.role, AssumeRolePolicyDocument=trust_policy or trust())["Role"]["Arn"]
         self.set_policy(context)
+        propagated(emulator)
         self.firehose = emulator.client("firehose", SOURCE)
         self.arn = self.firehose.create_delivery_stream(
             DeliveryStreamName=self.name,
             DeliveryStreamType="DirectPut",
-            ExtendedS3DestinationConfiguration={
-                "RoleARN": self.role_arn,
-                "BucketARN": f"arn:aws:s3:::{self.bucket}",
-                "Prefix": "metrics/",
-                "ErrorOutputPrefix": "errors/",
-                "BufferingHints": {"SizeInMBs": 5, "IntervalInSeconds": interval},
-                "CompressionFormat": "GZIP",
-                "EncryptionConfiguration": {"KMSEncryptionConfig": {"AWSKMSKeyARN": self.key_arn}},
-            },
+            ExtendedS3DestinationConfiguration=stream_config(self.role_arn, self.bucket, self.key_arn, interval),
         )["DeliveryStreamARN"]
 
     def set_policy(self, context, operator="StringLike"):
@@ -209,11 +221,11 @@ def test_delivery_metrics_and_events(emulator, unique, destination):
 
 @pytest.mark.parametrize(
     "case",
-    ["key policy without the account", "explicit deny in the key policy", "unknown condition operator", "trust without the external id", "no s3:PutObject"],
+    ["key policy without the account", "explicit deny in the key policy", "unknown condition operator", "no s3:PutObject"],
 )
 def test_what_refuses_a_delivery(emulator, unique, case, destination):
     root = f"arn:aws:iam::{ACCOUNT}:root"
-    key_policy, trust_policy = None, None
+    key_policy = None
     if case == "key policy without the account":
         other = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/someone-else"}, "Action": "kms:*", "Resource": "*"}
         key_policy = json.dumps({"Version": "2012-10-17", "Statement": [other]})
@@ -227,9 +239,7 @@ def test_what_refuses_a_delivery(emulator, unique, case, destination):
                 ],
             }
         )
-    elif case == "trust without the external id":
-        trust_policy = trust(external_id="999999999999")
-    dest = destination(key_policy=key_policy, trust_policy=trust_policy)
+    dest = destination(key_policy=key_policy)
     if case == "unknown condition operator":
         dest.iam.put_role_policy(
             RoleName=dest.role,
@@ -244,6 +254,61 @@ def test_what_refuses_a_delivery(emulator, unique, case, destination):
     attempt = dest.flush()["Attempt"]
     assert attempt["outcome"] == "failed" and attempt["error_code"] == "AccessDenied", attempt
     assert dest.objects() == []
+
+
+def test_creating_or_updating_a_stream_assumes_its_role(emulator, unique, destination):
+    """Firehose assumes the role when the stream is created or its destination changed: a role IAM
+    has not propagated yet is refused with AWS's message (recorded as a refusal), then accepted;
+    a trust policy Firehose cannot satisfy is refused for good; a role re-trusted while the stream
+    runs fails its deliveries until IAM has propagated the change."""
+    dest = destination()
+    iam, firehose = emulator.client("iam"), emulator.client("firehose", SOURCE)
+    fresh = iam.create_role(RoleName=f"{unique}-fresh", AssumeRolePolicyDocument=trust())["Role"]["Arn"]
+    iam.put_role_policy(RoleName=f"{unique}-fresh", PolicyName="deliver", PolicyDocument=delivery_policy(dest.bucket, dest.key_arn, "bucket"))
+    emulator.control("DELETE", "/_drpair/iam-propagation/refusals", expect=200)
+    config = stream_config(fresh, dest.bucket, dest.key_arn)
+    with pytest.raises(ClientError) as refused:
+        firehose.create_delivery_stream(DeliveryStreamName=f"{unique}-new", DeliveryStreamType="DirectPut", ExtendedS3DestinationConfiguration=config)
+    assert error_code(refused) == "InvalidArgumentException"
+    assert refused.value.response["Error"]["Message"] == f"Firehose is unable to assume role {fresh}. Please check the role provided."
+    described = firehose.describe_delivery_stream(DeliveryStreamName=dest.name)["DeliveryStreamDescription"]
+    update = dict(
+        DeliveryStreamName=dest.name,
+        CurrentDeliveryStreamVersionId=described["VersionId"],
+        DestinationId=described["Destinations"][0]["DestinationId"],
+        ExtendedS3DestinationUpdate={"RoleARN": fresh},
+    )
+    with pytest.raises(ClientError) as refused:
+        firehose.update_destination(**update)
+    assert error_code(refused) == "InvalidArgumentException"
+    refusals = emulator.control("GET", "/_drpair/iam-propagation", expect=200)[1]["refusals"]
+    assert [(r["service"], r["operation"], r["ref"]) for r in refusals] == [
+        ("firehose", "CreateDeliveryStream", fresh),
+        ("firehose", "UpdateDestination", fresh),
+    ]
+    propagated(emulator)
+    firehose.create_delivery_stream(DeliveryStreamName=f"{unique}-new", DeliveryStreamType="DirectPut", ExtendedS3DestinationConfiguration=config)
+    try:
+        firehose.update_destination(**update)
+        untrusted = iam.create_role(RoleName=f"{unique}-untrusted", AssumeRolePolicyDocument=trust(external_id="999999999999"))["Role"]["Arn"]
+        propagated(emulator)
+        with pytest.raises(ClientError) as refused:
+            firehose.create_delivery_stream(
+                DeliveryStreamName=f"{unique}-untrusted",
+                DeliveryStreamType="DirectPut",
+                ExtendedS3DestinationConfiguration=stream_config(untrusted, dest.bucket, dest.key_arn),
+            )
+        assert error_code(refused) == "InvalidArgumentException"
+        # The stream's (now the fresh) role gets a new trust policy: deliveries fail until it has propagated.
+        iam.update_assume_role_policy(RoleName=f"{unique}-fresh", PolicyDocument=trust())
+        dest.put("x")
+        attempt = dest.flush()["Attempt"]
+        assert attempt["outcome"] == "failed" and attempt["error_code"] == "AccessDenied", attempt
+        propagated(emulator)
+        dest.put("y")
+        assert dest.flush()["Attempt"]["outcome"] == "delivered"
+    finally:
+        firehose.delete_delivery_stream(DeliveryStreamName=f"{unique}-new")
 
 
 def test_a_bucket_region_that_is_down_delays_delivery(emulator, unique, destination):

@@ -94,16 +94,19 @@ def test_streams_over_cbor(cbor, unique):
 import datetime  # noqa: E402
 import json  # noqa: E402
 
-from test_firehose_delivery import advance, destination, trust  # noqa: E402,F401
+from test_firehose_delivery import advance, destination, propagated, trust  # noqa: E402,F401
 
 STREAM_TRUST = trust(service="streams.metrics.cloudwatch.amazonaws.com", external_id=None)
 
 
-def stream_role(emulator, unique, firehose_arn, actions=("firehose:PutRecord", "firehose:PutRecordBatch")):
+def stream_role(emulator, unique, firehose_arn, actions=("firehose:PutRecord", "firehose:PutRecordBatch"), wait=True):
+    """The stream's role; with `wait`, once IAM has propagated it (CloudWatch cannot put before)."""
     iam = emulator.client("iam")
     arn = iam.create_role(RoleName=f"{unique}-stream", AssumeRolePolicyDocument=STREAM_TRUST)["Role"]["Arn"]
     policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": [firehose_arn]}]}
     iam.put_role_policy(RoleName=f"{unique}-stream", PolicyName="put", PolicyDocument=json.dumps(policy))
+    if wait:
+        propagated(emulator)
     return arn
 
 
@@ -181,6 +184,30 @@ def test_a_stream_role_that_may_not_put_records_streams_nothing(emulator, unique
     )["Datapoints"]
     assert errors and errors[0]["Sum"] >= 1
     emulator.client("cloudwatch", "us-east-1").delete_metric_stream(Name=unique)
+
+
+def test_a_stream_role_iam_has_not_propagated_fails_the_first_puts(emulator, unique, destination):
+    """PutMetricStream accepts a just-created role (AWS does not assume it there); CloudWatch's
+    puts fail until IAM has propagated it, then the stream delivers."""
+    dest = destination(interval=60)
+    window = emulator.control("GET", "/_drpair/iam-propagation", expect=200)[1]["seconds"]
+    emulator.control("POST", "/_drpair/iam-propagation", {"seconds": 90}, expect=200)
+    try:
+        role = stream_role(emulator, unique, dest.arn, wait=False)
+        namespace = f"Drpair/{unique}"
+        cw = emulator.client("cloudwatch", "us-east-1")
+        cw.put_metric_stream(Name=unique, FirehoseArn=dest.arn, RoleArn=role, OutputFormat="json", IncludeFilters=[{"Namespace": namespace}])
+        put_points(emulator, namespace, [1])
+        advance(emulator, 60)
+        last = publishes(emulator, unique)[-1]
+        assert last["outcome"] == "failed" and "has not propagated" in last["error"], last
+        advance(emulator, 31)
+        put_points(emulator, namespace, [2])
+        advance(emulator, 60)
+        assert publishes(emulator, unique)[-1]["outcome"] == "published"
+        cw.delete_metric_stream(Name=unique)
+    finally:
+        emulator.control("POST", "/_drpair/iam-propagation", {"seconds": window}, expect=200)
 
 
 def test_a_stopped_stream_sends_nothing_and_does_not_backfill(emulator, unique, destination):

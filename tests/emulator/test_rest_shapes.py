@@ -1,5 +1,6 @@
 """REST response shapes the Rust SDK parses strictly (scripts/emulator_ext/rest_shapes.py)."""
 
+import json
 import xml.etree.ElementTree as ET
 
 S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -32,13 +33,18 @@ def test_s3_get_bucket_versioning_has_the_aws_root_element(emulator, unique):
 
 
 def test_firehose_reports_the_encryption_status_it_was_created_with(emulator, unique):
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "firehose.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    role = emulator.client("iam").create_role(RoleName=unique, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    # Firehose refuses a role IAM has not propagated yet (emulator_ext/firehose_delivery.py).
+    seconds = emulator.control("GET", "/_drpair/iam-propagation", expect=200)[1]["seconds"]
+    emulator.control("POST", "/_drpair/clock", {"advance": seconds + 1}, expect=200)
     firehose = emulator.client("firehose", "us-east-1")
     firehose.create_delivery_stream(
         DeliveryStreamName=unique,
         DeliveryStreamType="DirectPut",
         DeliveryStreamEncryptionConfigurationInput={"KeyType": "AWS_OWNED_CMK"},
         ExtendedS3DestinationConfiguration={
-            "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+            "RoleARN": role,
             "BucketARN": f"arn:aws:s3:::{unique}",
         },
     )

@@ -298,6 +298,9 @@ fn backup_plan_lifecycle() {
         &[CLUSTER],
         &[DR_CLUSTER],
     );
+    // The selections name roles IAM had just made: AWS Backup refused them until they had
+    // propagated, and the apply waited.
+    assert_refused(&emulator, "backup", "CreateBackupSelection");
 
     // 2. Plan right after apply is empty.
     ws.assert_no_changes();
@@ -646,6 +649,21 @@ fn backup_plan_lifecycle() {
 
 /// A standalone Aurora PostgreSQL cluster of that ARN, encrypted with a key of its own (the
 /// backup plan's tests need a resource for AWS Backup to back up); returns the key's ARN.
+/// That `service` refused `operation` at least once because IAM had not propagated a role yet.
+pub fn assert_refused(emulator: &Emulator, service: &str, operation: &str) {
+    let answer = crate::orchestrator_acc::stack::control(
+        emulator,
+        "GET",
+        "/_drpair/iam-propagation",
+        &json!({}),
+    );
+    let refused = answer["refusals"].as_array().is_some_and(|all| {
+        all.iter()
+            .any(|r| r["service"] == service && r["operation"] == operation)
+    });
+    assert!(refused, "no {service} {operation} refusal: {answer}");
+}
+
 fn aurora_cluster(emulator: &Emulator, region: &str, arn: &str) -> Value {
     let key = emulator.aws_ok(
         "kms",

@@ -591,6 +591,9 @@ fn metric_stream_lifecycle() {
         "json",
         90,
     );
+    // The delivery streams name roles IAM had just made: Firehose refused them until they had
+    // propagated, and the apply waited.
+    crate::backup_plan_acc::assert_refused(&emulator, "firehose", "CreateDeliveryStream");
 
     // 2. Each region's metrics reach the other region's bucket.
     check_metrics_flow(&emulator, &state, "created");
