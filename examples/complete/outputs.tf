@@ -21,7 +21,23 @@ output "health_check_status" {
 }
 
 output "replication_lag_ms" {
-  value = data.drpair_replication_status.now.replication_lag_ms
+  description = "The secondary's latest AuroraGlobalDBReplicationLag (null until Aurora has published one; see replication_lag)."
+  value       = data.drpair_replication_status.now.replication_lag_ms
+}
+
+output "rpo_lag_ms" {
+  description = "The secondary's latest AuroraGlobalDBRPOLag: what an unplanned failover would lose."
+  value       = data.drpair_replication_status.now.rpo_lag_ms
+}
+
+output "replication_lag" {
+  description = "The lag in words, with when it was measured, or \"no datapoint yet\" while a new secondary has published none."
+  value       = data.drpair_replication_status.now.replication_lag
+}
+
+output "global_writer_endpoint" {
+  description = "The database connection string that survives failovers: Aurora points it at the current writer."
+  value       = drpair_global_database.main.global_writer_endpoint
 }
 
 output "writer_region" {

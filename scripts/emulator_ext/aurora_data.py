@@ -14,6 +14,12 @@ Writes (a payment stream; the emulator's stand-in for SQL COMMITs):
   with that id; ``404`` for an unknown cluster.
 - ``GET`` the same path: ``{"cluster", "region", "role": "writer"|"secondary"|"out-of-service",
   "writes": [{"id", "acked_at", "epoch"}]}`` — what the cluster holds now.
+- Through an endpoint, as an application connects: ``POST /_drpair/aurora/endpoints/{dns_name}/writes``
+  acknowledges the write on the cluster the name routes to now (``resolve``: a global database's
+  writer endpoint follows the writer through switchovers and failovers; a cluster endpoint is its
+  cluster), with the answers above; ``GET /_drpair/aurora/endpoints/{dns_name}`` answers
+  ``{"endpoint", "kind": "global-writer"|"cluster", "cluster", "region", "role"}``; a name that
+  does not resolve is 404.
 
 Replication: a secondary receives each write REPLICATION_LAG_SECONDS after the writer acknowledged
 it ("Aurora replicates data to the secondary AWS Regions with typical latency of under a second",
@@ -244,7 +250,7 @@ def acknowledge(region, identifier, write_id):
     return {"id": write_id, "cluster": identifier, "region": region, "acked_at": clock.iso(epoch), "epoch": round(epoch, 3)}
 
 
-@control("POST", r"/aurora/(?P<region>[a-z0-9-]+)/(?P<cluster>[^/]+)/writes")
+@control("POST", r"/aurora/(?P<region>(?!endpoints/)[a-z0-9-]+)/(?P<cluster>[^/]+)/writes")
 def post_write(match, body, query):
     write_id = body.get("id") if isinstance(body, dict) else None
     if not isinstance(write_id, str) or not write_id:
@@ -252,7 +258,7 @@ def post_write(match, body, query):
     return 201, acknowledge(match.group("region"), match.group("cluster"), write_id)
 
 
-@control("GET", r"/aurora/(?P<region>[a-z0-9-]+)/(?P<cluster>[^/]+)/writes")
+@control("GET", r"/aurora/(?P<region>(?!endpoints/)[a-z0-9-]+)/(?P<cluster>[^/]+)/writes")
 def get_writes(match, body, query):
     cluster = _cluster(match.group("region"), match.group("cluster"))
     role, writes = holdings(cluster)
@@ -262,6 +268,55 @@ def get_writes(match, body, query):
         "role": role,
         "writes": [{"id": w["id"], "acked_at": clock.iso(w["epoch"]), "epoch": round(w["epoch"], 3)} for w in writes],
     }
+
+
+# --- endpoints -----------------------------------------------------------------------------
+
+
+def resolve(host):
+    """The cluster a DB endpoint's DNS name routes to now: ``(cluster, region, kind)``, kind
+    ``global-writer`` or ``cluster``; raises ControlError 404 for a name that does not resolve.
+
+    The global database's writer endpoint (``GlobalCluster.Endpoint``,
+    ``{id}.global-{unique}.global.rds.amazonaws.com``) "is automatically updated by Aurora to
+    route requests to the current writer instance of the primary DB cluster", so that "you don't
+    have to modify your connection string after you change the location of the primary Region
+    using the managed Aurora Global Database switchover and failover capabilities" ("Connecting to
+    Amazon Aurora Global Database",
+    https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database-connecting.html):
+    it follows the member that is the writer (``rds_global.py`` moves that role when a switchover
+    or failover promotes its target). A cluster endpoint routes to its own cluster."""
+    from .rds_global import GLOBAL_REGION
+
+    name = str(host or "").strip().rstrip(".").lower()
+    backends = _rds()
+    for gc in list(backends[GLOBAL_REGION].global_clusters.values()):
+        if gc.endpoint.lower() == name:
+            writer = next((m for m in gc.members if m.is_writer), None)
+            if writer is None:
+                raise ControlError(503, f"{name} routes to no writer: global cluster {gc.global_cluster_identifier} has none")
+            return writer, _region(writer.db_cluster_arn), "global-writer"
+    for region, backend in list(backends.items()):
+        for cluster in list(backend.clusters.values()):
+            if cluster.endpoint.lower() == name:
+                return cluster, region, "cluster"
+    raise ControlError(404, f"{name} does not resolve: no global writer endpoint or cluster endpoint has that name")
+
+
+@control("GET", r"/aurora/endpoints/(?P<host>[^/]+)")
+def get_endpoint(match, body, query):
+    cluster, region, kind = resolve(match.group("host"))
+    role, _ = holdings(cluster)
+    return 200, {"endpoint": match.group("host"), "kind": kind, "cluster": cluster.db_cluster_identifier, "region": region, "role": role}
+
+
+@control("POST", r"/aurora/endpoints/(?P<host>[^/]+)/writes")
+def post_endpoint_write(match, body, query):
+    write_id = body.get("id") if isinstance(body, dict) else None
+    if not isinstance(write_id, str) or not write_id:
+        raise ControlError(400, 'body must be {"id": "p-17"} (a non-empty string)')
+    cluster, region, _ = resolve(match.group("host"))
+    return 201, acknowledge(region, cluster.db_cluster_identifier, write_id)
 
 
 # --- metrics -------------------------------------------------------------------------------

@@ -41,9 +41,12 @@ pub enum Poll<T> {
 }
 
 /// Polls until `poll` returns [`Poll::Ready`], backing off exponentially from 0.2 s to 10 s,
-/// logging progress every ~30 s, and failing with [`AwsError::Timeout`] (naming the last state
-/// seen) once `deadline` passes. An error from `poll` ends the wait at once. The first poll
-/// happens immediately, even when the deadline has already passed.
+/// and failing with [`AwsError::Timeout`] (naming the last state seen) once `deadline` passes.
+/// An error from `poll` ends the wait at once. The first poll happens immediately, even when the
+/// deadline has already passed.
+///
+/// Progress is logged at INFO (`TF_LOG_PROVIDER=info` shows it): when a wait starts, each time
+/// the AWS object's state changes, every ~30 s while it does not, and when the wait ends.
 pub async fn wait_for<T, F, Fut>(
     deadline: Deadline,
     what: &str,
@@ -57,10 +60,19 @@ where
 {
     let started = Instant::now();
     let mut last_report = started;
+    let mut last_state: Option<String> = None;
     let mut delay = FIRST_DELAY;
     loop {
         let state = match poll().await? {
-            Poll::Ready(value) => return Ok(value),
+            Poll::Ready(value) => {
+                if last_state.is_some() {
+                    tracing::info!(
+                        "{what} ({region}/{id}) is ready after {}s",
+                        started.elapsed().as_secs()
+                    );
+                }
+                return Ok(value);
+            }
             Poll::Pending(state) => state,
         };
         if deadline.expired() {
@@ -72,15 +84,47 @@ where
                 last_state: state,
             });
         }
-        if last_report.elapsed() >= PROGRESS_EVERY {
-            last_report = Instant::now();
-            tracing::info!(
+        match progress(last_state.as_deref(), &state, last_report.elapsed()) {
+            Some(Progress::Started) => tracing::info!(
+                "waiting for {what} ({region}/{id}): {state} (up to {}s)",
+                deadline.remaining().as_secs()
+            ),
+            Some(Progress::Changed) => tracing::info!(
+                "waiting for {what} ({region}/{id}): {} -> {state} after {}s",
+                last_state.as_deref().unwrap_or_default(),
+                started.elapsed().as_secs()
+            ),
+            Some(Progress::Still) => tracing::info!(
                 "still waiting for {what} ({region}/{id}): {state} after {}s",
                 started.elapsed().as_secs()
-            );
+            ),
+            None => {}
         }
+        if last_state.as_deref() != Some(state.as_str()) || last_report.elapsed() >= PROGRESS_EVERY
+        {
+            last_report = Instant::now();
+        }
+        last_state = Some(state);
         tokio::time::sleep(delay.min(deadline.remaining())).await;
         delay = (delay * 2).min(MAX_DELAY);
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Progress {
+    Started,
+    Changed,
+    Still,
+}
+
+/// What a poll that found `state` tells the user, given the state seen before and how long
+/// ago the last progress line was.
+fn progress(before: Option<&str>, state: &str, since_report: Duration) -> Option<Progress> {
+    match before {
+        None => Some(Progress::Started),
+        Some(b) if b != state => Some(Progress::Changed),
+        Some(_) if since_report >= PROGRESS_EVERY => Some(Progress::Still),
+        Some(_) => None,
     }
 }
 
@@ -167,6 +211,21 @@ mod tests {
         )
         .await;
         assert!(expired.is_err());
+    }
+
+    #[test]
+    fn progress_lines() {
+        let short = Duration::from_secs(1);
+        assert_eq!(progress(None, "creating", short), Some(Progress::Started));
+        assert_eq!(
+            progress(Some("creating"), "backing-up", short),
+            Some(Progress::Changed)
+        );
+        assert_eq!(progress(Some("creating"), "creating", short), None);
+        assert_eq!(
+            progress(Some("creating"), "creating", PROGRESS_EVERY),
+            Some(Progress::Still)
+        );
     }
 
     #[tokio::test]

@@ -2,7 +2,7 @@
 //! writes, how far the secondary lags, and whether each region's endpoint is
 //! healthy. It feeds the outputs operators watch.
 
-use super::failover::live::{self, GlobalView};
+use super::failover::live::{self, GlobalView, Lag};
 use crate::aws::Role;
 use crate::framework::resource::DataSource;
 use crate::framework::schema::{Attribute, Block, Nesting, Schema};
@@ -17,6 +17,10 @@ pub struct StatusModel {
     pub health_check_ids: Val<Vec<String>>,
     pub writer_region: Val<String>,
     pub replication_lag_ms: Val<f64>,
+    pub rpo_lag_ms: Val<f64>,
+    pub lag_measured_at: Val<String>,
+    pub replication_lag: Val<String>,
+    pub global_writer_endpoint: Val<String>,
     pub primary: Val<RegionStatus>,
     pub dr: Val<RegionStatus>,
 }
@@ -66,7 +70,11 @@ impl DataSource for ReplicationStatus {
                 .attr(Attribute::string("global_cluster_identifier").required().description("The global cluster, e.g. `drpair_global_database.main.global_cluster_identifier`."))
                 .attr(Attribute::string_list("health_check_ids").optional().description("Route 53 health checks in region order: `[primary, dr]`, e.g. from `drpair_failover_dns`."))
                 .attr(Attribute::string("writer_region").computed().description("The region whose cluster currently accepts writes; the DR region after a failover."))
-                .attr(Attribute::number("replication_lag_ms").computed().description("Latest replication lag of the secondary in milliseconds; null when CloudWatch has no datapoint from the last 10 minutes."))
+                .attr(Attribute::number("replication_lag_ms").computed().description("Latest replication lag of the secondary in milliseconds (`AuroraGlobalDBReplicationLag`); null when CloudWatch has no datapoint from the last 10 minutes (see `replication_lag`)."))
+                .attr(Attribute::number("rpo_lag_ms").computed().description("Latest RPO lag of the secondary in milliseconds (`AuroraGlobalDBRPOLag`: how far its durable data trails the writer, what a failover would lose); null when there is no datapoint from the last 10 minutes."))
+                .attr(Attribute::string("lag_measured_at").computed().description("When the latest replication lag datapoint was measured (RFC 3339, UTC); null without one."))
+                .attr(Attribute::string("replication_lag").computed().description("The lag in words for outputs: `\"412 ms (RPO lag 500 ms), measured at 2026-12-05T10:41:00Z\"`, or `\"no datapoint yet ...\"` while a new secondary has published none, or why it is unknown (no secondary, the metric unreadable)."))
+                .attr(Attribute::string("global_writer_endpoint").computed().description("The global database's writer endpoint: Aurora points it at the current writer, so it is the connection string that survives switchovers and failovers (empty if AWS reports none)."))
                 .attr(region_attribute("primary", "primary"))
                 .attr(region_attribute("dr", "DR")),
         )
@@ -121,22 +129,26 @@ impl DataSource for ReplicationStatus {
                 }
             }
         }
-        let lag = match global.members.iter().find(|m| !m.is_writer) {
+        let secondary = global.members.iter().find(|m| !m.is_writer);
+        let (lag, summary) = match secondary {
             Some(secondary) => {
                 let rc = if secondary.region == client.aws.primary.region {
                     &client.aws.primary
                 } else {
                     &client.aws.dr
                 };
-                match live::replication_lag_ms(rc, &secondary.cluster_identifier).await {
-                    Ok(lag) => lag,
+                match live::lag(rc, &secondary.cluster_identifier).await {
+                    Ok(lag) => (lag, lag_summary(&secondary.cluster_identifier, &rc.region, &lag)),
                     Err(e) => {
                         diags.warning("Replication lag unavailable", e.to_string());
-                        None
+                        (Lag::default(), format!("unavailable: {e}"))
                     }
                 }
             }
-            None => None,
+            None => (
+                Lag::default(),
+                "no secondary: the global database has no secondary cluster to measure".to_string(),
+            ),
         };
         config.writer_region = Val::Known(
             global
@@ -144,7 +156,13 @@ impl DataSource for ReplicationStatus {
                 .map(|w| w.region.clone())
                 .unwrap_or_default(),
         );
-        config.replication_lag_ms = lag.map_or(Val::Null, Val::Known);
+        config.replication_lag_ms = lag.replication.map_or(Val::Null, |r| Val::Known(r.value));
+        config.rpo_lag_ms = lag.rpo.map_or(Val::Null, |r| Val::Known(r.value));
+        config.lag_measured_at = lag
+            .replication
+            .map_or(Val::Null, |r| Val::Known(rfc3339(r.at_secs)));
+        config.replication_lag = Val::Known(summary);
+        config.global_writer_endpoint = Val::Known(global.endpoint.clone().unwrap_or_default());
         config.dr = Val::Known(sides.pop()?);
         config.primary = Val::Known(sides.pop()?);
         Some(config)
@@ -181,4 +199,52 @@ async fn region_status(
         is_writer: Val::Known(member.is_some_and(|m| m.is_writer)),
         healthy,
     })
+}
+
+fn rfc3339(secs: i64) -> String {
+    aws_smithy_types::DateTime::from_secs(secs)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_else(|_| secs.to_string())
+}
+
+/// The lag in words: the latest value with the RPO lag and when it was measured, or "no
+/// datapoint yet" while the secondary has published none.
+fn lag_summary(cluster: &str, region: &str, lag: &Lag) -> String {
+    let Some(replication) = lag.replication else {
+        return format!("no datapoint yet: CloudWatch in {region} has no AuroraGlobalDBReplicationLag of {cluster} from the last 10 minutes (Aurora publishes it every minute once the secondary replicates)");
+    };
+    let rpo = lag
+        .rpo
+        .map_or("no datapoint yet".to_string(), |r| format!("{:.0} ms", r.value));
+    format!(
+        "{:.0} ms (RPO lag {rpo}), measured at {}",
+        replication.value,
+        rfc3339(replication.at_secs)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::failover::live::Reading;
+
+    #[test]
+    fn lag_in_words() {
+        let none = Lag::default();
+        let text = lag_summary("dr-db-cluster-v2-dev", "us-east-2", &none);
+        assert!(text.starts_with("no datapoint yet"), "{text}");
+        assert!(text.contains("dr-db-cluster-v2-dev") && text.contains("us-east-2"), "{text}");
+        let at = 1_796_000_460; // 2026-11-30T01:01:00Z
+        let measured = Lag {
+            replication: Some(Reading { value: 412.4, at_secs: at }),
+            rpo: Some(Reading { value: 500.0, at_secs: at }),
+        };
+        assert_eq!(
+            lag_summary("c", "r", &measured),
+            format!("412 ms (RPO lag 500 ms), measured at {}", rfc3339(at))
+        );
+        assert_eq!(rfc3339(at), "2026-11-30T01:01:00Z");
+        let no_rpo = Lag { rpo: None, ..measured };
+        assert!(lag_summary("c", "r", &no_rpo).contains("RPO lag no datapoint yet"));
+    }
 }

@@ -93,6 +93,39 @@ def test_a_switchover_loses_nothing(emulator, gdb):
     assert held(emulator, gdb["a"]) == ("secondary", ["p-1", "p-2"])
 
 
+def test_the_global_writer_endpoint_follows_the_writer(emulator, gdb):
+    """DescribeGlobalClusters' Endpoint routes writes to the current writer: the us-east-1 cluster,
+    nobody while a switchover or failover changes the roles, then the promoted cluster."""
+    gc = gdb["east"].describe_global_clusters(GlobalClusterIdentifier=gdb["id"])["GlobalClusters"][0]
+    endpoint = gc["Endpoint"]
+    assert endpoint.startswith(f"{gdb['id']}.global-") and endpoint.endswith(".global.rds.amazonaws.com"), endpoint
+    via = f"/_drpair/aurora/endpoints/{endpoint}"
+    assert emulator.control("GET", via, expect=200)[1] == {
+        "endpoint": endpoint, "kind": "global-writer", "cluster": f"{gdb['id']}-a", "region": "us-east-1", "role": "writer",
+    }
+    assert write(emulator, via + "/writes", "p-1")[1]["cluster"] == f"{gdb['id']}-a"
+    gdb["east"].switchover_global_cluster(GlobalClusterIdentifier=gdb["id"], TargetDbClusterIdentifier=gdb["secondary"])
+    assert write(emulator, via + "/writes", "p-2")[0] == 503
+    advance(emulator, 91)
+    status, acked = write(emulator, via + "/writes", "p-2")
+    assert status == 201 and (acked["cluster"], acked["region"]) == (f"{gdb['id']}-b", "us-east-2"), acked
+    # An unplanned failover back: us-east-2 goes down, us-east-1 is promoted with data loss.
+    emulator.control("POST", "/_drpair/outage", {"region": "us-east-2"}, expect=201)
+    try:
+        assert write(emulator, via + "/writes", "p-3")[0] == 503
+        primary = gdb["east"].describe_db_clusters(DBClusterIdentifier=f"{gdb['id']}-a")["DBClusters"][0]["DBClusterArn"]
+        gdb["east"].failover_global_cluster(GlobalClusterIdentifier=gdb["id"], TargetDbClusterIdentifier=primary, AllowDataLoss=True)
+        advance(emulator, 61)
+        assert emulator.control("GET", via, expect=200)[1]["cluster"] == f"{gdb['id']}-a"
+        assert write(emulator, via + "/writes", "p-3")[0] == 201
+    finally:
+        emulator.control("DELETE", "/_drpair/outage/us-east-2", expect=200)
+    # A cluster endpoint is its own cluster; other names do not resolve.
+    cluster_endpoint = gdb["west"].describe_db_clusters(DBClusterIdentifier=f"{gdb['id']}-b")["DBClusters"][0]["Endpoint"]
+    assert emulator.control("GET", f"/_drpair/aurora/endpoints/{cluster_endpoint}", expect=200)[1]["kind"] == "cluster"
+    assert emulator.control("GET", "/_drpair/aurora/endpoints/nothing.example.com")[0] == 404
+
+
 def test_a_removed_secondary_keeps_what_it_received(emulator, gdb):
     assert write(emulator, gdb["a"], "p-1")[0] == 201
     advance(emulator, 1)

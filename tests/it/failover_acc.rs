@@ -39,6 +39,12 @@ data "drpair_replication_status" "now" {{
 
 output "writer_region" {{ value = data.drpair_replication_status.now.writer_region }}
 output "primary_endpoint" {{ value = data.drpair_replication_status.now.primary.endpoint }}
+output "global_writer_endpoint" {{ value = drpair_global_database.main.global_writer_endpoint }}
+output "status_global_writer_endpoint" {{ value = data.drpair_replication_status.now.global_writer_endpoint }}
+output "replication_lag" {{ value = data.drpair_replication_status.now.replication_lag }}
+output "replication_lag_ms" {{ value = data.drpair_replication_status.now.replication_lag_ms }}
+output "rpo_lag_ms" {{ value = data.drpair_replication_status.now.rpo_lag_ms }}
+output "lag_measured_at" {{ value = data.drpair_replication_status.now.lag_measured_at }}
 
 action "drpair_failover" "drill" {{
   config {{
@@ -138,6 +144,69 @@ fn output(ws: &Workspace, name: &str) -> serde_json::Value {
     serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("output {name}: {e}: {out}"))
 }
 
+/// The global writer endpoint is AWS's (`GlobalCluster.Endpoint`), the same on the resource and
+/// the data source, and routes writes to `writer_cluster` (the emulator resolves it as Aurora's
+/// DNS does). Returns it.
+fn check_global_writer_endpoint(emulator: &Emulator, ws: &Workspace, writer_cluster: &str) -> String {
+    let aws = emulator.aws_ok(
+        "rds",
+        "us-east-2",
+        "DescribeGlobalClusters",
+        &json!({ "GlobalClusterIdentifier": GLOBAL }),
+    )["GlobalClusters"][0]["Endpoint"]
+        .clone();
+    let endpoint = output(ws, "global_writer_endpoint");
+    assert_eq!(endpoint, aws);
+    assert_eq!(output(ws, "status_global_writer_endpoint"), aws);
+    let endpoint = endpoint.as_str().unwrap_or_default().to_string();
+    assert!(
+        endpoint.starts_with(&format!("{GLOBAL}.global-"))
+            && endpoint.ends_with(".global.rds.amazonaws.com"),
+        "{endpoint}"
+    );
+    let routed = control(
+        emulator,
+        "GET",
+        &format!("/_drpair/aurora/endpoints/{endpoint}"),
+        &json!({}),
+    );
+    assert_eq!(routed["cluster"], writer_cluster, "{routed}");
+    endpoint
+}
+
+/// The lag outputs say "no datapoint yet" until the new secondary has published its first lag
+/// datapoint (every modeled minute), then show the value, the RPO lag and when they were
+/// measured.
+fn check_lag_outputs(ws: &Workspace) {
+    let deadline = Instant::now() + Duration::from_secs(150);
+    loop {
+        let text = output(ws, "replication_lag");
+        let text = text.as_str().unwrap_or_default().to_string();
+        if output(ws, "replication_lag_ms").is_null() {
+            assert!(text.starts_with("no datapoint yet"), "{text}");
+            assert!(output(ws, "lag_measured_at").is_null());
+            assert!(
+                Instant::now() < deadline,
+                "no lag datapoint within 150 s: {text}"
+            );
+            std::thread::sleep(Duration::from_secs(5));
+            ws.tf(&["apply", "-auto-approve", "-refresh-only"]);
+            continue;
+        }
+        let lag = output(ws, "replication_lag_ms").as_f64().unwrap_or(-1.0);
+        assert!((0.0..1000.0).contains(&lag), "lag under a second: {lag}");
+        assert!(output(ws, "rpo_lag_ms").as_f64().is_some());
+        let at = output(ws, "lag_measured_at");
+        let at = at.as_str().unwrap_or_default();
+        assert!(at.ends_with('Z') && at.len() == 20, "{at}");
+        assert!(
+            text.contains(&format!("{lag:.0} ms (RPO lag")) && text.ends_with(&format!("measured at {at}")),
+            "{text}"
+        );
+        return;
+    }
+}
+
 #[test]
 fn failover_action_and_replication_status() {
     let emulator = Emulator::start();
@@ -147,6 +216,8 @@ fn failover_action_and_replication_status() {
     ws.apply();
     assert_eq!(output(&ws, "writer_region"), "us-east-1");
     assert_ne!(output(&ws, "primary_endpoint"), "");
+    let endpoint = check_global_writer_endpoint(&emulator, &ws, "primary-db-cluster-v2-test");
+    check_lag_outputs(&ws);
 
     // 1. Refusals change nothing: no allow_data_loss, an unknown mode.
     for (action, body, expect) in BAD_ACTIONS {
@@ -194,6 +265,12 @@ fn failover_action_and_replication_status() {
     assert_resources_unchanged(&ws);
     ws.tf(&["apply", "-auto-approve", "-refresh-only"]);
     assert_eq!(output(&ws, "writer_region"), "us-east-2");
+    // Applications keep their connection string: the global writer endpoint is the same name
+    // and now routes to the DR cluster.
+    assert_eq!(
+        check_global_writer_endpoint(&emulator, &ws, "dr-db-cluster-v2-test"),
+        endpoint
+    );
 
     // 4. A switchover to the region that already writes is refused.
     let out = ws.tf(&[

@@ -8,6 +8,8 @@ data "drpair_replication_status" "now" {
 
 output "writer_region" { value = data.drpair_replication_status.now.writer_region }
 output "replication_lag_ms" { value = data.drpair_replication_status.now.replication_lag_ms }
+output "replication_lag" { value = data.drpair_replication_status.now.replication_lag }
+output "global_writer_endpoint" { value = data.drpair_replication_status.now.global_writer_endpoint }
 output "health_check_status" {
   value = {
     primary = data.drpair_replication_status.now.primary.healthy

@@ -49,6 +49,8 @@ pub struct GlobalView {
     pub members: Vec<Member>,
     /// The switchover or failover under way, if any.
     pub failover: Option<FailoverView>,
+    /// The global writer endpoint, which always points at the current writer.
+    pub endpoint: Option<String>,
 }
 
 impl GlobalView {
@@ -125,6 +127,7 @@ pub async fn find_global(rc: &RegionCtx, id: &str) -> Result<Option<GlobalView>,
         status: g.status().unwrap_or_default().to_string(),
         members,
         failover,
+        endpoint: g.endpoint().filter(|e| !e.is_empty()).map(str::to_string),
     }))
 }
 
@@ -157,37 +160,60 @@ pub async fn cluster_status(
     }
 }
 
-/// The latest `AuroraGlobalDBReplicationLag` (ms) of a secondary cluster, from
-/// CloudWatch in the secondary's region; None when no datapoint in 10 minutes.
-pub async fn replication_lag_ms(rc: &RegionCtx, cluster_id: &str) -> Result<Option<f64>, AwsError> {
+/// The latest datapoint of a global database metric: its value and when it was measured
+/// (the datapoint's timestamp, epoch seconds).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Reading {
+    pub value: f64,
+    pub at_secs: i64,
+}
+
+/// A secondary's latest `AuroraGlobalDBReplicationLag` and `AuroraGlobalDBRPOLag` (ms), which
+/// Aurora publishes for secondary clusters only, in the secondary's region; None for a metric
+/// without a datapoint in the last 10 minutes (a new secondary has none yet).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Lag {
+    pub replication: Option<Reading>,
+    pub rpo: Option<Reading>,
+}
+
+const LAG_METRICS: [(&str, &str); 2] = [
+    ("replication", "AuroraGlobalDBReplicationLag"),
+    ("rpo", "AuroraGlobalDBRPOLag"),
+];
+
+/// Both lag metrics of a secondary cluster, in one GetMetricData call.
+pub async fn lag(rc: &RegionCtx, cluster_id: &str) -> Result<Lag, AwsError> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs() as i64;
-    let metric = Metric::builder()
-        .namespace("AWS/RDS")
-        .metric_name("AuroraGlobalDBReplicationLag")
-        .dimensions(
-            Dimension::builder()
-                .name("DBClusterIdentifier")
-                .value(cluster_id)
-                .build(),
-        )
-        .build();
-    let query = MetricDataQuery::builder()
-        .id("lag")
-        .metric_stat(
-            MetricStat::builder()
-                .metric(metric)
-                .period(60)
-                .stat("Maximum")
-                .build(),
-        )
-        .build();
+    let queries = LAG_METRICS.iter().map(|(id, name)| {
+        let metric = Metric::builder()
+            .namespace("AWS/RDS")
+            .metric_name(*name)
+            .dimensions(
+                Dimension::builder()
+                    .name("DBClusterIdentifier")
+                    .value(cluster_id)
+                    .build(),
+            )
+            .build();
+        MetricDataQuery::builder()
+            .id(*id)
+            .metric_stat(
+                MetricStat::builder()
+                    .metric(metric)
+                    .period(60)
+                    .stat("Maximum")
+                    .build(),
+            )
+            .build()
+    });
     let out = rc
         .cloudwatch()
         .get_metric_data()
-        .metric_data_queries(query)
+        .set_metric_data_queries(Some(queries.collect()))
         .start_time(DateTime::from_secs(now - 600))
         .end_time(DateTime::from_secs(now + 60))
         .send()
@@ -195,20 +221,37 @@ pub async fn replication_lag_ms(rc: &RegionCtx, cluster_id: &str) -> Result<Opti
         .map_err(|e| {
             AwsError::from_sdk(
                 "reading",
-                "replication lag metric",
+                "replication lag metrics",
                 cluster_id,
                 &rc.region,
                 e,
             )
         })?;
-    let latest = out.metric_data_results().first().and_then(|r| {
-        r.timestamps()
+    let latest = |id: &str| {
+        out.metric_data_results()
             .iter()
-            .zip(r.values())
-            .max_by_key(|(t, _)| t.secs())
-            .map(|(_, v)| *v)
-    });
-    Ok(latest)
+            .find(|r| r.id() == Some(id))
+            .and_then(|r| {
+                r.timestamps()
+                    .iter()
+                    .zip(r.values())
+                    .max_by_key(|(t, _)| t.secs())
+                    .map(|(t, v)| Reading {
+                        value: *v,
+                        at_secs: t.secs(),
+                    })
+            })
+    };
+    Ok(Lag {
+        replication: latest("replication"),
+        rpo: latest("rpo"),
+    })
+}
+
+/// The latest `AuroraGlobalDBReplicationLag` (ms) of a secondary cluster, from
+/// CloudWatch in the secondary's region; None when no datapoint in 10 minutes.
+pub async fn replication_lag_ms(rc: &RegionCtx, cluster_id: &str) -> Result<Option<f64>, AwsError> {
+    Ok(lag(rc, cluster_id).await?.replication.map(|r| r.value))
 }
 
 /// Route 53's view of a health check: healthy when more than 18% of its

@@ -538,6 +538,7 @@ mod tests {
                 to_arn: DR_ARN.into(),
                 data_loss_allowed,
             }),
+            endpoint: None,
         }
     }
 

@@ -42,6 +42,7 @@ pub struct GlobalDatabaseModel {
     pub global_cluster_identifier: Val<String>,
     pub secret_arn: Val<String>,
     pub writer_region: Val<String>,
+    pub global_writer_endpoint: Val<String>,
     pub drift: Val<Vec<String>>,
     pub timeouts: Val<Timeouts>,
 }
@@ -129,6 +130,7 @@ impl Resource for GlobalDatabase {
                 .attr(Attribute::string("global_cluster_identifier").computed().description("`global-db-cluster-v2-{env}`."))
                 .attr(Attribute::string("secret_arn").computed().description("ARN of the Secrets Manager secret `db-password-v2-{env}` holding the master credentials (JSON with `username` and `password`), replicated to the DR region."))
                 .attr(Attribute::string("writer_region").computed().description("The region whose cluster currently accepts writes. It changes after a failover or switchover; that is not drift and plans no change."))
+                .attr(Attribute::string("global_writer_endpoint").computed().description("The global database's writer endpoint (`global-db-cluster-v2-{env}.global-….global.rds.amazonaws.com`): Aurora points it at the current writer, so applications keep one connection string through switchovers and failovers. It stays the same after a failover (no plan change); it changes only if the global cluster is rebuilt."))
                 .attr(Attribute::string_list("drift").computed().description(
                     "Parts found missing or broken outside Terraform at the last refresh (a deleted cluster, key, secret replica, security group rule…). A non-empty list plans a repair; apply rebuilds what is missing and leaves it empty.",
                 ))
@@ -178,6 +180,9 @@ impl Resource for GlobalDatabase {
                 // their region, so a side that lost nothing keeps its values.
                 let drift = prior.drift.known().cloned().unwrap_or_default();
                 planned.drift = Val::Known(Vec::new());
+                if drift.iter().any(|d| d.starts_with("Aurora global cluster ")) {
+                    planned.global_writer_endpoint = Val::Unknown;
+                }
                 if drift.iter().any(|d| d.starts_with("secret ")) {
                     planned.secret_arn = Val::Unknown;
                 }
@@ -291,11 +296,21 @@ impl Resource for GlobalDatabase {
         let deadline = timeouts::deadline(&prior.timeouts, Operation::Delete, DEFAULT_TIMEOUT);
         match Box::pin(rds::destroy(&client.aws, &names, skip, deadline)).await {
             Ok(outcome) if !outcome.final_snapshots.is_empty() || !outcome.kept_keys.is_empty() => {
+                let (title, taken) = if outcome.final_snapshots.is_empty() {
+                    ("KMS keys kept for backups", String::new())
+                } else {
+                    (
+                        "Final snapshots kept",
+                        format!(
+                            "Final snapshots were taken: {}. ",
+                            outcome.final_snapshots.join(", ")
+                        ),
+                    )
+                };
                 diags.warning(
-                    "Final snapshots kept",
+                    title,
                     format!(
-                        "Final snapshots were taken: {}. The KMS keys encrypting them were kept (not scheduled for deletion) so the snapshots stay restorable: {}. Delete the snapshots, then schedule the keys' deletion, when they are no longer needed.",
-                        or_none(&outcome.final_snapshots),
+                        "{taken}The KMS keys encrypting snapshots or AWS Backup recovery points were kept (not scheduled for deletion) so those stay restorable: {}. Delete the snapshots and recovery points, then schedule the keys' deletion, when they are no longer needed.",
                         or_none(&outcome.kept_keys)
                     ),
                 );

@@ -271,6 +271,9 @@ pub struct GlobalInfo {
     pub deletion_protection: bool,
     pub storage_encrypted: bool,
     pub members: Vec<GlobalMember>,
+    /// The global database's writer endpoint (`GlobalCluster.Endpoint`): it always points at the
+    /// current writer, through switchovers and failovers.
+    pub endpoint: Option<String>,
 }
 
 impl GlobalInfo {

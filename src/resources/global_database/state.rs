@@ -212,6 +212,12 @@ pub fn from_observed(
                 .or_else(|| base.writer_region.known().cloned())
                 .unwrap_or_default(),
         ),
+        global_writer_endpoint: Val::Known(
+            o.global
+                .as_ref()
+                .and_then(|g| g.endpoint.clone())
+                .unwrap_or_default(),
+        ),
         drift: Val::Known(drift),
         timeouts: base.timeouts.clone(),
     }
@@ -368,6 +374,9 @@ mod tests {
         }
     }
 
+    const GLOBAL_ENDPOINT: &str =
+        "global-db-cluster-v2-dev.global-abc123def456.global.rds.amazonaws.com";
+
     fn observed(writer: &str) -> Observed {
         Observed {
             global: Some(GlobalInfo {
@@ -386,6 +395,7 @@ mod tests {
                         synchronization_status: Some("connected".into()),
                     },
                 ],
+                endpoint: Some(GLOBAL_ENDPOINT.into()),
                 ..GlobalInfo::default()
             }),
             primary: region("us-east-1", Role::Primary, 2, Some(60)),
@@ -404,6 +414,10 @@ mod tests {
         assert_eq!(state.rpo_target_seconds, Val::Known(60));
         assert_eq!(state.deletion_protection, Val::Known(true));
         assert_eq!(state.writer_region, Val::Known("us-east-1".into()));
+        assert_eq!(
+            state.global_writer_endpoint,
+            Val::Known(GLOBAL_ENDPOINT.into())
+        );
         assert_eq!(state.drift, Val::Known(vec![]));
         let primary = state.primary.known().unwrap();
         // Same set, the plan's order kept: no perpetual diff.
@@ -426,6 +440,8 @@ mod tests {
         let before = from_observed(&client, &plan, &observed("us-east-1"));
         let after = from_observed(&client, &before, &observed("us-east-2"));
         assert_eq!(after.writer_region, Val::Known("us-east-2".into()));
+        // Applications keep the global writer endpoint: it follows the writer.
+        assert_eq!(after.global_writer_endpoint, before.global_writer_endpoint);
         // The RPO is still read from the former writer's group until an apply moves it.
         assert_eq!(after.rpo_target_seconds, before.rpo_target_seconds);
         assert_eq!(after.primary, before.primary);

@@ -116,6 +116,15 @@ fn global_database_lifecycle() {
     assert_eq!(state["global_cluster_identifier"], GLOBAL);
     assert_eq!(state["writer_region"], "us-east-1");
     assert_eq!(state["drift"], json!([]));
+    let global_endpoint = emulator.aws_ok(
+        "rds",
+        "us-east-1",
+        "DescribeGlobalClusters",
+        &json!({ "GlobalClusterIdentifier": GLOBAL }),
+    )["GlobalClusters"][0]["Endpoint"]
+        .clone();
+    assert!(global_endpoint.is_string(), "{global_endpoint}");
+    assert_eq!(state["global_writer_endpoint"], global_endpoint);
     assert!(
         state["secret_arn"].as_str().unwrap().contains(SECRET),
         "{state:#}"
@@ -201,6 +210,7 @@ fn global_database_lifecycle() {
         "deletion_protection",
         "secret_arn",
         "writer_region",
+        "global_writer_endpoint",
         "tags_all",
         "drift",
     ] {
@@ -341,6 +351,10 @@ fn global_database_lifecycle() {
     let failed_over = ws.state_resource(ADDR);
     assert_eq!(failed_over["writer_region"], "us-east-2");
     assert_eq!(
+        failed_over["global_writer_endpoint"], state["global_writer_endpoint"],
+        "the global writer endpoint follows the writer under the same name"
+    );
+    assert_eq!(
         failed_over["primary"]["cluster_identifier"], PRIMARY,
         "primary keeps meaning us-east-1"
     );
@@ -424,20 +438,35 @@ fn event_at(emulator: &Emulator, kind: &str, field: &str, value: &str) -> f64 {
 #[test]
 fn global_database_waits_for_upgrades_and_resizes_and_joins_at_the_running_version() {
     let emulator = Emulator::start();
-    let ws = Workspace::new(&emulator);
-    let write = |db: &Db| ws.write_config(&config_with_network(&emulator.endpoint, db));
-    write(&Db::default());
+    let mut ws = Workspace::new(&emulator);
+    ws.write_config(&config_with_network(&emulator.endpoint, &Db::default()));
     ws.init();
     ws.apply();
 
-    // 1. A minor upgrade and a class change in one apply.
+    // 1. A minor upgrade and a class change in one apply, followed at INFO as a user would
+    //    (TF_LOG_PROVIDER=info): each wait names the AWS object and its state as it changes.
     let upgraded = Db {
         engine_version: "14.10",
         instance_class: "db.r6g.xlarge",
         ..Db::default()
     };
-    write(&upgraded);
+    ws.set_env("TF_LOG_PROVIDER", "info");
+    ws.write_config(&config_with_network(&emulator.endpoint, &upgraded));
     ws.apply();
+    let log = ws.terraform_log(100_000);
+    for wanted in [
+        format!("waiting for Aurora cluster (us-east-2/{DR})"),
+        format!("Aurora cluster (us-east-2/{DR}) is ready after"),
+    ] {
+        assert!(log.contains(&wanted), "the INFO log lacks {wanted:?}");
+    }
+    assert!(
+        log.lines()
+            .any(|l| l.contains("waiting for") && l.contains(" -> ")),
+        "no state change was logged"
+    );
+    ws.set_env("TF_LOG_PROVIDER", "DEBUG");
+    let write = |db: &Db| ws.write_config(&config_with_network(&emulator.endpoint, db));
     for (region, _, id) in REGIONS {
         let c = cluster(&emulator, region, id).unwrap();
         assert_eq!(c["EngineVersion"], "14.10", "{region}: {c:#}");

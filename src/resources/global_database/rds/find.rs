@@ -353,6 +353,7 @@ fn global_info(g: &GlobalCluster) -> GlobalInfo {
         database_name: g.database_name().map(str::to_owned),
         deletion_protection: g.deletion_protection().unwrap_or(false),
         storage_encrypted: g.storage_encrypted().unwrap_or(false),
+        endpoint: g.endpoint().filter(|e| !e.is_empty()).map(str::to_owned),
         members: g
             .global_cluster_members()
             .iter()
