@@ -138,7 +138,10 @@ impl DataSource for ReplicationStatus {
                     &client.aws.dr
                 };
                 match live::lag(rc, &secondary.cluster_identifier).await {
-                    Ok(lag) => (lag, lag_summary(&secondary.cluster_identifier, &rc.region, &lag)),
+                    Ok(lag) => (
+                        lag,
+                        lag_summary(&secondary.cluster_identifier, &rc.region, &lag),
+                    ),
                     Err(e) => {
                         diags.warning("Replication lag unavailable", e.to_string());
                         (Lag::default(), format!("unavailable: {e}"))
@@ -213,9 +216,9 @@ fn lag_summary(cluster: &str, region: &str, lag: &Lag) -> String {
     let Some(replication) = lag.replication else {
         return format!("no datapoint yet: CloudWatch in {region} has no AuroraGlobalDBReplicationLag of {cluster} from the last 10 minutes (Aurora publishes it every minute once the secondary replicates)");
     };
-    let rpo = lag
-        .rpo
-        .map_or("no datapoint yet".to_string(), |r| format!("{:.0} ms", r.value));
+    let rpo = lag.rpo.map_or("no datapoint yet".to_string(), |r| {
+        format!("{:.0} ms", r.value)
+    });
     format!(
         "{:.0} ms (RPO lag {rpo}), measured at {}",
         replication.value,
@@ -233,18 +236,30 @@ mod tests {
         let none = Lag::default();
         let text = lag_summary("dr-db-cluster-v2-dev", "us-east-2", &none);
         assert!(text.starts_with("no datapoint yet"), "{text}");
-        assert!(text.contains("dr-db-cluster-v2-dev") && text.contains("us-east-2"), "{text}");
+        assert!(
+            text.contains("dr-db-cluster-v2-dev") && text.contains("us-east-2"),
+            "{text}"
+        );
         let at = 1_796_000_460; // 2026-11-30T01:01:00Z
         let measured = Lag {
-            replication: Some(Reading { value: 412.4, at_secs: at }),
-            rpo: Some(Reading { value: 500.0, at_secs: at }),
+            replication: Some(Reading {
+                value: 412.4,
+                at_secs: at,
+            }),
+            rpo: Some(Reading {
+                value: 500.0,
+                at_secs: at,
+            }),
         };
         assert_eq!(
             lag_summary("c", "r", &measured),
             format!("412 ms (RPO lag 500 ms), measured at {}", rfc3339(at))
         );
         assert_eq!(rfc3339(at), "2026-11-30T01:01:00Z");
-        let no_rpo = Lag { rpo: None, ..measured };
+        let no_rpo = Lag {
+            rpo: None,
+            ..measured
+        };
         assert!(lag_summary("c", "r", &no_rpo).contains("RPO lag no datapoint yet"));
     }
 }

@@ -147,7 +147,11 @@ fn output(ws: &Workspace, name: &str) -> serde_json::Value {
 /// The global writer endpoint is AWS's (`GlobalCluster.Endpoint`), the same on the resource and
 /// the data source, and routes writes to `writer_cluster` (the emulator resolves it as Aurora's
 /// DNS does). Returns it.
-fn check_global_writer_endpoint(emulator: &Emulator, ws: &Workspace, writer_cluster: &str) -> String {
+fn check_global_writer_endpoint(
+    emulator: &Emulator,
+    ws: &Workspace,
+    writer_cluster: &str,
+) -> String {
     let aws = emulator.aws_ok(
         "rds",
         "us-east-2",
@@ -200,7 +204,8 @@ fn check_lag_outputs(ws: &Workspace) {
         let at = at.as_str().unwrap_or_default();
         assert!(at.ends_with('Z') && at.len() == 20, "{at}");
         assert!(
-            text.contains(&format!("{lag:.0} ms (RPO lag")) && text.ends_with(&format!("measured at {at}")),
+            text.contains(&format!("{lag:.0} ms (RPO lag"))
+                && text.ends_with(&format!("measured at {at}")),
             "{text}"
         );
         return;

@@ -3,8 +3,8 @@
 //! orchestrator that `terraform apply` deployed left to act on its own schedule. The DR promise
 //! is checked on what the game day measured, not on what the plan computed: RTO <= 300 s,
 //! RPO <= 60 s, exactly one FailoverGlobalCluster, the failover event in both regions' topics,
-//! no failover from a brownout or from forged signals, and the plan-time RTO budget within 10 %
-//! of the measured RTO.
+//! no failover from a brownout or from forged signals, and the plan-time RTO budget an upper
+//! bound of the measured RTO, within one probe interval.
 
 use std::path::Path;
 use std::process::Command;
@@ -18,6 +18,10 @@ fn number(figures: &Value, key: &str) -> f64 {
         .as_f64()
         .unwrap_or_else(|| panic!("the game day reported no {key}: {figures}"))
 }
+
+/// The orchestrator's schedule (`rate(1 minute)`): how much earlier than the worst case a
+/// failover may be detected when an alarm event triggers a probe between scheduled ones.
+const PROBE_INTERVAL_SECONDS: f64 = 60.0;
 
 #[test]
 fn gameday_fails_over_once_within_rto_and_rpo() {
@@ -66,9 +70,14 @@ fn gameday_fails_over_once_within_rto_and_rpo() {
         );
     }
     assert_eq!(figures["plan_empty_after_failback"], true, "{report}");
+    // The plan-time budget is the worst case over where in its minute the outage falls; the game
+    // day starts the outage right after a scheduled probe, but the health-check alarm's event can
+    // invoke the orchestrator before the next scheduled probe, which shortens detection by up to
+    // one probe interval. So the budget must hold (measured <= budget) and be tight to within
+    // one probe interval.
     let budget = number(&figures, "rto_budget_seconds");
     assert!(
-        (budget - rto).abs() <= 0.1 * rto,
-        "the plan-time RTO budget ({budget} s) is not within 10 % of the measured RTO ({rto} s):\n{report}"
+        rto <= budget && budget - rto <= PROBE_INTERVAL_SECONDS,
+        "the plan-time RTO budget ({budget} s) is not an upper bound within {PROBE_INTERVAL_SECONDS} s of the measured RTO ({rto} s):\n{report}"
     );
 }

@@ -17,4 +17,5 @@ mod network_acc;
 mod network_aws;
 mod orchestrator_acc;
 mod protocol;
+mod remote_state_acc;
 mod session_table_acc;

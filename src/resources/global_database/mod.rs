@@ -180,7 +180,10 @@ impl Resource for GlobalDatabase {
                 // their region, so a side that lost nothing keeps its values.
                 let drift = prior.drift.known().cloned().unwrap_or_default();
                 planned.drift = Val::Known(Vec::new());
-                if drift.iter().any(|d| d.starts_with("Aurora global cluster ")) {
+                if drift
+                    .iter()
+                    .any(|d| d.starts_with("Aurora global cluster "))
+                {
                     planned.global_writer_endpoint = Val::Unknown;
                 }
                 if drift.iter().any(|d| d.starts_with("secret ")) {

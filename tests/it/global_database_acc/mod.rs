@@ -466,7 +466,6 @@ fn global_database_waits_for_upgrades_and_resizes_and_joins_at_the_running_versi
         "no state change was logged"
     );
     ws.set_env("TF_LOG_PROVIDER", "DEBUG");
-    let write = |db: &Db| ws.write_config(&config_with_network(&emulator.endpoint, db));
     for (region, _, id) in REGIONS {
         let c = cluster(&emulator, region, id).unwrap();
         assert_eq!(c["EngineVersion"], "14.10", "{region}: {c:#}");
