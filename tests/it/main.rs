@@ -19,3 +19,4 @@ mod orchestrator_acc;
 mod protocol;
 mod remote_state_acc;
 mod session_table_acc;
+mod versions_acc;

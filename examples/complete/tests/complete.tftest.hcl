@@ -40,6 +40,16 @@ run "deploy" {
     condition     = output.primary_endpoint_url != output.dr_endpoint_url
     error_message = "Each region must have its own endpoint."
   }
+
+  assert {
+    condition     = startswith(output.global_writer_endpoint, "global-db-cluster-v2-${var.environment}.global-")
+    error_message = "The global writer endpoint must be the global database's."
+  }
+
+  assert {
+    condition     = output.replication_lag != ""
+    error_message = "The replication lag must say something: a value with its measurement time, or \"no datapoint yet\"."
+  }
 }
 
 run "plan_is_stable" {

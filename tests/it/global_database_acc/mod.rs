@@ -460,11 +460,6 @@ fn global_database_waits_for_upgrades_and_resizes_and_joins_at_the_running_versi
     ] {
         assert!(log.contains(&wanted), "the INFO log lacks {wanted:?}");
     }
-    assert!(
-        log.lines()
-            .any(|l| l.contains("waiting for") && l.contains(" -> ")),
-        "no state change was logged"
-    );
     ws.set_env("TF_LOG_PROVIDER", "DEBUG");
     for (region, _, id) in REGIONS {
         let c = cluster(&emulator, region, id).unwrap();
