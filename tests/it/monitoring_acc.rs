@@ -507,7 +507,7 @@ fn monitoring_lifecycle() {
     );
     let dr_queue = listening_queue(&emulator, "us-east-2", "listener-after-repair");
     set_alarm(&emulator, "us-east-2", RPO, "ALARM");
-    let got = notifications(&emulator, "us-east-2", &dr_queue);
+    let got = sent_by_the_test(notifications(&emulator, "us-east-2", &dr_queue));
     assert_eq!(got.len(), 1, "{got:#?}");
     assert_eq!(got[0]["TopicArn"], topic_arn("us-east-2"));
     ws.assert_no_changes();
