@@ -12,7 +12,11 @@
   (neither given) every one (at most ``times``). ``internal`` is an HTTP 500 ``InternalFailure``;
   ``throttle`` the service's throttling error (``Throttling``, ``ThrottlingException``,
   ``RequestLimitExceeded`` for EC2, ``TooManyRequestsException``/429 for Lambda); ``drop`` closes
-  the connection without answering. Errors are shaped for the call's protocol (XML, JSON, CBOR).
+  the connection without answering; ``hold`` (``"when": "before"|"after"``, ``"hold_seconds"``)
+  keeps the call without an answer until the rule is deleted, then closes its connection: the
+  fault campaign kills the client while one of its calls is held, so the kill lands at a known
+  call (``before``: the call never happened; ``after``: it did, and its answer was lost). Errors
+  are shaped for the call's protocol (XML, JSON, CBOR).
   ``GET``/``DELETE /_drpair/faults[/ID]``.
 
 A region declared down (``outage.py``) fails every call signed for it, after faults rules had
@@ -48,7 +52,10 @@ _faults = []
 _latency = []
 _ids = {"fault": 0, "latency": 0}
 _LABEL = re.compile(r"[(][?]P<([a-z]+)>[^)]*[)]")
-_ERRORS = {"internal": "internal", "500": "internal", "throttle": "throttle", "throttling": "throttle", "drop": "drop"}
+_ERRORS = {"internal": "internal", "500": "internal", "throttle": "throttle", "throttling": "throttle", "drop": "drop", "hold": "hold"}
+_HOLD_WHEN = ("before", "after")
+#: How long a held call waits at most for its rule to go (real seconds) when none is given.
+_HOLD_SECONDS = 600.0
 
 
 def _matches(rule, service, operation, region):
@@ -149,7 +156,15 @@ def add_fault(match, body, query):
     body = _object(body)
     error = _ERRORS.get(str(body.get("error", "")).lower())
     if error is None:
-        raise ControlError(400, "'error' must be one of internal (or 500), throttle, drop")
+        raise ControlError(400, "'error' must be one of internal (or 500), throttle, drop, hold")
+    when = body.get("when")
+    if when is not None and (error != "hold" or when not in _HOLD_WHEN):
+        raise ControlError(400, "'when' is for 'hold' rules only and must be 'before' or 'after'")
+    hold_seconds = body.get("hold_seconds")
+    if hold_seconds is not None and (
+        error != "hold" or not isinstance(hold_seconds, (int, float)) or isinstance(hold_seconds, bool) or not 0 < hold_seconds <= 3600
+    ):
+        raise ControlError(400, "'hold_seconds' is for 'hold' rules only and must be a number of seconds in (0, 3600]")
     nth, times = _positive_int(body, "nth"), _positive_int(body, "times")
     rate = body.get("rate")
     if rate is not None and (not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate <= 1):
@@ -174,11 +189,15 @@ def add_fault(match, body, query):
             "code": body.get("code"),
             "status": status,
             "message": body.get("message"),
+            "when": (when or "before") if error == "hold" else None,
+            "hold_seconds": (hold_seconds or _HOLD_SECONDS) if error == "hold" else None,
             "matched": 0,
             "injected": 0,
+            "held": 0 if error == "hold" else None,
         }
         rule = {k: v for k, v in rule.items() if v is not None or k in ("matched", "injected")}
         rule["_random"] = random.Random(body.get("seed"))
+        rule["_release"] = threading.Event()
         _faults.append(rule)
     return 201, _public(rule)
 
@@ -196,6 +215,8 @@ def list_faults(match, body, query):
 @control("DELETE", "/faults")
 def clear_faults(match, body, query):
     with _lock:
+        for rule in _faults:
+            rule["_release"].set()
         _faults.clear()
     return 200, {"faults": []}
 
@@ -210,6 +231,8 @@ def _delete(rules, rule_id):
         for rule in rules:
             if rule["id"] == rule_id:
                 rules.remove(rule)
+                if "_release" in rule:
+                    rule["_release"].set()
                 return 200, _public(rule)
     raise ControlError(404, f"no rule {rule_id}")
 
@@ -237,8 +260,30 @@ def _fault_for(service, operation, region):
                 fire = "times" not in rule or rule["injected"] < rule["times"]
             if fire:
                 rule["injected"] += 1
-                return dict(rule)
+                return {**rule, "_rule": rule}
     return None
+
+
+def _hold(fault, environ, start_response, app):
+    """A ``hold`` rule fired: the call gets no answer until the rule is deleted (or its
+    ``hold_seconds`` pass), then its connection is closed. ``when: before``: the call is held
+    before the service sees it (it never happens); ``after``: the service carries it out and the
+    answer is what is withheld, as when a client dies after AWS acted on its request. ``held``
+    counts the calls being held (for ``after``, once the service has answered)."""
+    rule = fault["_rule"]
+    if fault.get("when") == "after":
+        answer = app(environ, lambda status, headers, exc_info=None: None)
+        try:
+            for _ in answer:
+                pass
+        finally:
+            close = getattr(answer, "close", None)
+            if close is not None:
+                close()
+    with _lock:
+        rule["held"] = rule.get("held", 0) + 1
+    rule["_release"].wait(fault.get("hold_seconds", _HOLD_SECONDS))
+    drop_connection(environ, f"{fault['id']} held the call, then closed the connection")
 
 
 def _delay_for(service, operation, region):
@@ -294,6 +339,8 @@ class Controls:
         if fault is None:
             return self.app(environ, start_response)
         environ["drpair.fault"] = fault["id"]
+        if fault["error"] == "hold":
+            _hold(fault, environ, start_response, self.app)
         if fault["error"] == "drop":
             drop_connection(environ, f"{fault['id']} dropped the connection")
         if fault["error"] == "throttle":

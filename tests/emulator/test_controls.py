@@ -120,11 +120,77 @@ def test_dropped_connection(emulator):
     assert emulator.client("dynamodb", "eu-west-2", retries=True).list_tables()["TableNames"] == []
 
 
+def _held(emulator, rule_id, deadline=10.0):
+    stop = time.monotonic() + deadline
+    while time.monotonic() < stop:
+        rule = next(r for r in emulator.control("GET", "/_drpair/faults", expect=200)[1]["faults"] if r["id"] == rule_id)
+        if rule["held"]:
+            return rule
+        time.sleep(0.02)
+    raise AssertionError(f"{rule_id} held no call within {deadline} s")
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_held_call_waits_for_its_rule_then_loses_its_connection(emulator, unique, when):
+    """The fault campaign's kill point: the 2nd matching call is held, the rule's `held` counter
+    says so, and deleting the rule closes the connection. `before`: the call never happened;
+    `after`: it did (the queue exists) and only its answer was lost."""
+    import threading
+
+    sqs = emulator.client("sqs", "eu-north-1")
+    rule = emulator.control("POST", "/_drpair/faults", {"service": "sqs", "region": "eu-north-1", "error": "hold", "when": when, "nth": 2}, expect=201)[1]
+    assert rule["when"] == when and rule["held"] == 0
+    sqs.create_queue(QueueName=f"{unique}-first")
+    outcome = {}
+
+    def call():
+        try:
+            sqs.create_queue(QueueName=f"{unique}-held")
+            outcome["answer"] = True
+        except (ConnectionClosedError, EndpointConnectionError) as error:
+            outcome["error"] = error
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    held = _held(emulator, rule["id"])
+    assert held["injected"] == 1 and thread.is_alive()
+    time.sleep(0.3)
+    assert thread.is_alive(), "the held call was answered while its rule stands"
+    emulator.control("DELETE", f"/_drpair/faults/{rule['id']}", expect=200)
+    thread.join(10)
+    assert not thread.is_alive() and "error" in outcome, outcome
+    names = [url.rsplit("/", 1)[-1] for url in sqs.list_queues(QueueNamePrefix=unique).get("QueueUrls", [])]
+    assert sorted(names) == sorted([f"{unique}-first"] + ([f"{unique}-held"] if when == "after" else []))
+
+
+def test_clearing_the_rules_releases_held_calls(emulator):
+    import threading
+
+    rule = emulator.control("POST", "/_drpair/faults", {"service": "sts", "region": "eu-north-1", "error": "hold", "hold_seconds": 60}, expect=201)[1]
+    outcome = []
+
+    def call():
+        try:
+            emulator.client("sts", "eu-north-1").get_caller_identity()
+        except (ConnectionClosedError, EndpointConnectionError) as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    _held(emulator, rule["id"])
+    emulator.control("DELETE", "/_drpair/faults", expect=200)
+    thread.join(10)
+    assert not thread.is_alive() and len(outcome) == 1
+
+
 def test_control_input_is_validated(emulator):
     assert emulator.control("POST", "/_drpair/faults", {"error": "explode"})[0] == 400
     assert emulator.control("POST", "/_drpair/faults", {"error": "drop", "nth": 0})[0] == 400
     assert emulator.control("POST", "/_drpair/faults", {"error": "drop", "nth": 1, "rate": 0.5})[0] == 400
     assert emulator.control("POST", "/_drpair/faults", {"error": "drop", "rate": 2})[0] == 400
+    assert emulator.control("POST", "/_drpair/faults", {"error": "drop", "when": "after"})[0] == 400
+    assert emulator.control("POST", "/_drpair/faults", {"error": "hold", "when": "during"})[0] == 400
+    assert emulator.control("POST", "/_drpair/faults", {"error": "hold", "hold_seconds": 0})[0] == 400
     assert emulator.control("POST", "/_drpair/latency", {"ms": -1})[0] == 400
     assert emulator.control("POST", "/_drpair/latency", {"ms": 1, "service": 3})[0] == 400
     assert emulator.control("GET", "/_drpair/nothing-here")[0] == 404

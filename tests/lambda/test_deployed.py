@@ -140,3 +140,103 @@ def test_the_deployed_orchestrator_probes_a_load_balancer_through_the_emulator(e
     clock.advance(60)
     down = probed()
     assert down["healthy"] is False and "did not answer" in down["detail"], down
+
+
+# --- an invocation killed at each step (Lambda's timeout) --------------------------------------
+
+STEPS = ["failover", "scale", "wait_writer", "wait_capacity", "notify"]
+STEP_CALLS = {
+    "failover": dict(service="rds", operation="FailoverGlobalCluster", region=DR),
+    "scale": dict(service="autoscaling", operation="UpdateAutoScalingGroup", region=DR),
+    "wait_writer": dict(service="rds", operation="DescribeDBClusters", region=DR),
+    # The second DescribeAutoScalingGroups: the scale step's is the first.
+    "wait_capacity": dict(service="autoscaling", operation="DescribeAutoScalingGroups", region=DR, nth=2),
+    "notify": dict(service="sns", operation="Publish", region=DR),
+}
+
+
+def held(emulator, rule_id, thread, seconds=60):
+    """Waits until the fault rule holds a call (the invocation is stuck in it)."""
+    import time
+
+    stop = time.monotonic() + seconds
+    while time.monotonic() < stop:
+        rules = emulator.control("GET", "/faults", expect=200)["faults"]
+        if any(r["id"] == rule_id and r["held"] for r in rules):
+            return
+        assert thread.is_alive(), "the invocation ended before it reached the held call"
+        time.sleep(0.02)
+    raise AssertionError(f"{rule_id} held nothing within {seconds} s")
+
+
+@pytest.mark.parametrize(
+    "step,when",
+    [(step, "before") for step in STEPS] + [("failover", "after"), ("scale", "after")],
+)
+def test_an_invocation_killed_at_each_step_is_resumed_by_the_next_and_fails_over_once(deployed, emulator, step, when):
+    """The deployed orchestrator stuck in one call of a step until Lambda kills it at its timeout
+    (`before`: the call never reached AWS; `after`: AWS carried it out and the answer was lost).
+    Meanwhile another invocation leaves the failover to the stuck one; the first scheduled
+    invocation after the kill's lease takes the lock over, resumes the step and completes the
+    failover, with FailoverGlobalCluster carried out exactly once. (A notification whose answer is
+    lost would be sent again: SNS standard topics deliver at least once, so `notify` is tried
+    `before` only.)"""
+    stack, client, orchestrator, _ = deployed
+    stack.replication.require()
+    before = emulator.failovers()
+    assert invoke(client, orchestrator, scheduled_event())["action"] == "none"
+    stack.outage()
+    stack.clock.advance(60)
+    assert invoke(client, orchestrator, scheduled_event())["action"] == "none"
+    stack.clock.advance(60)
+
+    rule = emulator.fault(error="hold", when=when, **STEP_CALLS[step])
+    stuck = {}
+
+    def run():
+        out = emulator.client("lambda", DR).invoke(FunctionName=orchestrator, Payload=json.dumps(scheduled_event()).encode())
+        stuck["error"] = out.get("FunctionError")
+        stuck["payload"] = json.loads(out["Payload"].read())
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    held(emulator, rule["id"], thread)
+    # Another invocation meanwhile: the failover is the stuck one's (its lease stands).
+    other = invoke(emulator.client("lambda", DR), orchestrator, alarm_event(stack.lag_alarm))
+    assert other["action"] == "none" and "under way in another invocation" in other["reason"], other
+    # Lambda's timeout (600 s) passes on the modeled clock: the emulator kills the worker.
+    stack.clock.advance(600)
+    thread.join(30)
+    assert not thread.is_alive(), "the stuck invocation was not ended by its timeout"
+    assert stuck["error"] == "Unhandled" and stuck["payload"]["errorType"] == "Sandbox.Timedout", stuck
+    emulator.clear_faults()
+
+    lock = stack.lock()
+    assert lock["status"] == "in_progress", lock
+    steps = {s["name"]: s for s in lock["body"]["steps"]}
+    for name in STEPS[: STEPS.index(step)]:
+        assert steps[name]["status"] == "done", (name, steps)
+    assert steps[step]["status"] in ("running", "pending"), steps
+
+    # The next scheduled invocation, a minute later: the killed one's lease is over.
+    stack.clock.advance(60)
+    resumed = invoke(client, orchestrator, scheduled_event())
+    assert resumed["action"] == "failed_over", resumed
+    assert all(s["status"] == "done" for s in resumed["timeline"]["steps"]), resumed["timeline"]["steps"]
+    assert stack.writer() == DR and stack.asg() == (2, 4, 4)
+    requested = emulator.failovers() - before
+    if step == "failover" and when == "before":
+        # The held request never reached AWS (it is counted, as every call is): the resumed
+        # step requested the failover once more.
+        assert requested == 2
+    else:
+        # Carried out once: by the killed invocation (`after`, or an earlier step) and never again.
+        assert requested == 1
+        if step == "failover":
+            failover = next(s for s in resumed["timeline"]["steps"] if s["name"] == "failover")
+            # The killed request went through: the resumed step finds it done, or under way.
+            detail = failover.get("detail", "")
+            assert "is already the writer" in detail or "not requested again" in detail, failover
+    got = [json.loads(body)["what"] for _, body in stack.messages(DR)]
+    assert got == ["failover"], got
+    assert invoke(client, orchestrator, scheduled_event())["action"] == "none"

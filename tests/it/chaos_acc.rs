@@ -1,0 +1,824 @@
+//! The fault campaign (issue 13, docs/RELIABILITY.md): for a phase of a stack's life (first
+//! apply, an in-place update that touches every resource, destroy, the failover action), run it
+//! once without faults to count its AWS calls, then for points spread over that count inject a
+//! fault at that call, run the phase again without faults and require that it succeeds, that
+//! the inventory of both regions (`scripts/inventory.py`) equals the clean run's object by object
+//! kind (nothing duplicated, nothing missing, nothing untagged), that the plan is empty, and that
+//! destroy leaves the emulator as fresh.
+//!
+//! Faults, with the emulator's fault rules counted over every call (docs/EMULATOR.md):
+//! - `kill`: the N-th call is carried out and its answer held (`hold`, `when: after`); the test
+//!   SIGKILLs every provider process of the workspace while it is held. The object AWS made is
+//!   not in Terraform's state: the next run must adopt it, not make a second one.
+//! - `burst`: calls N to N+24 answer HTTP 500, more than the SDK's 5 attempts of one call.
+//! - `drop`: calls N to N+24 lose their connection without an answer.
+//!
+//! `fault_campaign_ci` runs a few points of each phase on `drpair_network` and
+//! `drpair_session_table` in `scripts/test`. `fault_campaign` (ignored; `scripts/chaos`) runs
+//! the stack and spacing given by `DRPAIR_CHAOS_STACK` (`ci` or `complete`) and
+//! `DRPAIR_CHAOS_EVERY` (a point every N calls) and prints the figures as a table and a JSON line.
+
+use crate::harness::{provider_block, repo_root, Emulator, TfOutput, Workspace};
+use crate::orchestrator_acc::stack::control;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Calls a burst or a run of dropped connections lasts: more than the SDK's 5 attempts of one
+/// call, whichever calls run concurrently.
+const BURST: u64 = 25;
+/// How long the test waits for a held call before it decides the point was not reached.
+const REACH_TIMEOUT: Duration = Duration::from_secs(600);
+/// Kinds whose number follows the modeled clock, not the configuration (listed, not compared).
+const VOLATILE: [&str; 2] = ["backup:recovery-point", "rds:cluster-snapshot"];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    Apply,
+    Update,
+    Destroy,
+    Failover,
+}
+
+impl Phase {
+    fn name(self) -> &'static str {
+        match self {
+            Phase::Apply => "first apply",
+            Phase::Update => "in-place update",
+            Phase::Destroy => "destroy",
+            Phase::Failover => "failover action",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Fault {
+    Kill,
+    Burst,
+    Drop,
+}
+
+impl Fault {
+    fn name(self) -> &'static str {
+        match self {
+            Fault::Kill => "kills",
+            Fault::Burst => "error bursts",
+            Fault::Drop => "dropped connections",
+        }
+    }
+
+    fn rule(self, nth: u64) -> Value {
+        match self {
+            Fault::Kill => json!({ "error": "hold", "when": "after", "nth": nth }),
+            Fault::Burst => json!({ "error": "internal", "nth": nth, "times": BURST }),
+            Fault::Drop => json!({ "error": "drop", "nth": nth, "times": BURST }),
+        }
+    }
+}
+
+/// How many points of a fault a phase gets: a fixed number, or one every N of its clean calls.
+#[derive(Clone, Copy, Debug)]
+pub enum Points {
+    Fixed(usize),
+    Every(u64),
+}
+
+impl Points {
+    fn count(self, calls: u64) -> usize {
+        match self {
+            Points::Fixed(n) => n,
+            Points::Every(every) => (calls / every.max(1)).max(1) as usize,
+        }
+    }
+}
+
+/// What a campaign runs on: a configuration, the same with every resource changed in place, and
+/// the action the failover phase invokes, if any.
+pub struct Stack {
+    pub name: &'static str,
+    /// Files of the configuration (name, contents), for an emulator endpoint and a tag value.
+    pub files: fn(&str, &str) -> Vec<(String, String)>,
+    pub action: Option<&'static str>,
+}
+
+/// `drpair_network` and `drpair_session_table`: the network and one data-tier resource.
+pub fn ci_stack() -> Stack {
+    fn files(endpoint: &str, cost_center: &str) -> Vec<(String, String)> {
+        vec![(
+            "main.tf".to_string(),
+            format!(
+                r#"{}
+resource "drpair_network" "main" {{
+  name    = "payments"
+  primary = {{ cidr_block = "10.10.0.0/16" }}
+  dr      = {{ cidr_block = "10.20.0.0/16" }}
+}}
+
+resource "drpair_session_table" "sessions" {{
+  hash_key      = "session_id"
+  ttl_attribute = "expires_at"
+}}
+"#,
+                provider_block(
+                    endpoint,
+                    &format!("default_tags = {{ CostCenter = \"{cost_center}\" }}")
+                )
+            ),
+        )]
+    }
+    Stack {
+        name: "ci (drpair_network + drpair_session_table)",
+        files,
+        action: None,
+    }
+}
+
+/// `examples/complete`, the whole mission's stack.
+pub fn complete_stack() -> Stack {
+    fn files(endpoint: &str, cost_center: &str) -> Vec<(String, String)> {
+        let example = repo_root().join("examples/complete");
+        let mut files = Vec::new();
+        for entry in fs::read_dir(&example).expect("examples/complete").flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "tf") {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                files.push((
+                    name,
+                    fs::read_to_string(&path).expect("reading an example file"),
+                ));
+            }
+        }
+        files.push((
+            "chaos.auto.tfvars".to_string(),
+            format!(
+                "endpoint_url = \"{endpoint}\"\ndefault_tags = {{ CostCenter = \"{cost_center}\" }}\n"
+            ),
+        ));
+        files
+    }
+    Stack {
+        name: "examples/complete",
+        files,
+        action: Some("action.drpair_failover.drill"),
+    }
+}
+
+// --- the inventory -----------------------------------------------------------------------------
+
+#[derive(Clone, Debug)]
+struct Object {
+    kind: String,
+    region: String,
+    id: String,
+    key: Option<String>,
+    tags: Option<BTreeMap<String, String>>,
+}
+
+impl Object {
+    fn identity(&self) -> (String, String, String) {
+        (
+            self.kind.clone(),
+            self.region.clone(),
+            self.key.clone().unwrap_or_else(|| "(no name)".into()),
+        )
+    }
+}
+
+fn inventory(emulator: &Emulator) -> Vec<Object> {
+    let out = Command::new(repo_root().join(".venv/bin/python"))
+        .arg(repo_root().join("scripts/inventory.py"))
+        .args(["--endpoint", &emulator.endpoint])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("running scripts/inventory.py");
+    assert!(
+        out.status.success(),
+        "scripts/inventory.py failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        emulator.log()
+    );
+    let parsed: Value = serde_json::from_slice(&out.stdout).expect("the inventory's JSON");
+    let text = |v: &Value| v.as_str().map(str::to_string);
+    parsed["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .map(|o| Object {
+            kind: text(&o["kind"]).unwrap_or_default(),
+            region: text(&o["region"]).unwrap_or_default(),
+            id: text(&o["id"]).unwrap_or_default(),
+            key: text(&o["key"]),
+            tags: o["tags"].as_object().map(|t| {
+                t.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect()
+            }),
+        })
+        .collect()
+}
+
+/// How many objects of each identity (kind, region, name), volatile kinds left out.
+fn census(objects: &[Object]) -> BTreeMap<(String, String, String), usize> {
+    let mut counts = BTreeMap::new();
+    for o in objects
+        .iter()
+        .filter(|o| !VOLATILE.contains(&o.kind.as_str()))
+    {
+        *counts.entry(o.identity()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Differences between two inventories: what is duplicated and what is missing.
+fn differences(expected: &[Object], got: &[Object]) -> (Vec<String>, Vec<String>) {
+    let (want, have) = (census(expected), census(got));
+    let (mut extra, mut missing) = (Vec::new(), Vec::new());
+    for key in want.keys().chain(have.keys()).collect::<BTreeSet<_>>() {
+        let (w, h) = (
+            want.get(key).copied().unwrap_or(0),
+            have.get(key).copied().unwrap_or(0),
+        );
+        let what = format!("{} {} {}", key.0, key.1, key.2);
+        if h > w {
+            extra.push(format!("{what}: {h} (expected {w})"));
+        } else if h < w {
+            missing.push(format!("{what}: {h} (expected {w})"));
+        }
+    }
+    (extra, missing)
+}
+
+/// Objects made since `baseline` that lack the `Environment` or `DR-Role` tag. AWS creates a
+/// VPC's main route table and default security group itself; they are not drpair's objects.
+fn untagged(baseline: &[Object], got: &[Object]) -> Vec<String> {
+    let old: BTreeSet<&str> = baseline.iter().map(|o| o.id.as_str()).collect();
+    got.iter()
+        .filter(|o| !old.contains(o.id.as_str()))
+        .filter(|o| {
+            let key = o.key.as_deref().unwrap_or_default();
+            !(o.kind == "ec2:route-table" && key.ends_with("/main"))
+                && !(o.kind == "ec2:security-group" && key.ends_with("/default"))
+        })
+        .filter_map(|o| {
+            let tags = o.tags.as_ref()?;
+            let lacking: Vec<&str> = ["Environment", "DR-Role"]
+                .into_iter()
+                .filter(|t| !tags.contains_key(*t))
+                .collect();
+            (!lacking.is_empty()).then(|| {
+                format!(
+                    "{} {} {} ({}) lacks {}",
+                    o.kind,
+                    o.region,
+                    o.key.as_deref().unwrap_or("-"),
+                    o.id,
+                    lacking.join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+// --- the provider's processes ------------------------------------------------------------------
+
+/// Processes whose executable lies under the workspace (the provider Terraform started from its
+/// mirror or `.terraform/providers`).
+fn provider_pids(ws: &Workspace) -> Vec<u32> {
+    let root = ws.path().parent().unwrap_or(ws.path()).to_path_buf();
+    let mut pids = Vec::new();
+    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if let Ok(exe) = fs::read_link(entry.path().join("exe")) {
+            if exe.starts_with(&root) && exe.to_string_lossy().contains("terraform-provider-drpair")
+            {
+                pids.push(pid);
+            }
+        }
+    }
+    pids
+}
+
+fn kill(pids: &[u32]) {
+    for pid in pids {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+}
+
+// --- running a phase ---------------------------------------------------------------------------
+
+struct Campaign<'a> {
+    emulator: &'a Emulator,
+    ws: Workspace,
+    stack: &'a Stack,
+    baseline: Vec<Object>,
+    log: String,
+}
+
+/// The outcome of one fault point.
+#[derive(Debug)]
+enum Outcome {
+    Survived,
+    NotReached,
+    Failed(String),
+}
+
+#[derive(Default, Debug)]
+pub struct Figures {
+    pub calls: u64,
+    pub tried: usize,
+    pub survived: usize,
+    pub not_reached: usize,
+    pub leaks: usize,
+    pub duplicates: usize,
+    pub failures: Vec<String>,
+}
+
+impl<'a> Campaign<'a> {
+    fn new(emulator: &'a Emulator, stack: &'a Stack) -> Self {
+        let ws = Workspace::new(emulator);
+        let campaign = Campaign {
+            emulator,
+            ws,
+            stack,
+            baseline: inventory(emulator),
+            log: String::new(),
+        };
+        campaign.configure("payments");
+        let out = campaign.ws.init();
+        assert!(out.success(), "terraform init: {out}");
+        campaign
+    }
+
+    fn configure(&self, cost_center: &str) {
+        for (name, contents) in (self.stack.files)(&self.ws.endpoint().to_string(), cost_center) {
+            self.ws.write_file(&name, &contents);
+        }
+    }
+
+    fn note(&mut self, line: String) {
+        eprintln!("chaos: {line}");
+        self.log.push_str(&line);
+        self.log.push('\n');
+    }
+
+    fn reset_calls(&self) {
+        control(self.emulator, "DELETE", "/_drpair/calls", &json!({}));
+    }
+
+    fn calls(&self) -> u64 {
+        control(self.emulator, "GET", "/_drpair/calls", &json!({}))["total"]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    fn clear_faults(&self) {
+        control(self.emulator, "DELETE", "/_drpair/faults", &json!({}));
+    }
+
+    /// The phase's Terraform command.
+    fn run(&self, phase: Phase) -> TfOutput {
+        match phase {
+            Phase::Apply | Phase::Update => self.ws.tf(&["apply", "-auto-approve", "-input=false"]),
+            Phase::Destroy => self.ws.tf(&["destroy", "-auto-approve", "-input=false"]),
+            Phase::Failover => {
+                let action = format!("-invoke={}", self.stack.action.unwrap_or_default());
+                self.ws
+                    .tf(&["apply", "-auto-approve", "-input=false", &action])
+            }
+        }
+    }
+
+    /// Brings the stack to where the phase starts from the fresh emulator.
+    fn prepare(&self, phase: Phase) -> Result<(), String> {
+        self.configure("payments");
+        if phase != Phase::Apply {
+            let out = self.run(Phase::Apply);
+            if !out.success() {
+                return Err(format!("preparing {}: apply failed: {out}", phase.name()));
+            }
+        }
+        if phase == Phase::Update {
+            self.configure("payments-updated");
+        }
+        Ok(())
+    }
+
+    /// The phase without faults: its calls and the inventory it ends with.
+    fn clean(&mut self, phase: Phase) -> (u64, Vec<Object>) {
+        self.prepare(phase).unwrap_or_else(|e| panic!("{e}"));
+        self.reset_calls();
+        let started = Instant::now();
+        let out = self.run(phase);
+        assert!(out.success(), "clean {}: {out}", phase.name());
+        let calls = self.calls();
+        let after = inventory(self.emulator);
+        let untagged = untagged(&self.baseline, &after);
+        assert!(
+            untagged.is_empty(),
+            "clean {}: untagged objects: {untagged:#?}",
+            phase.name()
+        );
+        if phase != Phase::Destroy {
+            self.assert_no_changes(phase)
+                .unwrap_or_else(|e| panic!("clean run: {e}"));
+        }
+        self.note(format!(
+            "clean {}: {calls} calls in {:.1?}, {} objects",
+            phase.name(),
+            started.elapsed(),
+            census(&after).values().sum::<usize>()
+        ));
+        self.teardown()
+            .unwrap_or_else(|e| panic!("after the clean {}: {e}", phase.name()));
+        (calls, after)
+    }
+
+    fn assert_no_changes(&self, phase: Phase) -> Result<(), String> {
+        let (code, out) = self.ws.plan_exit_code();
+        let changes = match phase {
+            // Outputs on live status may change after an action; resources must not.
+            Phase::Failover => code == 1 || out.stdout.contains("Plan:"),
+            _ => code != 0,
+        };
+        if changes {
+            return Err(format!(
+                "the plan afterwards is not empty (exit {code}): {out}"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Destroy, then require the emulator as fresh.
+    fn teardown(&self) -> Result<(), String> {
+        let out = self.run(Phase::Destroy);
+        if !out.success() {
+            return Err(format!("destroy failed: {out}"));
+        }
+        self.assert_fresh()
+    }
+
+    fn assert_fresh(&self) -> Result<(), String> {
+        let (extra, missing) = differences(&self.baseline, &inventory(self.emulator));
+        if !extra.is_empty() || !missing.is_empty() {
+            return Err(format!(
+                "the emulator is not as fresh after destroy: left {extra:#?}, gone {missing:#?}"
+            ));
+        }
+        let left = self.ws.state_addresses();
+        if !left.is_empty() {
+            return Err(format!("the state still holds {left:?} after destroy"));
+        }
+        Ok(())
+    }
+
+    /// One fault point: the faulted run, the recovery, the checks, the teardown.
+    fn point(&mut self, phase: Phase, fault: Fault, nth: u64, expected: &[Object]) -> Outcome {
+        if let Err(e) = self.prepare(phase) {
+            return Outcome::Failed(e);
+        }
+        self.reset_calls();
+        let rule = control(self.emulator, "POST", "/_drpair/faults", &fault.rule(nth));
+        let id = rule["id"].as_str().unwrap_or_default().to_string();
+        let (faulted, reached) = thread::scope(|scope| {
+            let run = scope.spawn(|| self.run(phase));
+            let mut reached = false;
+            let started = Instant::now();
+            loop {
+                let state = control(self.emulator, "GET", "/_drpair/faults", &json!({}));
+                let rule = state["faults"]
+                    .as_array()
+                    .and_then(|rules| rules.iter().find(|r| r["id"] == id.as_str()))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                let injected = rule["injected"].as_u64().unwrap_or(0) > 0;
+                if fault == Fault::Kill && rule["held"].as_u64().unwrap_or(0) > 0 {
+                    kill(&provider_pids(&self.ws));
+                    reached = true;
+                    break;
+                }
+                if fault != Fault::Kill && injected {
+                    reached = true;
+                }
+                if run.is_finished() || started.elapsed() > REACH_TIMEOUT {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(20));
+            }
+            self.clear_faults();
+            let out = run.join().expect("the faulted run's thread");
+            (out, reached)
+        });
+        let outcome = if !reached {
+            Outcome::NotReached
+        } else if fault == Fault::Kill && faulted.success() {
+            Outcome::Failed(format!(
+                "the provider was not killed: the faulted run succeeded\n{}",
+                tail(&faulted.combined(), 20)
+            ))
+        } else {
+            match self.recover(phase, expected) {
+                Ok(()) => Outcome::Survived,
+                Err(e) => Outcome::Failed(format!(
+                    "{e}\n--- the faulted run (exit {}) ---\n{}",
+                    faulted.code,
+                    tail(&faulted.combined(), 40)
+                )),
+            }
+        };
+        self.clear_faults();
+        if !matches!(outcome, Outcome::Survived | Outcome::NotReached) {
+            // Leave the next point a fresh emulator, whatever this one left.
+            self.emulator.reset();
+            let _ = fs::remove_file(self.ws.path().join("terraform.tfstate"));
+            let _ = fs::remove_file(self.ws.path().join("terraform.tfstate.backup"));
+            return outcome;
+        }
+        if let Err(e) = self.teardown() {
+            return Outcome::Failed(format!("after recovering: {e}"));
+        }
+        outcome
+    }
+
+    /// The phase again without faults, then the checks.
+    fn recover(&self, phase: Phase, expected: &[Object]) -> Result<(), String> {
+        let out = self.run(phase);
+        if !out.success() {
+            return Err(format!("the run after the fault failed: {out}"));
+        }
+        if phase == Phase::Destroy {
+            return self.assert_fresh();
+        }
+        let got = inventory(self.emulator);
+        let (extra, missing) = differences(expected, &got);
+        let untagged = untagged(&self.baseline, &got);
+        if !extra.is_empty() || !missing.is_empty() || !untagged.is_empty() {
+            return Err(format!(
+                "the inventory differs from the clean run's: duplicated {extra:#?}, missing {missing:#?}, untagged {untagged:#?}"
+            ));
+        }
+        self.assert_no_changes(phase)
+    }
+
+    /// A phase's points: `points` faults of each kind spread over its clean calls.
+    fn phase(&mut self, phase: Phase, plan: &[(Fault, Points)]) -> BTreeMap<Fault, Figures> {
+        let (calls, expected) = self.clean(phase);
+        let mut figures = BTreeMap::new();
+        for &(fault, points) in plan {
+            let mut f = Figures {
+                calls,
+                ..Figures::default()
+            };
+            for nth in spread(calls, points.count(calls)) {
+                let started = Instant::now();
+                let outcome = self.point(phase, fault, nth, &expected);
+                f.tried += 1;
+                let verdict = match &outcome {
+                    Outcome::Survived => {
+                        f.survived += 1;
+                        "survived".to_string()
+                    }
+                    Outcome::NotReached => {
+                        f.not_reached += 1;
+                        "not reached (the run made fewer calls)".to_string()
+                    }
+                    Outcome::Failed(why) => {
+                        f.leaks += usize::from(why.contains("missing") || why.contains("left"));
+                        f.duplicates += usize::from(why.contains("duplicated"));
+                        f.failures.push(format!(
+                            "{} at call {nth}/{calls} ({}): {why}",
+                            phase.name(),
+                            fault.name()
+                        ));
+                        "FAILED".to_string()
+                    }
+                };
+                self.note(format!(
+                    "{} {} at call {nth}/{calls}: {verdict} in {:.1?}",
+                    phase.name(),
+                    fault.name(),
+                    started.elapsed()
+                ));
+            }
+            figures.insert(fault, f);
+        }
+        figures
+    }
+}
+
+/// `points` calls spread evenly over 1..=calls (the middle of each of `points` equal parts).
+fn spread(calls: u64, points: usize) -> Vec<u64> {
+    let points = points as u64;
+    if calls == 0 || points == 0 {
+        return Vec::new();
+    }
+    let mut out: Vec<u64> = (0..points)
+        .map(|i| ((2 * i + 1) * calls / (2 * points)).max(1))
+        .collect();
+    out.dedup();
+    out
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Runs a campaign and returns its report; panics with every failure found.
+pub fn campaign(stack: &Stack, plan: &[(Phase, Vec<(Fault, Points)>)]) -> String {
+    let emulator = Emulator::start();
+    let mut campaign = Campaign::new(&emulator, stack);
+    let started = Instant::now();
+    let mut results = Vec::new();
+    for (phase, faults) in plan {
+        if *phase == Phase::Failover && stack.action.is_none() {
+            continue;
+        }
+        results.push((*phase, campaign.phase(*phase, faults)));
+    }
+    let mut report = format!(
+        "fault campaign on {} ({:.0?})\n| phase | calls | fault | survived | not reached | leaks | duplicates |\n|---|---|---|---|---|---|---|\n",
+        stack.name,
+        started.elapsed()
+    );
+    let mut json_rows = Vec::new();
+    let mut failures = Vec::new();
+    for (phase, figures) in &results {
+        for (fault, f) in figures {
+            let reached = f.tried - f.not_reached;
+            let _ = writeln!(
+                report,
+                "| {} | {} | {} | {}/{} | {} | {} | {} |",
+                phase.name(),
+                f.calls,
+                fault.name(),
+                f.survived,
+                reached,
+                f.not_reached,
+                f.leaks,
+                f.duplicates
+            );
+            json_rows.push(json!({
+                "phase": phase.name(), "calls": f.calls, "fault": fault.name(),
+                "survived": f.survived, "reached": reached, "not_reached": f.not_reached,
+                "leaks": f.leaks, "duplicates": f.duplicates,
+            }));
+            failures.extend(f.failures.iter().cloned());
+        }
+    }
+    let _ = writeln!(
+        report,
+        "{}",
+        json!({ "stack": stack.name, "results": json_rows })
+    );
+    eprintln!("{report}");
+    if let Ok(path) = std::env::var("DRPAIR_CHAOS_REPORT") {
+        let _ = fs::write(Path::new(&path), format!("{report}\n{}", campaign.log));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} fault point(s) failed:\n\n{}\n\n{report}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+    report
+}
+
+/// The CI subset: a few points of each phase on the network and the session table.
+#[test]
+fn fault_campaign_ci() {
+    use Fault::*;
+    use Points::Fixed;
+    campaign(
+        &ci_stack(),
+        &[
+            (
+                Phase::Apply,
+                vec![(Kill, Fixed(3)), (Burst, Fixed(2)), (Drop, Fixed(1))],
+            ),
+            (Phase::Update, vec![(Kill, Fixed(2)), (Burst, Fixed(1))]),
+            (Phase::Destroy, vec![(Kill, Fixed(2)), (Burst, Fixed(1))]),
+        ],
+    );
+}
+
+/// The whole campaign, one command: `scripts/chaos` (see docs/RELIABILITY.md).
+#[test]
+#[ignore = "long: run by scripts/chaos"]
+fn fault_campaign() {
+    use Fault::*;
+    let stack = match std::env::var("DRPAIR_CHAOS_STACK").as_deref() {
+        Ok("ci") => ci_stack(),
+        _ => complete_stack(),
+    };
+    let every: u64 = std::env::var("DRPAIR_CHAOS_EVERY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10)
+        .max(1);
+    let phases: Vec<Phase> = match std::env::var("DRPAIR_CHAOS_PHASES") {
+        Ok(list) => list
+            .split(',')
+            .filter_map(|p| match p.trim() {
+                "apply" => Some(Phase::Apply),
+                "update" => Some(Phase::Update),
+                "destroy" => Some(Phase::Destroy),
+                "failover" => Some(Phase::Failover),
+                _ => None,
+            })
+            .collect(),
+        Err(_) => vec![Phase::Apply, Phase::Update, Phase::Destroy, Phase::Failover],
+    };
+    // A kill every `every` calls of each phase's clean run; a burst and a dropped run every
+    // 5 × `every`.
+    let plan: Vec<(Phase, Vec<(Fault, Points)>)> = phases
+        .into_iter()
+        .map(|p| {
+            let points = vec![
+                (Kill, Points::Every(every)),
+                (Burst, Points::Every(every * 5)),
+                (Drop, Points::Every(every * 5)),
+            ];
+            (p, points)
+        })
+        .collect();
+    campaign(&stack, &plan);
+}
+
+/// The campaign's measure sees what it must: an object made twice, one missing, one untagged.
+#[test]
+fn the_inventory_sees_duplicates_missing_and_untagged_objects() {
+    let emulator = Emulator::start();
+    let baseline = inventory(&emulator);
+    let tags = |env: bool| {
+        let mut t = vec![json!({ "Key": "Name", "Value": "payments-primary" })];
+        if env {
+            t.push(json!({ "Key": "Environment", "Value": "test" }));
+            t.push(json!({ "Key": "DR-Role", "Value": "primary" }));
+        }
+        json!([{ "ResourceType": "vpc", "Tags": t }])
+    };
+    let vpc = |env: bool| {
+        emulator.aws_ok(
+            "ec2",
+            "us-east-1",
+            "CreateVpc",
+            &json!({ "CidrBlock": "10.10.0.0/16", "TagSpecifications": tags(env) }),
+        )
+    };
+    vpc(true);
+    let one = inventory(&emulator);
+    let (extra, missing) = differences(&baseline, &one);
+    assert!(
+        extra
+            .iter()
+            .any(|e| e.contains("ec2:vpc us-east-1 payments-primary: 1 (expected 0)"))
+            && missing.is_empty(),
+        "{extra:?} {missing:?}"
+    );
+    assert_eq!(untagged(&baseline, &one), Vec::<String>::new());
+    vpc(false);
+    let two = inventory(&emulator);
+    let (extra, missing) = differences(&one, &two);
+    assert!(
+        extra
+            .iter()
+            .any(|e| e.contains("ec2:vpc us-east-1 payments-primary: 2 (expected 1)")),
+        "{extra:?}"
+    );
+    assert!(missing.is_empty());
+    let (_, missing) = differences(&two, &one);
+    assert!(
+        missing
+            .iter()
+            .any(|m| m.contains("payments-primary: 1 (expected 2)")),
+        "{missing:?}"
+    );
+    let lacking = untagged(&baseline, &two);
+    assert_eq!(lacking.len(), 1, "{lacking:?}");
+    assert!(
+        lacking[0].contains("lacks Environment, DR-Role"),
+        "{lacking:?}"
+    );
+}
+
+#[test]
+fn points_are_spread_over_the_calls() {
+    assert_eq!(spread(100, 4), vec![12, 37, 62, 87]);
+    assert_eq!(spread(3, 5), vec![1, 2]);
+    assert_eq!(spread(0, 3), Vec::<u64>::new());
+}
