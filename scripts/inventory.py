@@ -22,6 +22,7 @@ instances. Recovery points and snapshots are listed under their own kinds (``bac
 
 import argparse
 import json
+import re
 import sys
 
 import boto3
@@ -29,6 +30,20 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 GLOBAL_HOME = "us-east-1"  # IAM, Route 53 and S3's bucket list are answered there
+# Ids AWS generates (UUIDs, ec2 ids) inside names, e.g. an alarm named after a health check: the
+# key keeps their place, not their value, so that two runs compare.
+GENERATED = [
+    (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<uuid>"),
+    (re.compile(r"\b(vpc|subnet|sg|igw|nat|rtb|eipalloc|pcx|lt|i|vpce|eni)-[0-9a-f]{8,17}\b"), r"\1-<id>"),
+]
+
+
+def stable(key):
+    if key is None:
+        return None
+    for pattern, replacement in GENERATED:
+        key = pattern.sub(replacement, key)
+    return key
 
 
 def tags_of(pairs, key="Key", value="Value"):
@@ -58,7 +73,7 @@ class Inventory:
         return self._clients[key]
 
     def add(self, kind, region, ident, key=None, tags=None):
-        self.objects.append({"kind": kind, "region": region, "id": ident, "key": key, "tags": tags})
+        self.objects.append({"kind": kind, "region": region, "id": ident, "key": stable(key), "tags": tags})
 
     def pages(self, service, region, operation, result, **params):
         client = self.client(service, region)
@@ -145,16 +160,20 @@ class Inventory:
         kms = self.client("kms", region)
         aliases = {}
         for alias in self.pages("kms", region, "list_aliases", "Aliases"):
-            if alias["AliasName"].startswith("alias/aws/"):
-                continue
             aliases.setdefault(alias.get("TargetKeyId"), []).append(alias["AliasName"])
-            self.add("kms:alias", region, alias["AliasArn"], alias["AliasName"])
+            if not alias["AliasName"].startswith("alias/aws/"):
+                self.add("kms:alias", region, alias["AliasArn"], alias["AliasName"])
         for key in self.pages("kms", region, "list_keys", "Keys"):
             meta = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
-            if meta.get("KeyManager") == "AWS" or meta.get("KeyState") in ("PendingDeletion", "PendingReplicaDeletion"):
+            if meta.get("KeyState") in ("PendingDeletion", "PendingReplicaDeletion"):
+                continue
+            # AWS managed keys (aws/ebs, aws/dynamodb ...), which services make on first use: moto
+            # answers KeyManager CUSTOMER for them, their alias tells.
+            if meta.get("KeyManager") == "AWS" or any(a.startswith("alias/aws/") for a in aliases.get(key["KeyId"], [])):
                 continue
             tags = tags_of(kms.list_resource_tags(KeyId=key["KeyId"]).get("Tags"), "TagKey", "TagValue")
-            self.add("kms:key", region, meta["Arn"], "+".join(sorted(aliases.get(key["KeyId"], []))) or None, tags)
+            name = "+".join(sorted(aliases.get(key["KeyId"], []))) or f"({meta.get('Description') or 'no alias, no description'})"
+            self.add("kms:key", region, meta["Arn"], name, tags)
 
     def dynamodb(self, region):
         dynamodb = self.client("dynamodb", region)
@@ -277,7 +296,8 @@ class Inventory:
             tags = tags_of(iam.list_policy_tags(PolicyArn=policy["Arn"]).get("Tags"))
             self.add("iam:policy", "global", policy["Arn"], policy["PolicyName"], tags)
         for profile in self.pages("iam", GLOBAL_HOME, "list_instance_profiles", "InstanceProfiles"):
-            tags = tags_of(iam.list_instance_profile_tags(InstanceProfileName=profile["InstanceProfileName"]).get("Tags"))
+            # GetInstanceProfile answers the tags (listing operations leave them out).
+            tags = tags_of(iam.get_instance_profile(InstanceProfileName=profile["InstanceProfileName"])["InstanceProfile"].get("Tags"))
             self.add("iam:instance-profile", "global", profile["Arn"], profile["InstanceProfileName"], tags)
 
     def s3(self):

@@ -534,6 +534,15 @@ def _patch_models():
         deleted = original_delete(self, cluster_identifier, snapshot_name)
         if cluster is not None:
             aurora_data.forget(cluster.db_cluster_arn)
+            # DeleteAutomatedBackups defaults to true: "The default is to remove automated
+            # backups immediately after the DB cluster is deleted" (RDS API reference,
+            # DeleteDBCluster). moto kept them, and a cluster made again under the same name in the
+            # same minute was refused (its automated snapshot's name was taken). drpair never asks
+            # to retain them; the parameter itself is not modeled.
+            for name, snapshot in list(self.cluster_snapshots.items()):
+                source = getattr(snapshot, "cluster", None)
+                if snapshot.snapshot_type == "automated" and source is not None and source.db_cluster_identifier == cluster_identifier:
+                    del self.cluster_snapshots[name]
         return deleted
 
     original_modify = RDSBackend.modify_db_cluster

@@ -242,3 +242,21 @@ def test_global_databases_refuse_burstable_classes(emulator, unique):
     raised = raises("InvalidParameterCombination", east.create_global_cluster, GlobalClusterIdentifier=unique + "-g", SourceDBClusterIdentifier=f"{unique}-s")
     assert "db.t4g.medium" in raised.value.response["Error"]["Message"]
     raises("GlobalClusterNotFoundFault", east.describe_global_clusters, GlobalClusterIdentifier=unique + "-g")
+
+
+def test_deleting_a_cluster_removes_its_automated_snapshots(emulator, unique):
+    """DeleteDBCluster's DeleteAutomatedBackups defaults to true ("The default is to remove
+    automated backups immediately after the DB cluster is deleted", RDS API reference): a cluster
+    made again under the same name within the same minute is not refused because of the old one's
+    automated snapshot (moto kept it: DBClusterSnapshotAlreadyExistsFault, found by the fault
+    campaign). Manual snapshots, final ones included, stay."""
+    west = emulator.client("rds", "us-east-2")
+    params = dict(DBClusterIdentifier=unique, Engine=ENGINE, MasterUsername="admin", MasterUserPassword="secret-password")
+    west.create_db_cluster(**params)
+    automated = west.describe_db_cluster_snapshots(DBClusterIdentifier=unique, SnapshotType="automated")["DBClusterSnapshots"]
+    assert automated, "moto makes an automated snapshot when the cluster is created"
+    west.delete_db_cluster(DBClusterIdentifier=unique, SkipFinalSnapshot=False, FinalDBSnapshotIdentifier=f"{unique}-final")
+    assert west.describe_db_cluster_snapshots(SnapshotType="automated", DBClusterIdentifier=unique)["DBClusterSnapshots"] == []
+    assert [s["DBClusterSnapshotIdentifier"] for s in west.describe_db_cluster_snapshots(DBClusterIdentifier=unique, SnapshotType="manual")["DBClusterSnapshots"]] == [f"{unique}-final"]
+    west.create_db_cluster(**params)
+    west.delete_db_cluster(DBClusterIdentifier=unique, SkipFinalSnapshot=True)
