@@ -20,3 +20,6 @@ pub use schema::{Attribute, Block, NestedBlock, Nesting, Schema};
 pub use typed::Val;
 pub use types::Type;
 pub use value::Value;
+
+#[cfg(test)]
+mod fuzz_tests;

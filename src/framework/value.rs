@@ -11,8 +11,18 @@ use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// Values nested deeper than this are refused (on decode and encode).
+/// Values nested deeper than this are refused (on decode and encode). Decoding
+/// refuses earlier, at the parsers' own limits: rmpv counts two levels per
+/// msgpack container (127 nested containers), serde_json stops at 128.
 pub const MAX_DEPTH: usize = 256;
+
+/// Decoding fills in missing object attributes with null, at most one per
+/// input byte plus this many in all. Without a bound a short input could
+/// repeat a wide object type's `{}` (a 16 KB dynamic `list(object)` of 1 000
+/// attributes and 2 000 empty elements took 280 MB, found by fuzz_tests), so
+/// the decoded value grew with the square of the input. Terraform's msgpack
+/// always holds every attribute; stored JSON misses at most new ones.
+const FILL_ALLOWANCE: usize = 1 << 16;
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub enum Value {
@@ -238,11 +248,22 @@ struct Walk {
     path: Vec<PathStep>,
     depth: usize,
     typed_json: bool,
+    /// How many more missing attributes decoding may fill in (see
+    /// [`FILL_ALLOWANCE`]); None: no limit, for values the provider built.
+    fills_left: Option<usize>,
 }
 
 type Res<T> = Result<T, ValueError>;
 
 impl Walk {
+    /// A walk decoding wire input of `len` bytes.
+    fn decoding(len: usize) -> Self {
+        Walk {
+            fills_left: Some(len.saturating_add(FILL_ALLOWANCE)),
+            ..Walk::default()
+        }
+    }
+
     fn err(&self, message: impl Into<String>) -> ValueError {
         ValueError::new(AttributePath(self.path.clone()), message)
     }
@@ -359,7 +380,7 @@ impl Walk {
                         return Err(self.err(format!("duplicate key {key:?}")));
                     }
                 }
-                self.fill_attrs(ty, out)
+                self.fill_attrs(ty, out)?
             }
             _ => return Err(self.mismatch(ty, mp_kind(v))),
         })
@@ -386,15 +407,22 @@ impl Walk {
 
     /// Builds the map or object value, adding missing object attributes as
     /// null.
-    fn fill_attrs(&self, ty: &Type, mut out: BTreeMap<String, Value>) -> Value {
+    fn fill_attrs(&mut self, ty: &Type, mut out: BTreeMap<String, Value>) -> Res<Value> {
         match ty {
             Type::Object(attrs) => {
+                let missing = attrs.len().saturating_sub(out.len());
+                if let Some(left) = self.fills_left {
+                    let left = left.checked_sub(missing).ok_or_else(|| {
+                        self.err("too many missing attributes for the size of the input")
+                    })?;
+                    self.fills_left = Some(left);
+                }
                 for name in attrs.keys() {
                     out.entry(name.clone()).or_insert(Value::Null);
                 }
-                Value::Object(out)
+                Ok(Value::Object(out))
             }
-            _ => Value::Map(out),
+            _ => Ok(Value::Map(out)),
         }
     }
 
@@ -528,7 +556,7 @@ impl Walk {
                     let (step, t) = self.member(ty, k)?;
                     out.insert(k.clone(), self.nest(Some(step), |w| w.read_json(item, t))?);
                 }
-                self.fill_attrs(ty, out)
+                self.fill_attrs(ty, out)?
             }
             _ => return Err(self.mismatch(ty, json_kind(j))),
         })
@@ -676,7 +704,7 @@ pub fn decode_msgpack(bytes: &[u8], ty: &Type) -> Result<Value, ValueError> {
             rd.len()
         )));
     }
-    Walk::default().read_mp(&mp, ty)
+    Walk::decoding(bytes.len()).read_mp(&mp, ty)
 }
 
 /// Encodes go-cty msgpack (unknown as `d4 00 00`).
@@ -695,7 +723,7 @@ pub fn decode_json(bytes: &[u8], ty: &Type) -> Result<Value, ValueError> {
     }
     let j: Json = serde_json::from_slice(bytes)
         .map_err(|e| ValueError::at_root(format!("invalid JSON: {e}")))?;
-    Walk::default().read_json(&j, ty)
+    Walk::decoding(bytes.len()).read_json(&j, ty)
 }
 
 /// Encodes go-cty JSON; unknown values are an error.

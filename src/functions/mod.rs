@@ -8,7 +8,8 @@ pub mod rto;
 use crate::framework::function::{Function, FunctionError, Parameter, Signature};
 use crate::framework::value::{Number, Value};
 use crate::framework::Type;
-use crate::provider::DEFAULT_NAME_VERSION;
+use crate::framework::{AttributePath, Diagnostics};
+use crate::provider::{validate_environment, DEFAULT_NAME_VERSION};
 use std::sync::Arc;
 
 pub use rto::{rto_budget_seconds, RtoBudget, ALIAS_TTL_SECONDS, PROMOTION_ALLOWANCE_SECONDS};
@@ -67,7 +68,19 @@ impl Function for RtoBudgetFn {
 
     fn call(&self, args: &[Value]) -> Result<Value, FunctionError> {
         let interval = whole_number(args, 0, "request_interval", 1)?;
+        if interval != 10 && interval != 30 {
+            return Err(FunctionError::argument(
+                0,
+                format!("request_interval must be 10 or 30 (Route 53's intervals), got {interval}"),
+            ));
+        }
         let threshold = whole_number(args, 1, "failure_threshold", 1)?;
+        if threshold > 10 {
+            return Err(FunctionError::argument(
+                1,
+                format!("failure_threshold must be at most 10, got {threshold}"),
+            ));
+        }
         let ttl = whole_number(args, 2, "ttl_seconds", 0)?;
         let promotion = whole_number(args, 3, "promotion_seconds", 0)?;
         Ok(Value::Number(Number::Int(rto_budget_seconds(
@@ -138,7 +151,7 @@ impl Function for DrName {
             description: "Returns `{name}-v2-{environment}`, e.g. `dr_name(\"primary-db-cluster\", \"dev\")` is `primary-db-cluster-v2-dev`: the naming scheme drpair uses for database-related objects so that a v2 stack can run beside a v1 one (see MIGRATION.md).".into(),
             parameters: vec![
                 Parameter::new("name", Type::String, "Base name, e.g. `primary-db-cluster`."),
-                Parameter::new("environment", Type::String, "Environment, e.g. `dev`."),
+                Parameter::new("environment", Type::String, "Environment, e.g. `dev`, as the provider's `environment` takes it: 1-20 lowercase letters, digits or single hyphens, starting with a letter."),
             ],
             variadic: None,
             returns: Type::String,
@@ -153,6 +166,11 @@ impl Function for DrName {
         };
         let name = text(0, "name")?;
         let environment = text(1, "environment")?;
+        let mut diags = Diagnostics::new();
+        validate_environment(environment, &AttributePath::root(), &mut diags);
+        if let Some(problem) = diags.iter().next() {
+            return Err(FunctionError::argument(1, problem.detail.clone()));
+        }
         Ok(Value::String(dr_name(
             name,
             DEFAULT_NAME_VERSION,
@@ -176,6 +194,8 @@ mod tests {
             ((30, 10, 60, 120), Ok(480)),
             ((10, 0, 60, 120), Err(1)),
             ((10, 3, -1, 120), Err(2)),
+            ((15, 3, 60, 120), Err(0)),
+            ((10, 11, 60, 120), Err(1)),
         ];
         for ((i, t, ttl, p), want) in cases {
             let got = RtoBudgetFn.call(&[n(i), n(t), n(ttl), n(p)]);
@@ -220,5 +240,12 @@ mod tests {
         assert!(DrName
             .call(&[Value::String(String::new()), Value::String("dev".into())])
             .is_err());
+        let bad_environment = DrName
+            .call(&[
+                Value::String("primary-db-cluster".into()),
+                Value::String("Prod!".into()),
+            ])
+            .unwrap_err();
+        assert_eq!(bad_environment.argument, Some(1));
     }
 }

@@ -155,6 +155,9 @@ impl Provider for DrPair {
                 );
             }
         }
+        if let Val::Known(arn) = &config.assume_role_arn {
+            validate::validate_role_arn(arn, &root.attr("assume_role_arn"), diags);
+        }
         if let Val::Known(url) = &config.endpoint_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 diags.error_at(
@@ -180,6 +183,30 @@ impl Provider for DrPair {
             );
             return None;
         };
+        // An unknown setting would otherwise be planned with its default (another region, no
+        // tags, real AWS) and applied with its value.
+        let mut any_unknown = false;
+        for (name, unknown) in [
+            ("primary_region", config.primary_region.is_unknown()),
+            ("dr_region", config.dr_region.is_unknown()),
+            ("name_version", config.name_version.is_unknown()),
+            ("default_tags", config.default_tags.is_unknown()),
+            ("endpoint_url", config.endpoint_url.is_unknown()),
+            ("profile", config.profile.is_unknown()),
+            ("assume_role_arn", config.assume_role_arn.is_unknown()),
+        ] {
+            if unknown {
+                any_unknown = true;
+                diags.error_at(
+                    AttributePath::root().attr(name),
+                    format!("{name} not known"),
+                    format!("The provider's {name} must be known before planning: drpair plans every object with it (its region, name, tags or credentials). Set it from a value known at plan time, not from a resource that is not created yet."),
+                );
+            }
+        }
+        if any_unknown {
+            return None;
+        }
         let text = |v: Val<String>| v.known().cloned().filter(|s| !s.is_empty());
         let settings = AwsSettings {
             primary_region: text(config.primary_region)

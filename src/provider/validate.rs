@@ -40,6 +40,29 @@ pub fn validate_region(region: &str, path: &AttributePath, diags: &mut Diagnosti
     }
 }
 
+/// An IAM role ARN, `arn:PARTITION:iam::ACCOUNT:role/NAME` (the name may have a path).
+pub fn validate_role_arn(arn: &str, path: &AttributePath, diags: &mut Diagnostics) {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let ok = match parts.as_slice() {
+        ["arn", partition, "iam", "", account, resource] => {
+            partition.starts_with("aws")
+                && account.len() == 12
+                && account.chars().all(|c| c.is_ascii_digit())
+                && resource
+                    .strip_prefix("role/")
+                    .is_some_and(|name| !name.is_empty() && !name.ends_with('/'))
+        }
+        _ => false,
+    };
+    if !ok {
+        diags.error_at(
+            path.clone(),
+            "Invalid role ARN",
+            format!("{arn:?} is not an IAM role ARN such as \"arn:aws:iam::123456789012:role/deployer\"."),
+        );
+    }
+}
+
 pub fn validate_name_version(v: &str, path: &AttributePath, diags: &mut Diagnostics) {
     let ok = v.len() >= 2
         && v.len() <= 5
@@ -101,6 +124,28 @@ mod tests {
             "u-east-1",
         ] {
             assert!(errors(validate_region, bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn role_arns() {
+        for ok in [
+            "arn:aws:iam::123456789012:role/deployer",
+            "arn:aws-us-gov:iam::123456789012:role/ci/deployer",
+        ] {
+            assert!(!errors(validate_role_arn, ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "not-an-arn",
+            "deployer",
+            "arn:aws:iam::123456789012:user/deployer",
+            "arn:aws:iam::123456789012:role/",
+            "arn:aws:iam::12345:role/deployer",
+            "arn:aws:iam:us-east-1:123456789012:role/deployer",
+            "arn:aws:sts::123456789012:assumed-role/deployer/session",
+        ] {
+            assert!(errors(validate_role_arn, bad), "{bad}");
         }
     }
 

@@ -81,6 +81,12 @@ impl DataSource for ReplicationStatus {
     }
 
     fn validate(&self, config: &StatusModel, diags: &mut Diagnostics) {
+        crate::resources::orchestrator::validate::cluster_identifier(
+            &config.global_cluster_identifier,
+            AttributePath::root().attr("global_cluster_identifier"),
+            "global cluster identifier",
+            diags,
+        );
         if let Val::Known(ids) = &config.health_check_ids {
             if ids.len() > 2 {
                 diags.error_at(

@@ -3,6 +3,7 @@
 
 mod app_tier_acc;
 mod backup_plan_acc;
+mod bad_input_acc;
 mod chaos_acc;
 mod complete_acc;
 mod emulator_cloudwatch;

@@ -70,6 +70,12 @@ impl Action for Failover {
 
     fn validate(&self, config: &FailoverConfig, diags: &mut Diagnostics) {
         let root = AttributePath::root();
+        crate::resources::orchestrator::validate::cluster_identifier(
+            &config.global_cluster_identifier,
+            root.attr("global_cluster_identifier"),
+            "global cluster identifier",
+            diags,
+        );
         if let Val::Known(mode) = &config.mode {
             if !MODES.contains(&mode.as_str()) {
                 diags.error_at(

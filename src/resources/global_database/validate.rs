@@ -59,6 +59,7 @@ pub fn validate(config: &GlobalDatabaseModel, diags: &mut Diagnostics) {
             validate_region(r, &root.attr(side), diags);
         }
     }
+    crate::resources::monitoring::validate::tags(&config.tags, root.attr("tags"), diags);
     timeouts::validate(&config.timeouts, &root.attr("timeouts"), diags);
 }
 

@@ -168,6 +168,7 @@ impl Resource for Network {
                 );
             }
         }
+        crate::resources::monitoring::validate::tags(&config.tags, root.attr("tags"), diags);
         timeouts::validate(&config.timeouts, &root.attr("timeouts"), diags);
     }
 

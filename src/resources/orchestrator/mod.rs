@@ -239,6 +239,21 @@ impl Resource for FailoverOrchestrator {
         );
         validate::tags(&config.tags, root.attr("tags"), diags);
         timeouts::validate(&config.timeouts, &root.attr("timeouts"), diags);
+        // The RTO budget needs only these inputs: check it now rather than at plan (once they
+        // are valid, so an out-of-range input is reported once).
+        if !diags.has_errors() {
+            if let Some(budget) = state::rto_budget(config) {
+                let target = match &config.rto_target_seconds {
+                    Val::Null => Val::Known(DEFAULT_RTO_TARGET_SECONDS),
+                    other => other.clone(),
+                };
+                let effective = OrchestratorModel {
+                    rto_target_seconds: target,
+                    ..OrchestratorModel::default()
+                };
+                validate::rto_fits(&effective, &budget, diags);
+            }
+        }
     }
 
     async fn modify_plan(

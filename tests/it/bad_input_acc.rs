@@ -1,0 +1,1177 @@
+//! Bad input (issue 13): invalid configurations of every resource, the data source, the action,
+//! every provider function and the provider itself, through the real Terraform CLI against the
+//! emulator. Each case is a whole `main.tf`; all of them run in one test, on one emulator and one
+//! workspace (initialised once), and every failing case is reported at the end, with Terraform's
+//! output.
+//!
+//! The case table ([`cases`]) has, per case: the subject (a resource, `data.…`, `action.…`,
+//! `function …` or `provider`), a name, the HCL, the phase the error must come at, the expected
+//! substring of the error (its summary or detail) and the attribute as the source line Terraform
+//! quotes under that error must show it (`at`).
+//!
+//! Phases:
+//! - **validate**: `terraform validate` fails. Every value is known and the check needs neither
+//!   the provider's configuration nor AWS, so it must not wait for a plan.
+//! - **plan**: `terraform validate` succeeds and `terraform plan` fails (`plan -invoke=…` for the
+//!   action). The check needs the provider's configuration (its regions or environment) or a
+//!   read of AWS, or a value the provider needs at plan is unknown.
+//! - **apply**: a bad value comes from `terraform_data.x.output`, unknown until apply: `terraform
+//!   validate` succeeds and `terraform apply` fails after `terraform_data.x` was created (the
+//!   evidence that planning went through), before drpair creates anything.
+//!
+//! Every case must also show:
+//! - **the attribute path**: an `Error:` block holding the expected substring quotes a source
+//!   line (`  NN: …`) containing `at`; for Terraform's own errors about a missing argument the
+//!   quoted line is the block header and the argument's name is in the expected detail;
+//! - **no crash**: neither Terraform's output nor the new lines of its log (which carries the
+//!   provider's stderr) contain "panic", "crash", "Plugin did not respond" or "plugin exited",
+//!   except go-plugin's two lines of a clean shutdown, `[DEBUG] provider: plugin exited` and
+//!   `[INFO]  provider: plugin process exited: …` without an `error=`;
+//! - **nothing created**: the emulator's call counts (`/_drpair/calls`, reset before each case)
+//!   hold only read-only operations. The rule: an operation is read-only when its name starts
+//!   with one of [`READ_ONLY_PREFIXES`] (`Describe`, `List`, `Get`, `Head`, `Lookup`, `Search`,
+//!   `Query`, `Scan`, `BatchGet`, `TestDNSAnswer`, `TestEventPattern`, `Simulate`); every other
+//!   operation (`Create…`, `Put…`, `Update…`, `Tag…`, `AssumeRole`, …) counts as mutating.
+//!
+//! `DRPAIR_BAD_INPUT_ONLY=name1,name2` runs only the cases whose `subject/name` contains one of
+//! the given strings (for working on a few cases).
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::harness::{provider_block, Emulator, TfOutput, Workspace};
+
+/// Operation name prefixes that never change anything in AWS (see the module doc).
+const READ_ONLY_PREFIXES: &[&str] = &[
+    "Describe",
+    "List",
+    "Get",
+    "Head",
+    "Lookup",
+    "Search",
+    "Query",
+    "Scan",
+    "BatchGet",
+    "TestDNSAnswer",
+    "TestEventPattern",
+    "Simulate",
+];
+
+/// Every subject the table must cover.
+const SUBJECTS: &[&str] = &[
+    "provider",
+    "drpair_network",
+    "drpair_global_database",
+    "drpair_session_table",
+    "drpair_app_tier",
+    "drpair_failover_dns",
+    "drpair_metric_stream",
+    "drpair_backup_plan",
+    "drpair_monitoring",
+    "drpair_failover_orchestrator",
+    "data.drpair_replication_status",
+    "action.drpair_failover",
+    "function rto_budget",
+    "function rto_breakdown",
+    "function dr_name",
+];
+
+const MIN_CASES: usize = 50;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Validate,
+    Plan,
+    /// `terraform plan -invoke=action.drpair_failover.NAME`.
+    PlanInvoke(&'static str),
+    Apply,
+}
+
+impl Phase {
+    fn label(self) -> String {
+        match self {
+            Phase::Validate => "validate".into(),
+            Phase::Plan => "plan".into(),
+            Phase::PlanInvoke(name) => format!("plan -invoke=action.drpair_failover.{name}"),
+            Phase::Apply => "apply".into(),
+        }
+    }
+}
+
+struct Case {
+    subject: &'static str,
+    name: &'static str,
+    phase: Phase,
+    /// The whole main.tf (placeholders not yet replaced).
+    hcl: String,
+    /// A substring of the error's summary or detail (compared on single spaces).
+    expect: &'static str,
+    /// What the source line Terraform quotes under that error contains.
+    at: &'static str,
+}
+
+/// AWS objects made before the cases (subnets for drpair_global_database's plan-time checks),
+/// and the endpoint: each replaces its placeholder in a case's HCL and `at`.
+struct Fixture {
+    endpoint: String,
+    /// (placeholder, value)
+    values: Vec<(&'static str, String)>,
+}
+
+impl Fixture {
+    fn fill(&self, text: &str) -> String {
+        let mut text = text.replace("ENDPOINT", &self.endpoint);
+        for (placeholder, value) in &self.values {
+            text = text.replace(placeholder, value);
+        }
+        text
+    }
+}
+
+fn create_subnets(emulator: &Emulator) -> Fixture {
+    let vpc = |region: &str, cidr: &str| -> String {
+        let out = emulator.aws_ok("ec2", region, "CreateVpc", &json!({ "CidrBlock": cidr }));
+        out["Vpc"]["VpcId"].as_str().unwrap_or_default().to_string()
+    };
+    let subnet = |region: &str, vpc_id: &str, cidr: &str, az: &str| -> String {
+        let out = emulator.aws_ok(
+            "ec2",
+            region,
+            "CreateSubnet",
+            &json!({ "VpcId": vpc_id, "CidrBlock": cidr, "AvailabilityZone": az }),
+        );
+        out["Subnet"]["SubnetId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let primary = vpc("us-east-1", "10.60.0.0/16");
+    let other = vpc("us-east-1", "10.61.0.0/16");
+    let dr = vpc("us-east-2", "10.70.0.0/16");
+    Fixture {
+        endpoint: emulator.endpoint.clone(),
+        values: vec![
+            // Longest placeholders first: P_SUBNET_A is a prefix of P_SUBNET_A2.
+            (
+                "P_SUBNET_A2",
+                subnet("us-east-1", &primary, "10.60.3.0/24", "us-east-1a"),
+            ),
+            (
+                "P_SUBNET_A",
+                subnet("us-east-1", &primary, "10.60.1.0/24", "us-east-1a"),
+            ),
+            (
+                "P_SUBNET_B",
+                subnet("us-east-1", &primary, "10.60.2.0/24", "us-east-1b"),
+            ),
+            (
+                "OTHER_VPC_SUBNET",
+                subnet("us-east-1", &other, "10.61.1.0/24", "us-east-1b"),
+            ),
+            (
+                "D_SUBNET_A",
+                subnet("us-east-2", &dr, "10.70.1.0/24", "us-east-2a"),
+            ),
+            (
+                "D_SUBNET_B",
+                subnet("us-east-2", &dr, "10.70.2.0/24", "us-east-2b"),
+            ),
+        ],
+    }
+}
+
+// ---------------------------------------------------------------- building the table
+
+const TERRAFORM_BLOCK: &str = r#"terraform {
+  required_providers {
+    drpair = {
+      source = "drpair/drpair"
+    }
+  }
+}
+"#;
+
+/// `base` with each `(from, to)` replaced once; panics if `from` is not in `base` (a typo in
+/// the table would otherwise test the valid configuration).
+fn edit(base: &str, edits: &[(&str, &str)]) -> String {
+    let mut text = base.to_string();
+    for (from, to) in edits {
+        assert!(
+            text.contains(from),
+            "the case table edits {from:?}, which is not in:\n{text}"
+        );
+        text = text.replacen(from, to, 1);
+    }
+    text
+}
+
+/// `base` with `lines` added before its last closing brace.
+fn add(base: &str, lines: &str) -> String {
+    let end = base.rfind('}').expect("a block");
+    format!("{}{lines}\n{}", &base[..end], &base[end..])
+}
+
+/// The bad value's source: unknown until apply.
+fn unknown(input: &str) -> String {
+    format!("resource \"terraform_data\" \"x\" {{\n  input = {input}\n}}\n\n")
+}
+
+struct Table {
+    cases: Vec<Case>,
+}
+
+impl Table {
+    /// A case with the usual provider block (environment "test", the emulator).
+    fn add(
+        &mut self,
+        subject: &'static str,
+        name: &'static str,
+        phase: Phase,
+        expect: &'static str,
+        at: &'static str,
+        body: &str,
+    ) {
+        let hcl = format!("{}\n{body}", provider_block("ENDPOINT", ""));
+        self.cases.push(Case {
+            subject,
+            name,
+            phase,
+            hcl,
+            expect,
+            at,
+        });
+    }
+
+    /// A case with its own provider block.
+    #[allow(clippy::too_many_arguments)] // one column of the table each
+    fn add_with_provider(
+        &mut self,
+        subject: &'static str,
+        name: &'static str,
+        phase: Phase,
+        expect: &'static str,
+        at: &'static str,
+        provider: &str,
+        body: &str,
+    ) {
+        let hcl = format!("{TERRAFORM_BLOCK}\n{provider}\n{body}");
+        self.cases.push(Case {
+            subject,
+            name,
+            phase,
+            hcl,
+            expect,
+            at,
+        });
+    }
+}
+
+const SESSION_TABLE: &str = r#"resource "drpair_session_table" "sessions" {
+  hash_key      = "session_id"
+  ttl_attribute = "expires_at"
+}
+"#;
+
+const NETWORK: &str = r#"resource "drpair_network" "main" {
+  name = "payments"
+  primary = {
+    cidr_block = "10.10.0.0/16"
+  }
+  dr = {
+    cidr_block = "10.20.0.0/16"
+  }
+}
+"#;
+
+const GLOBAL_DATABASE: &str = r#"resource "drpair_global_database" "main" {
+  engine_version  = "14.9"
+  database_name   = "payments"
+  master_username = "payments_admin"
+  instance_class  = "db.r6g.large"
+  primary = {
+    subnet_ids     = ["P_SUBNET_A", "P_SUBNET_B"]
+    instance_count = 2
+  }
+  dr = {
+    subnet_ids     = ["D_SUBNET_A", "D_SUBNET_B"]
+    instance_count = 1
+  }
+}
+"#;
+
+const APP_TIER: &str = r#"resource "drpair_app_tier" "web" {
+  name             = "payments-web"
+  min_size         = 2
+  max_size         = 6
+  desired_capacity = 2
+  primary = {
+    vpc_id             = "vpc-0a1b2c3d"
+    public_subnet_ids  = ["subnet-0a000001", "subnet-0a000002"]
+    private_subnet_ids = ["subnet-0a000003", "subnet-0a000004"]
+  }
+  dr = {
+    vpc_id             = "vpc-0d1c2b3a"
+    public_subnet_ids  = ["subnet-0d000001", "subnet-0d000002"]
+    private_subnet_ids = ["subnet-0d000003", "subnet-0d000004"]
+  }
+}
+"#;
+
+const FAILOVER_DNS: &str = r#"resource "drpair_failover_dns" "api" {
+  zone_name   = "payments.example.com"
+  record_name = "api"
+  primary = {
+    alb_dns_name = "web-primary-123.us-east-1.elb.amazonaws.com"
+    alb_zone_id  = "Z35SXDOTRQ7X7K"
+  }
+  dr = {
+    alb_dns_name = "web-dr-456.us-east-2.elb.amazonaws.com"
+    alb_zone_id  = "Z3AADJGX6KTTL2"
+  }
+}
+"#;
+
+const METRIC_STREAM: &str = r#"resource "drpair_metric_stream" "metrics" {
+  namespaces    = ["AWS/RDS", "AWS/ApplicationELB"]
+  output_format = "json"
+}
+"#;
+
+const BACKUP_PLAN: &str = r#"resource "drpair_backup_plan" "db" {
+  resource_arns = ["arn:aws:rds:us-east-1:123456789012:cluster:primary-db-cluster-v2-test"]
+}
+"#;
+
+const MONITORING: &str = r#"resource "drpair_monitoring" "alerts" {
+  email_addresses = ["oncall@example.com"]
+}
+"#;
+
+const ORCHESTRATOR: &str = r#"resource "drpair_failover_orchestrator" "auto" {
+  global_cluster_identifier = "global-db-cluster-v2-test"
+  dr_cluster_identifier     = "dr-db-cluster-v2-test"
+  primary_health_check_id   = "abcdef11-2222-3333-4444-555555fedcba"
+  dr_asg_name               = "payments-web-test"
+  topic_arns                = ["arn:aws:sns:us-east-1:123456789012:drpair-alerts-v2-test", "arn:aws:sns:us-east-2:123456789012:drpair-alerts-v2-test"]
+}
+"#;
+
+const REPLICATION_STATUS: &str = r#"data "drpair_replication_status" "now" {
+  global_cluster_identifier = "global-db-cluster-v2-test"
+}
+"#;
+
+const FAILOVER_ACTION: &str = r#"action "drpair_failover" "go" {
+  config {
+    global_cluster_identifier = "global-db-cluster-v2-test"
+    mode                      = "switchover"
+  }
+}
+"#;
+
+fn output(expr: &str) -> String {
+    format!("output \"result\" {{\n  value = {expr}\n}}\n")
+}
+
+/// The case table: `t.add(subject, name, phase, expected error substring, attribute as quoted,
+/// main.tf after the provider block)`; one line per case, hence no rustfmt.
+#[rustfmt::skip]
+fn cases() -> Vec<Case> {
+    use Phase::{Apply, Plan, PlanInvoke, Validate};
+    let mut t = Table { cases: Vec::new() };
+    let provider = |body: &str| format!("provider \"drpair\" {{\n{body}\n}}\n");
+
+    // ---- provider configuration
+    let p = "provider";
+    let st = SESSION_TABLE;
+    t.add_with_provider(p, "environment_malformed", Validate, "Invalid environment name", r#"environment  = "Prod_1""#,
+        &provider("  environment  = \"Prod_1\"\n  endpoint_url = \"ENDPOINT\""), st);
+    t.add_with_provider(p, "environment_too_long", Validate, "Invalid environment name", r#"environment  = "abcdefghijklmnopqrstu""#,
+        &provider("  environment  = \"abcdefghijklmnopqrstu\"\n  endpoint_url = \"ENDPOINT\""), st);
+    t.add_with_provider(p, "environment_missing", Validate, r#"The argument "environment" is required"#, r#"provider "drpair" {"#,
+        &provider("  endpoint_url = \"ENDPOINT\""), st);
+    t.add_with_provider(p, "environment_wrong_type", Validate, r#"Inappropriate value for attribute "environment": string required"#, r#"environment  = ["dev"]"#,
+        &provider("  environment  = [\"dev\"]\n  endpoint_url = \"ENDPOINT\""), st);
+    t.add_with_provider(p, "primary_region_malformed", Validate, "Invalid AWS region", r#"primary_region = "useast1""#,
+        &provider("  environment  = \"test\"\n  endpoint_url = \"ENDPOINT\"\n  primary_region = \"useast1\""), st);
+    t.add_with_provider(p, "dr_region_same_as_primary", Validate, "DR region must differ from the primary region", r#"dr_region    = "us-east-1""#,
+        &provider("  environment  = \"test\"\n  endpoint_url = \"ENDPOINT\"\n  dr_region    = \"us-east-1\""), st);
+    t.add_with_provider(p, "name_version_malformed", Validate, "Invalid name version", r#"name_version = "2""#,
+        &provider("  environment  = \"test\"\n  endpoint_url = \"ENDPOINT\"\n  name_version = \"2\""), st);
+    t.add_with_provider(p, "default_tags_reserved_key", Validate, "Reserved tag key", r#"default_tags = { Environment = "prod" }"#,
+        &provider("  environment  = \"test\"\n  endpoint_url = \"ENDPOINT\"\n  default_tags = { Environment = \"prod\" }"), st);
+    t.add_with_provider(p, "default_tags_wrong_type", Validate, r#"Inappropriate value for attribute "default_tags": map of string required"#, r#"default_tags = ["CostCenter"]"#,
+        &provider("  environment  = \"test\"\n  endpoint_url = \"ENDPOINT\"\n  default_tags = [\"CostCenter\"]"), st);
+    t.add_with_provider(p, "endpoint_url_without_scheme", Validate, "Invalid endpoint URL", r#"endpoint_url = "127.0.0.1:4566""#,
+        &provider("  environment  = \"test\"\n  endpoint_url = \"127.0.0.1:4566\""), st);
+    t.add_with_provider(p, "assume_role_arn_malformed", Validate, "Invalid role ARN", r#"assume_role_arn = "not-an-arn""#,
+        &provider("  environment  = \"test\"\n  endpoint_url = \"ENDPOINT\"\n  assume_role_arn = \"not-an-arn\""), st);
+    t.add_with_provider(p, "assume_role_arn_not_a_role", Validate, "Invalid role ARN", r#"assume_role_arn = "arn:aws:iam::123456789012:user/deployer""#,
+        &provider("  environment  = \"test\"\n  endpoint_url = \"ENDPOINT\"\n  assume_role_arn = \"arn:aws:iam::123456789012:user/deployer\""), st);
+    t.add_with_provider(p, "environment_unknown", Plan, "Environment not known", "environment  = terraform_data.x.output",
+        &provider("  environment  = terraform_data.x.output\n  endpoint_url = \"ENDPOINT\""),
+        &(unknown("\"test\"") + st));
+    t.add_with_provider(p, "primary_region_unknown", Plan, "primary_region not known", "primary_region = terraform_data.x.output",
+        &provider("  environment  = \"test\"\n  endpoint_url = \"ENDPOINT\"\n  primary_region = terraform_data.x.output"),
+        &(unknown("\"us-east-2\"") + st));
+
+    // ---- drpair_network
+    let s = "drpair_network";
+    t.add(s, "cidr_malformed", Validate, "Invalid CIDR block", r#"cidr_block = "10.10.0/16""#,
+        &edit(NETWORK, &[(r#"cidr_block = "10.10.0.0/16""#, r#"cidr_block = "10.10.0/16""#)]));
+    t.add(s, "cidr_host_bits", Validate, "has host bits set", r#"cidr_block = "10.20.1.0/16""#,
+        &edit(NETWORK, &[(r#"cidr_block = "10.20.0.0/16""#, r#"cidr_block = "10.20.1.0/16""#)]));
+    t.add(s, "cidr_overlapping", Validate, "Overlapping CIDR blocks", r#"cidr_block = "10.10.128.0/17""#,
+        &edit(NETWORK, &[(r#"cidr_block = "10.20.0.0/16""#, r#"cidr_block = "10.10.128.0/17""#)]));
+    t.add(s, "cidr_too_small_for_the_zones", Validate, "CIDR block cannot hold the subnets", r#"cidr_block = "10.10.0.0/28""#,
+        &edit(NETWORK, &[(r#"cidr_block = "10.10.0.0/16""#, r#"cidr_block = "10.10.0.0/28""#)]));
+    t.add(s, "cidr_larger_than_a_vpc", Validate, "an AWS VPC needs a prefix from /16 to /28", r#"cidr_block = "10.0.0.0/8""#,
+        &edit(NETWORK, &[(r#"cidr_block = "10.10.0.0/16""#, r#"cidr_block = "10.0.0.0/8""#)]));
+    t.add(s, "az_count_out_of_range", Validate, "Invalid availability zone count", "az_count = 7",
+        &add(NETWORK, "  az_count = 7"));
+    t.add(s, "az_count_wrong_type", Validate, r#"Inappropriate value for attribute "az_count": a number is required"#, r#"az_count = "three""#,
+        &add(NETWORK, "  az_count = \"three\""));
+    t.add(s, "name_malformed", Validate, "Invalid name", r#"name = "Payments_Net""#,
+        &edit(NETWORK, &[(r#"name = "payments""#, r#"name = "Payments_Net""#)]));
+    t.add(s, "dr_missing", Validate, r#"The argument "dr" is required"#, r#"resource "drpair_network" "main" {"#,
+        &edit(NETWORK, &[("  dr = {\n    cidr_block = \"10.20.0.0/16\"\n  }\n", "")]));
+    t.add(s, "cidr_block_missing", Validate, r#"attribute "cidr_block" is required"#, "primary = {}",
+        &edit(NETWORK, &[("primary = {\n    cidr_block = \"10.10.0.0/16\"\n  }", "primary = {}")]));
+    t.add(s, "timeouts_malformed", Validate, "Invalid timeout", r#"timeouts = { create = "30 minutes" }"#,
+        &add(NETWORK, "  timeouts = { create = \"30 minutes\" }"));
+    t.add(s, "tags_reserved_key", Validate, "Reserved tag key", r#"tags = { Environment = "prod" }"#,
+        &add(NETWORK, "  tags = { Environment = \"prod\" }"));
+    t.add(s, "cidr_unknown_until_apply", Apply, "Invalid CIDR block", "cidr_block = terraform_data.x.output",
+        &(unknown("\"10.10.0.0/33\"") + &edit(NETWORK, &[(r#"cidr_block = "10.10.0.0/16""#, "cidr_block = terraform_data.x.output")])));
+    t.add(s, "overlap_unknown_until_apply", Apply, "Overlapping CIDR blocks", "cidr_block = terraform_data.x.output",
+        &(unknown("\"10.10.0.0/16\"") + &edit(NETWORK, &[(r#"cidr_block = "10.20.0.0/16""#, "cidr_block = terraform_data.x.output")])));
+
+    // ---- drpair_global_database
+    let s = "drpair_global_database";
+    let gdb = GLOBAL_DATABASE;
+    t.add(s, "engine_version_15", Validate, "Unsupported engine version", r#"engine_version  = "15.4""#,
+        &edit(gdb, &[(r#"engine_version  = "14.9""#, r#"engine_version  = "15.4""#)]));
+    t.add(s, "instance_class_burstable", Validate, "Invalid instance class", r#"instance_class  = "db.t4g.medium""#,
+        &edit(gdb, &[(r#"instance_class  = "db.r6g.large""#, r#"instance_class  = "db.t4g.medium""#)]));
+    t.add(s, "instance_class_malformed", Validate, "it must look like db.<family>.<size>", r#"instance_class  = "r6g.large""#,
+        &edit(gdb, &[(r#"instance_class  = "db.r6g.large""#, r#"instance_class  = "r6g.large""#)]));
+    t.add(s, "master_username_reserved", Validate, "Invalid master username", r#"master_username = "rdsadmin""#,
+        &edit(gdb, &[(r#"master_username = "payments_admin""#, r#"master_username = "rdsadmin""#)]));
+    t.add(s, "database_name_with_hyphen", Validate, "Invalid database name", r#"database_name   = "payments-db""#,
+        &edit(gdb, &[(r#"database_name   = "payments""#, r#"database_name   = "payments-db""#)]));
+    t.add(s, "rpo_target_below_20", Validate, "RPO target out of range", "rpo_target_seconds = 10",
+        &add(gdb, "  rpo_target_seconds = 10"));
+    t.add(s, "instance_count_zero", Validate, "Invalid instance count", "instance_count = 0",
+        &edit(gdb, &[("instance_count = 2", "instance_count = 0")]));
+    t.add(s, "instance_count_17", Validate, "Invalid instance count", "instance_count = 17",
+        &edit(gdb, &[("instance_count = 1", "instance_count = 17")]));
+    t.add(s, "one_subnet", Validate, "Not enough subnets", r#"subnet_ids     = ["D_SUBNET_A"]"#,
+        &edit(gdb, &[(r#"subnet_ids     = ["D_SUBNET_A", "D_SUBNET_B"]"#, r#"subnet_ids     = ["D_SUBNET_A"]"#)]));
+    t.add(s, "subnet_id_malformed", Validate, "Invalid subnet id", r#"subnet_ids     = ["P_SUBNET_A", "sn-123"]"#,
+        &edit(gdb, &[(r#"subnet_ids     = ["P_SUBNET_A", "P_SUBNET_B"]"#, r#"subnet_ids     = ["P_SUBNET_A", "sn-123"]"#)]));
+    t.add(s, "deletion_protection_wrong_type", Validate, r#"Inappropriate value for attribute "deletion_protection": a bool is required"#, r#"deletion_protection = "maybe""#,
+        &add(gdb, "  deletion_protection = \"maybe\""));
+    t.add(s, "tags_reserved_key", Validate, "Reserved tag key", r#"tags = { "DR-Role" = "primary" }"#,
+        &add(gdb, "  tags = { \"DR-Role\" = \"primary\" }"));
+    t.add(s, "timeouts_malformed", Validate, "Invalid timeout", r#"timeouts = { delete = "forever" }"#,
+        &add(gdb, "  timeouts = { delete = \"forever\" }"));
+    t.add(s, "subnets_not_found", Plan, "Subnets not found", r#"subnet_ids     = ["subnet-0000aaaa", "subnet-0000bbbb"]"#,
+        &edit(gdb, &[(r#"subnet_ids     = ["P_SUBNET_A", "P_SUBNET_B"]"#, r#"subnet_ids     = ["subnet-0000aaaa", "subnet-0000bbbb"]"#)]));
+    t.add(s, "subnets_in_one_zone", Plan, "Subnets in one availability zone", r#"subnet_ids     = ["P_SUBNET_A", "P_SUBNET_A2"]"#,
+        &edit(gdb, &[(r#"subnet_ids     = ["P_SUBNET_A", "P_SUBNET_B"]"#, r#"subnet_ids     = ["P_SUBNET_A", "P_SUBNET_A2"]"#)]));
+    t.add(s, "subnets_in_two_vpcs", Plan, "Subnets in several VPCs", r#"subnet_ids     = ["P_SUBNET_A", "OTHER_VPC_SUBNET"]"#,
+        &edit(gdb, &[(r#"subnet_ids     = ["P_SUBNET_A", "P_SUBNET_B"]"#, r#"subnet_ids     = ["P_SUBNET_A", "OTHER_VPC_SUBNET"]"#)]));
+    t.add(s, "instance_class_unknown_until_apply", Apply, "Invalid instance class", "instance_class  = terraform_data.x.output",
+        &(unknown("\"db.t4g.medium\"") + &edit(gdb, &[(r#"instance_class  = "db.r6g.large""#, "instance_class  = terraform_data.x.output")])));
+
+    // ---- drpair_session_table
+    let s = "drpair_session_table";
+    t.add(s, "hash_key_with_space", Validate, "Invalid attribute name", r#"hash_key      = "session id""#,
+        &edit(st, &[(r#"hash_key      = "session_id""#, r#"hash_key      = "session id""#)]));
+    t.add(s, "hash_key_type_unknown_letter", Validate, "Invalid key attribute type", r#"hash_key_type = "X""#,
+        &add(st, "  hash_key_type = \"X\""));
+    t.add(s, "range_key_repeats_hash_key", Validate, "Sort key repeats the partition key", r#"range_key     = "session_id""#,
+        &add(st, "  range_key     = \"session_id\""));
+    t.add(s, "range_key_type_without_range_key", Validate, "Sort key type without a sort key", r#"range_key_type = "N""#,
+        &add(st, "  range_key_type = \"N\""));
+    t.add(s, "tags_aws_prefix", Validate, "Reserved tag key", r#"tags = { "aws:cloudformation:stack-name" = "x" }"#,
+        &add(st, "  tags = { \"aws:cloudformation:stack-name\" = \"x\" }"));
+    t.add(s, "hash_key_missing", Validate, r#"The argument "hash_key" is required"#, r#"resource "drpair_session_table" "sessions" {"#,
+        &edit(st, &[("  hash_key      = \"session_id\"\n", "")]));
+    t.add(s, "ttl_attribute_empty", Validate, "Invalid attribute name", r#"ttl_attribute = """#,
+        &edit(st, &[(r#"ttl_attribute = "expires_at""#, r#"ttl_attribute = """#)]));
+    t.add(s, "point_in_time_recovery_wrong_type", Validate, r#"Inappropriate value for attribute "point_in_time_recovery": a bool is required"#, r#"point_in_time_recovery = "yes please""#,
+        &add(st, "  point_in_time_recovery = \"yes please\""));
+    t.add(s, "hash_key_unknown_until_apply", Apply, "Invalid attribute name", "hash_key      = terraform_data.x.output",
+        &(unknown("\"session id\"") + &edit(st, &[(r#"hash_key      = "session_id""#, "hash_key      = terraform_data.x.output")])));
+
+    // ---- drpair_app_tier
+    let s = "drpair_app_tier";
+    let app = APP_TIER;
+    t.add(s, "min_size_above_max_size", Validate, "Invalid group sizes", "max_size         = 6",
+        &edit(app, &[("min_size         = 2", "min_size         = 8")]));
+    t.add(s, "desired_capacity_above_max_size", Validate, "Desired capacity out of range", "desired_capacity = 7",
+        &edit(app, &[("desired_capacity = 2", "desired_capacity = 7")]));
+    t.add(s, "dr_desired_capacity_above_desired", Validate, "DR capacity above the primary's", "dr_desired_capacity = 3",
+        &add(app, "  dr_desired_capacity = 3"));
+    t.add(s, "instance_type_malformed", Validate, "Invalid instance type", r#"instance_type    = "t3""#,
+        &add(app, "  instance_type    = \"t3\""));
+    t.add(s, "app_port_out_of_range", Validate, "Invalid app_port", "app_port         = 70000",
+        &add(app, "  app_port         = 70000"));
+    t.add(s, "root_volume_too_small", Validate, "Invalid root_volume_size", "root_volume_size = 4",
+        &add(app, "  root_volume_size = 4"));
+    t.add(s, "health_check_path_relative", Validate, "Invalid health check path", r#"health_check_path = "health""#,
+        &add(app, "  health_check_path = \"health\""));
+    t.add(s, "user_data_too_long", Validate, "User data too long", r#"user_data = format("%17000s", "x")"#,
+        &add(app, "  user_data = format(\"%17000s\", \"x\")"));
+    t.add(s, "vpc_id_malformed", Validate, "Invalid VPC id", r#"vpc_id             = "vpc0d1c2b3a""#,
+        &edit(app, &[(r#"vpc_id             = "vpc-0d1c2b3a""#, r#"vpc_id             = "vpc0d1c2b3a""#)]));
+    t.add(s, "one_public_subnet", Validate, "Too few subnets", r#"public_subnet_ids  = ["subnet-0d000001"]"#,
+        &edit(app, &[(r#"public_subnet_ids  = ["subnet-0d000001", "subnet-0d000002"]"#, r#"public_subnet_ids  = ["subnet-0d000001"]"#)]));
+    t.add(s, "image_id_in_one_region", Validate, "image_id set in one region only", "dr = {",
+        &edit(app, &[(r#"vpc_id             = "vpc-0a1b2c3d""#, "vpc_id             = \"vpc-0a1b2c3d\"\n    image_id           = \"ami-0123456789abcdef0\"")]));
+    t.add(s, "certificate_arn_malformed", Validate, "Invalid certificate ARN", r#"certificate_arn    = "arn:aws:iam::123456789012:server-certificate/web""#,
+        &edit(app, &[
+            (r#"vpc_id             = "vpc-0a1b2c3d""#, "vpc_id             = \"vpc-0a1b2c3d\"\n    certificate_arn    = \"arn:aws:iam::123456789012:server-certificate/web\""),
+            (r#"vpc_id             = "vpc-0d1c2b3a""#, "vpc_id             = \"vpc-0d1c2b3a\"\n    certificate_arn    = \"arn:aws:acm:us-east-2:123456789012:certificate/0d0d0d0d-1111-2222-3333-444444444444\""),
+        ]));
+    t.add(s, "tags_reserved_key", Validate, "Reserved tag key", r#"tags = { Name = "web" }"#,
+        &add(app, "  tags = { Name = \"web\" }"));
+    t.add(s, "name_too_long_with_environment", Plan, "Name too long", r#"name             = "payments-web-frontend-tier-a""#,
+        &edit(app, &[(r#"name             = "payments-web""#, r#"name             = "payments-web-frontend-tier-a""#)]));
+    t.add(s, "certificate_in_the_wrong_region", Plan, "Certificate in the wrong region", r#"certificate_arn    = "arn:aws:acm:us-east-2:123456789012:certificate/0a0a0a0a-1111-2222-3333-444444444444""#,
+        &edit(app, &[
+            (r#"vpc_id             = "vpc-0a1b2c3d""#, "vpc_id             = \"vpc-0a1b2c3d\"\n    certificate_arn    = \"arn:aws:acm:us-east-2:123456789012:certificate/0a0a0a0a-1111-2222-3333-444444444444\""),
+            (r#"vpc_id             = "vpc-0d1c2b3a""#, "vpc_id             = \"vpc-0d1c2b3a\"\n    certificate_arn    = \"arn:aws:acm:us-east-2:123456789012:certificate/0d0d0d0d-1111-2222-3333-444444444444\""),
+        ]));
+    t.add(s, "desired_capacity_unknown_until_apply", Apply, "Desired capacity out of range", "desired_capacity = terraform_data.x.output",
+        &(unknown("9") + &edit(app, &[("desired_capacity = 2", "desired_capacity = terraform_data.x.output")])));
+
+    // ---- drpair_failover_dns
+    let s = "drpair_failover_dns";
+    let dns = FAILOVER_DNS;
+    let health_check = |body: &str| add(dns, &format!("  health_check = {{\n{body}\n  }}"));
+    t.add(s, "no_zone", Validate, "No hosted zone", r#"resource "drpair_failover_dns" "api" {"#,
+        &edit(dns, &[("  zone_name   = \"payments.example.com\"\n", "")]));
+    t.add(s, "zone_name_malformed", Validate, "Invalid DNS name", r#"zone_name   = "payments..example.com""#,
+        &edit(dns, &[(r#"zone_name   = "payments.example.com""#, r#"zone_name   = "payments..example.com""#)]));
+    t.add(s, "record_name_with_space", Validate, "Invalid DNS name", r#"record_name = "api endpoint""#,
+        &edit(dns, &[(r#"record_name = "api""#, r#"record_name = "api endpoint""#)]));
+    t.add(s, "alb_dns_name_is_a_url", Validate, "Invalid load balancer DNS name", r#"alb_dns_name = "https://web-dr-456.us-east-2.elb.amazonaws.com/""#,
+        &edit(dns, &[(r#"alb_dns_name = "web-dr-456.us-east-2.elb.amazonaws.com""#, r#"alb_dns_name = "https://web-dr-456.us-east-2.elb.amazonaws.com/""#)]));
+    t.add(s, "alb_zone_id_empty", Validate, "Empty zone id", r#"alb_zone_id  = """#,
+        &edit(dns, &[(r#"alb_zone_id  = "Z35SXDOTRQ7X7K""#, r#"alb_zone_id  = """#)]));
+    t.add(s, "request_interval_15", Validate, "Invalid request interval", "request_interval = 15",
+        &health_check("    request_interval = 15"));
+    t.add(s, "failure_threshold_zero", Validate, "Invalid failure threshold", "failure_threshold = 0",
+        &health_check("    failure_threshold = 0"));
+    t.add(s, "protocol_tcp", Validate, "Invalid protocol", r#"protocol = "TCP""#,
+        &health_check("    protocol = \"TCP\""));
+    t.add(s, "https_on_port_80", Validate, "HTTPS on port 80", "port     = 80",
+        &health_check("    protocol = \"HTTPS\"\n    port     = 80"));
+    t.add(s, "rto_target_exceeded", Validate, "Health check timing exceeds the RTO target", "failure_threshold = 10",
+        &health_check("    request_interval  = 30\n    failure_threshold = 10"));
+    t.add(s, "rto_target_zero", Validate, "Invalid RTO target", "rto_target_seconds = 0",
+        &add(dns, "  rto_target_seconds = 0"));
+    t.add(s, "health_check_wrong_type", Validate, r#"Inappropriate value for attribute "health_check": object required"#, r#"health_check = "fast""#,
+        &add(dns, "  health_check = \"fast\""));
+    t.add(s, "zone_id_not_found", Plan, "No such hosted zone", r#"zone_id     = "Z0000000NOSUCHZONE""#,
+        &edit(dns, &[(r#"zone_name   = "payments.example.com""#, r#"zone_id     = "Z0000000NOSUCHZONE""#)]));
+    t.add(s, "request_interval_unknown_until_apply", Apply, "Invalid request interval", "request_interval = terraform_data.x.output",
+        &(unknown("15") + &health_check("    request_interval = terraform_data.x.output")));
+
+    // ---- drpair_metric_stream
+    let s = "drpair_metric_stream";
+    let ms = METRIC_STREAM;
+    t.add(s, "namespaces_empty", Validate, "No namespaces to stream", "namespaces    = []",
+        &edit(ms, &[(r#"namespaces    = ["AWS/RDS", "AWS/ApplicationELB"]"#, "namespaces    = []")]));
+    t.add(s, "namespace_with_leading_space", Validate, "Invalid namespace", r#"namespaces    = ["AWS/RDS", " AWS/ApplicationELB"]"#,
+        &edit(ms, &[(r#"namespaces    = ["AWS/RDS", "AWS/ApplicationELB"]"#, r#"namespaces    = ["AWS/RDS", " AWS/ApplicationELB"]"#)]));
+    t.add(s, "namespaces_wrong_type", Validate, r#"Inappropriate value for attribute "namespaces": set of string required"#, r#"namespaces    = "AWS/RDS""#,
+        &edit(ms, &[(r#"namespaces    = ["AWS/RDS", "AWS/ApplicationELB"]"#, r#"namespaces    = "AWS/RDS""#)]));
+    t.add(s, "output_format_csv", Validate, "Invalid output format", r#"output_format = "csv""#,
+        &edit(ms, &[(r#"output_format = "json""#, r#"output_format = "csv""#)]));
+    t.add(s, "retention_days_zero", Validate, "Invalid retention", "retention_days = 0",
+        &add(ms, "  retention_days = 0"));
+    t.add(s, "name_prefix_malformed", Validate, "Invalid name prefix", r#"name_prefix   = "Metrics_""#,
+        &add(ms, "  name_prefix   = \"Metrics_\""));
+    t.add_with_provider(s, "name_prefix_too_long_with_environment", Plan, "Name prefix too long", r#"name_prefix   = "abcdefghijklmnopqrstuvwx""#,
+        &provider("  environment  = \"abcdefghijklmnopqrst\"\n  endpoint_url = \"ENDPOINT\""),
+        &add(ms, "  name_prefix   = \"abcdefghijklmnopqrstuvwx\""));
+    t.add(s, "output_format_unknown_until_apply", Apply, "Invalid output format", "output_format = terraform_data.x.output",
+        &(unknown("\"csv\"") + &edit(ms, &[(r#"output_format = "json""#, "output_format = terraform_data.x.output")])));
+
+    // ---- drpair_backup_plan
+    let s = "drpair_backup_plan";
+    let bp = BACKUP_PLAN;
+    let arns = r#"resource_arns = ["arn:aws:rds:us-east-1:123456789012:cluster:primary-db-cluster-v2-test"]"#;
+    t.add(s, "cron_with_four_fields", Validate, "Invalid schedule expression", r#"schedule = "cron(0 5 * *)""#,
+        &add(bp, "  schedule = \"cron(0 5 * *)\""));
+    t.add(s, "cron_month_13", Validate, "Invalid schedule expression", r#"schedule = "cron(0 5 ? 13 * *)""#,
+        &add(bp, "  schedule = \"cron(0 5 ? 13 * *)\""));
+    t.add(s, "cron_every_5_minutes", Validate, "the minutes field", r#"schedule = "cron(*/5 * * * ? *)""#,
+        &add(bp, "  schedule = \"cron(*/5 * * * ? *)\""));
+    t.add(s, "rate_expression", Validate, "AWS Backup takes cron expressions only", r#"schedule = "rate(1 hour)""#,
+        &add(bp, "  schedule = \"rate(1 hour)\""));
+    t.add(s, "resource_arn_malformed", Validate, "Invalid resource ARN", r#"resource_arns = ["primary-db-cluster-v2-test"]"#,
+        &edit(bp, &[(arns, r#"resource_arns = ["primary-db-cluster-v2-test"]"#)]));
+    t.add(s, "resource_arns_empty", Validate, "No resources to back up", "resource_arns = []",
+        &edit(bp, &[(arns, "resource_arns = []")]));
+    t.add(s, "dr_resource_arns_empty", Validate, "No DR resources to back up", "dr_resource_arns = []",
+        &add(bp, "  dr_resource_arns = []"));
+    t.add(s, "retention_days_zero", Validate, "Invalid retention", "retention_days = 0",
+        &add(bp, "  retention_days = 0"));
+    t.add(s, "copy_retention_days_negative", Validate, "Invalid retention", "copy_retention_days = -1",
+        &add(bp, "  copy_retention_days = -1"));
+    t.add(s, "continuous_backup_retention_90", Validate, "Retention too long for continuous backup", "retention_days    = 90",
+        &add(bp, "  continuous_backup = true\n  retention_days    = 90"));
+    t.add(s, "resource_outside_the_primary_region", Plan, "Resource outside the primary region", r#"resource_arns = ["arn:aws:rds:us-east-2:123456789012:cluster:dr-db-cluster-v2-test"]"#,
+        &edit(bp, &[(arns, r#"resource_arns = ["arn:aws:rds:us-east-2:123456789012:cluster:dr-db-cluster-v2-test"]"#)]));
+    t.add(s, "schedule_unknown_until_apply", Apply, "Invalid schedule expression", "schedule = terraform_data.x.output",
+        &(unknown("\"cron(0 5 * *)\"") + &add(bp, "  schedule = terraform_data.x.output")));
+
+    // ---- drpair_monitoring
+    let s = "drpair_monitoring";
+    let mon = MONITORING;
+    let emails = r#"email_addresses = ["oncall@example.com"]"#;
+    t.add(s, "email_malformed", Validate, "Invalid email address", r#"email_addresses = ["oncall-at-example.com"]"#,
+        &edit(mon, &[(emails, r#"email_addresses = ["oncall-at-example.com"]"#)]));
+    t.add(s, "email_with_space", Validate, "Invalid email address", r#"email_addresses = ["on call@example.com"]"#,
+        &edit(mon, &[(emails, r#"email_addresses = ["on call@example.com"]"#)]));
+    t.add(s, "subscription_sms_not_e164", Validate, "Invalid subscription", r#"subscriptions = [{ protocol = "sms", endpoint = "555-0100" }]"#,
+        &add(mon, "  subscriptions = [{ protocol = \"sms\", endpoint = \"555-0100\" }]"));
+    t.add(s, "subscription_email_protocol", Validate, "put email addresses in email_addresses", r#"subscriptions = [{ protocol = "email", endpoint = "ops@example.com" }]"#,
+        &add(mon, "  subscriptions = [{ protocol = \"email\", endpoint = \"ops@example.com\" }]"));
+    t.add(s, "subscription_endpoint_missing", Validate, r#"attribute "endpoint" is required"#, r#"subscriptions = [{ protocol = "https" }]"#,
+        &add(mon, "  subscriptions = [{ protocol = \"https\" }]"));
+    t.add(s, "global_cluster_identifier_double_hyphen", Validate, "Invalid cluster identifier", r#"global_cluster_identifier = "global--db""#,
+        &add(mon, "  global_cluster_identifier = \"global--db\""));
+    t.add(s, "replication_lag_threshold_zero", Validate, "Invalid replication_lag_threshold_ms", "replication_lag_threshold_ms = 0",
+        &add(mon, "  replication_lag_threshold_ms = 0"));
+    t.add(s, "health_check_id_malformed", Validate, "Invalid health check id", r#"health_check_ids = ["not a check"]"#,
+        &add(mon, "  health_check_ids = [\"not a check\"]"));
+    t.add(s, "session_table_name_too_short", Validate, "Invalid table name", r#"session_table_name = "ab""#,
+        &add(mon, "  session_table_name = \"ab\""));
+    t.add(s, "name_prefix_uppercase", Validate, "Invalid name prefix", r#"name_prefix = "Alerts""#,
+        &add(mon, "  name_prefix = \"Alerts\""));
+    t.add(s, "tags_reserved_key", Validate, "Reserved tag key", r#"tags = { "drpair:owner" = "me" }"#,
+        &add(mon, "  tags = { \"drpair:owner\" = \"me\" }"));
+    t.add_with_provider(s, "health_checks_without_us_east_1", Plan, "Health-check alarms need us-east-1", r#"health_check_ids = ["abcdef11-2222-3333-4444-555555fedcba"]"#,
+        &provider("  environment    = \"test\"\n  endpoint_url   = \"ENDPOINT\"\n  primary_region = \"us-west-2\"\n  dr_region      = \"us-west-1\""),
+        &add(mon, "  health_check_ids = [\"abcdef11-2222-3333-4444-555555fedcba\"]"));
+    t.add(s, "email_unknown_until_apply", Apply, "Invalid email address", "email_addresses = [terraform_data.x.output]",
+        &(unknown("\"oncall-at-example.com\"") + &edit(mon, &[(emails, "email_addresses = [terraform_data.x.output]")])));
+
+    // ---- drpair_failover_orchestrator
+    let s = "drpair_failover_orchestrator";
+    let orc = ORCHESTRATOR;
+    let topics = r#"topic_arns                = ["arn:aws:sns:us-east-1:123456789012:drpair-alerts-v2-test", "arn:aws:sns:us-east-2:123456789012:drpair-alerts-v2-test"]"#;
+    let topics_line = format!("  {topics}\n");
+    t.add(s, "mode_sometimes", Validate, "Invalid mode", r#"mode = "sometimes""#,
+        &add(orc, "  mode = \"sometimes\""));
+    t.add(s, "consecutive_failures_11", Validate, "Invalid number of failed probes", "consecutive_failures = 11",
+        &add(orc, "  consecutive_failures = 11"));
+    t.add(s, "log_retention_10_days", Validate, "Invalid log retention", "log_retention_days = 10",
+        &add(orc, "  log_retention_days = 10"));
+    t.add(s, "topic_arn_is_a_queue", Validate, "Invalid topic ARN", r#""arn:aws:sqs:us-east-2:123456789012:alerts""#,
+        &edit(orc, &[(topics, r#"topic_arns                = ["arn:aws:sqs:us-east-2:123456789012:alerts"]"#)]));
+    t.add(s, "topic_arn_listed_twice", Validate, "Duplicate topic", r#""arn:aws:sns:us-east-2:123456789012:alerts","#,
+        &edit(orc, &[(topics, "topic_arns = [\n    \"arn:aws:sns:us-east-2:123456789012:alerts\",\n    \"arn:aws:sns:us-east-2:123456789012:alerts\",\n  ]")]));
+    t.add(s, "topic_arns_empty", Validate, "No topics", "topic_arns                = []",
+        &edit(orc, &[(topics, "topic_arns                = []")]));
+    t.add(s, "topic_arns_missing", Validate, r#"The argument "topic_arns" is required"#, r#"resource "drpair_failover_orchestrator" "auto" {"#,
+        &edit(orc, &[(topics_line.as_str(), "")]));
+    t.add(s, "dr_cluster_identifier_underscores", Validate, "Invalid DR cluster identifier", r#"dr_cluster_identifier     = "dr_db_cluster""#,
+        &edit(orc, &[(r#"dr_cluster_identifier     = "dr-db-cluster-v2-test""#, r#"dr_cluster_identifier     = "dr_db_cluster""#)]));
+    t.add(s, "health_check_id_malformed", Validate, "Invalid health check id", r#"primary_health_check_id   = "not a check""#,
+        &edit(orc, &[(r#"primary_health_check_id   = "abcdef11-2222-3333-4444-555555fedcba""#, r#"primary_health_check_id   = "not a check""#)]));
+    t.add(s, "scale_to_desired_below_min", Validate, "Desired capacity below the minimum", "scale_to = { min_size = 4, desired_capacity = 2 }",
+        &add(orc, "  scale_to = { min_size = 4, desired_capacity = 2 }"));
+    t.add(s, "dns_failover_seconds_negative", Validate, "Invalid DNS failover time", "dns_failover_seconds = -5",
+        &add(orc, "  dns_failover_seconds = -5"));
+    t.add(s, "alarm_name_prefix_wildcard", Validate, "Invalid alarm name prefix", r#"alarm_name_prefix = "drpair-*""#,
+        &add(orc, "  alarm_name_prefix = \"drpair-*\""));
+    t.add(s, "rto_target_below_the_budget", Validate, "Failover timing exceeds the RTO target", "rto_target_seconds = 200",
+        &add(orc, "  rto_target_seconds = 200"));
+    t.add(s, "consecutive_failures_over_the_default_rto", Validate, "lower consecutive_failures to 3", r#"resource "drpair_failover_orchestrator" "auto" {"#,
+        &add(orc, "  consecutive_failures = 5"));
+    t.add(s, "mode_unknown_until_apply", Apply, "Invalid mode", "mode = terraform_data.x.output",
+        &(unknown("\"sometimes\"") + &add(orc, "  mode = terraform_data.x.output")));
+
+    // ---- data.drpair_replication_status
+    let s = "data.drpair_replication_status";
+    let rs = REPLICATION_STATUS;
+    let id = r#"global_cluster_identifier = "global-db-cluster-v2-test""#;
+    t.add(s, "three_health_checks", Validate, "Too many health checks", r#"health_check_ids = ["a", "b", "c"]"#,
+        &add(rs, "  health_check_ids = [\"a\", \"b\", \"c\"]"));
+    t.add(s, "health_check_ids_wrong_type", Validate, r#"Inappropriate value for attribute "health_check_ids": list of string required"#, r#"health_check_ids = "abc""#,
+        &add(rs, "  health_check_ids = \"abc\""));
+    t.add(s, "global_cluster_identifier_missing", Validate, r#"The argument "global_cluster_identifier" is required"#, r#"data "drpair_replication_status" "now" {"#,
+        &edit(rs, &[("  global_cluster_identifier = \"global-db-cluster-v2-test\"\n", "")]));
+    t.add(s, "global_cluster_identifier_malformed", Validate, "Invalid global cluster identifier", r#"global_cluster_identifier = "Global DB!""#,
+        &edit(rs, &[(id, r#"global_cluster_identifier = "Global DB!""#)]));
+    t.add(s, "global_cluster_not_found", Plan, "Global database not found", id, rs);
+    t.add(s, "global_cluster_not_found_unknown_until_apply", Apply, "Global database not found", "global_cluster_identifier = terraform_data.x.output",
+        &(unknown("\"global-db-cluster-v2-nosuch\"") + &edit(rs, &[(id, "global_cluster_identifier = terraform_data.x.output")])));
+
+    // ---- action.drpair_failover
+    let s = "action.drpair_failover";
+    let act = FAILOVER_ACTION;
+    let mode = r#"mode                      = "switchover""#;
+    let mode_line = format!("    {mode}\n");
+    t.add(s, "mode_teleport", Validate, "Unknown failover mode", r#"mode                      = "teleport""#,
+        &edit(act, &[(mode, r#"mode                      = "teleport""#)]));
+    t.add(s, "failover_without_allow_data_loss", Validate, "Failover needs allow_data_loss = true", "config {",
+        &edit(act, &[(mode, r#"mode                      = "failover""#)]));
+    t.add(s, "failover_with_allow_data_loss_false", Validate, "Failover needs allow_data_loss = true", "allow_data_loss           = false",
+        &edit(act, &[(mode, "mode                      = \"failover\"\n    allow_data_loss           = false")]));
+    t.add(s, "allow_data_loss_wrong_type", Validate, r#"Inappropriate value for attribute "allow_data_loss": a bool is required"#, r#"allow_data_loss           = "sure""#,
+        &edit(act, &[(mode, "mode                      = \"failover\"\n    allow_data_loss           = \"sure\"")]));
+    t.add(s, "timeout_malformed", Validate, "Invalid timeout", r#"timeout                   = "15 minutes""#,
+        &edit(act, &[(mode, "mode                      = \"switchover\"\n    timeout                   = \"15 minutes\"")]));
+    t.add(s, "max_replication_lag_negative", Validate, "Invalid lag limit", "max_replication_lag_ms    = -1",
+        &edit(act, &[(mode, "mode                      = \"switchover\"\n    max_replication_lag_ms    = -1")]));
+    t.add(s, "mode_missing", Validate, r#"The argument "mode" is required"#, "config {",
+        &edit(act, &[(mode_line.as_str(), "")]));
+    t.add(s, "global_cluster_identifier_malformed", Validate, "Invalid global cluster identifier", r#"global_cluster_identifier = "Global DB!""#,
+        &edit(act, &[(id, r#"global_cluster_identifier = "Global DB!""#)]));
+    t.add(s, "global_cluster_not_found", PlanInvoke("go"), "Global database not found", id, act);
+    t.add(s, "mode_unknown_until_apply", Apply, "Unknown failover mode", "actions = [action.drpair_failover.go]",
+        &(unknown("\"teleport\"")
+            + "resource \"terraform_data\" \"trigger\" {\n  input = \"go\"\n  lifecycle {\n    action_trigger {\n      events  = [after_create]\n      actions = [action.drpair_failover.go]\n    }\n  }\n}\n\n"
+            + &edit(act, &[(mode, "mode                      = terraform_data.x.output")])));
+
+    // ---- provider functions
+    let s = "function rto_budget";
+    t.add(s, "failure_threshold_zero", Validate, r#"Invalid value for "failure_threshold" parameter: failure_threshold must be at least 1"#, "rto_budget(10, 0, 60, 120)",
+        &output("provider::drpair::rto_budget(10, 0, 60, 120)"));
+    t.add(s, "failure_threshold_11", Validate, r#"Invalid value for "failure_threshold" parameter"#, "rto_budget(10, 11, 60, 120)",
+        &output("provider::drpair::rto_budget(10, 11, 60, 120)"));
+    t.add(s, "request_interval_15", Validate, r#"Invalid value for "request_interval" parameter"#, "rto_budget(15, 3, 60, 120)",
+        &output("provider::drpair::rto_budget(15, 3, 60, 120)"));
+    t.add(s, "request_interval_fractional", Validate, r#"Invalid value for "request_interval" parameter: request_interval must be a whole number"#, "rto_budget(10.5, 3, 60, 120)",
+        &output("provider::drpair::rto_budget(10.5, 3, 60, 120)"));
+    t.add(s, "request_interval_string", Validate, r#"Invalid value for "request_interval" parameter: a number is required"#, r#"rto_budget("ten", 3, 60, 120)"#,
+        &output("provider::drpair::rto_budget(\"ten\", 3, 60, 120)"));
+    t.add(s, "ttl_negative", Validate, r#"Invalid value for "ttl_seconds" parameter"#, "rto_budget(10, 3, -1, 120)",
+        &output("provider::drpair::rto_budget(10, 3, -1, 120)"));
+    t.add(s, "promotion_missing", Validate, "Not enough function arguments", "rto_budget(10, 3, 60)",
+        &output("provider::drpair::rto_budget(10, 3, 60)"));
+    t.add(s, "request_interval_unknown_until_apply", Apply, r#"Invalid value for "request_interval" parameter"#, "rto_budget(terraform_data.x.output, 3, 60, 120)",
+        &(unknown("0") + &output("provider::drpair::rto_budget(terraform_data.x.output, 3, 60, 120)")));
+
+    let s = "function rto_breakdown";
+    t.add(s, "consecutive_failures_11", Validate, r#"Invalid value for "consecutive_failures" parameter: consecutive_failures must be at most 10"#, "rto_breakdown(11, 90)",
+        &output("provider::drpair::rto_breakdown(11, 90)"));
+    t.add(s, "consecutive_failures_zero", Validate, r#"Invalid value for "consecutive_failures" parameter"#, "rto_breakdown(0, 90)",
+        &output("provider::drpair::rto_breakdown(0, 90)"));
+    t.add(s, "dns_failover_seconds_negative", Validate, r#"Invalid value for "dns_failover_seconds" parameter"#, "rto_breakdown(2, -90)",
+        &output("provider::drpair::rto_breakdown(2, -90)"));
+    t.add(s, "consecutive_failures_null", Validate, r#"Invalid value for "consecutive_failures" parameter"#, "rto_breakdown(null, 90)",
+        &output("provider::drpair::rto_breakdown(null, 90)"));
+    t.add(s, "too_many_arguments", Validate, "Too many function arguments", "rto_breakdown(2, 90, 60)",
+        &output("provider::drpair::rto_breakdown(2, 90, 60)"));
+
+    let s = "function dr_name";
+    t.add(s, "name_empty", Validate, r#"Invalid value for "name" parameter: name must be a non-empty string"#, r#"dr_name("", "dev")"#,
+        &output("provider::drpair::dr_name(\"\", \"dev\")"));
+    t.add(s, "environment_malformed", Validate, r#"Invalid value for "environment" parameter"#, r#"dr_name("primary-db-cluster", "Prod!")"#,
+        &output("provider::drpair::dr_name(\"primary-db-cluster\", \"Prod!\")"));
+    t.add(s, "name_wrong_type", Validate, r#"Invalid value for "name" parameter: string required"#, r#"dr_name(["primary"], "dev")"#,
+        &output("provider::drpair::dr_name([\"primary\"], \"dev\")"));
+    t.add(s, "environment_null", Validate, r#"Invalid value for "environment" parameter"#, r#"dr_name("primary-db-cluster", null)"#,
+        &output("provider::drpair::dr_name(\"primary-db-cluster\", null)"));
+    t.add(s, "name_unknown_until_apply_into_a_resource", Apply, r#"Invalid value for "name" parameter"#, r#"hash_key = provider::drpair::dr_name(terraform_data.x.output, "dev")"#,
+        &(unknown("\"\"") + "resource \"drpair_session_table\" \"sessions\" {\n  hash_key = provider::drpair::dr_name(terraform_data.x.output, \"dev\")\n}\n"));
+
+    t.cases
+}
+
+// ---------------------------------------------------------------- running a case
+
+/// Terraform wraps diagnostics at 80 columns; compare on single spaces.
+fn flat(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The `Error:` blocks of Terraform's (`-no-color`) output: each from its `Error:` line to the
+/// next `Error:` or `Warning:` line.
+fn error_blocks(output: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in output.lines() {
+        let starts = |p: &str| line.trim_start_matches(['│', ' ']).starts_with(p);
+        if starts("Error:") || starts("Warning:") {
+            if let Some(block) = current.take() {
+                blocks.push(block);
+            }
+            if starts("Error:") {
+                current = Some(String::new());
+            }
+        }
+        if let Some(block) = current.as_mut() {
+            block.push_str(line);
+            block.push('\n');
+        }
+    }
+    blocks.extend(current);
+    blocks
+}
+
+/// The source lines Terraform quotes in a diagnostic: `  NN: text`.
+fn quoted_lines(block: &str) -> Vec<&str> {
+    block
+        .lines()
+        .filter_map(|line| {
+            let (number, text) = line.trim_start().split_once(": ")?;
+            (!number.is_empty() && number.chars().all(|c| c.is_ascii_digit())).then_some(text)
+        })
+        .collect()
+}
+
+/// Why `text` (Terraform's output or log) shows a crash, if it does.
+fn crash_signs(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|line| {
+            let lower = line.to_ascii_lowercase();
+            let clean_exit = line.trim_end().ends_with("[DEBUG] provider: plugin exited")
+                || (line.contains("[INFO]  provider: plugin process exited:")
+                    && !line.contains("error="));
+            lower.contains("panic")
+                || lower.contains("crash")
+                || lower.contains("plugin did not respond")
+                || (lower.contains("plugin exited") && !clean_exit)
+                || (lower.contains("plugin process exited") && !clean_exit)
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// One HTTP/1.0 request to the emulator's control API; the JSON answer.
+fn control(emulator: &Emulator, method: &str, path: &str) -> Result<Value, String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", emulator.port))
+        .map_err(|e| format!("connecting to the emulator: {e}"))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(|e| e.to_string())?;
+    let request = format!(
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| format!("{method} {path}: {e}"))?;
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .map_err(|e| format!("{method} {path}: {e}"))?;
+    let (head, body) = answer
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("{method} {path}: no HTTP body in {answer:?}"))?;
+    if !(head.starts_with("HTTP/1.0 2") || head.starts_with("HTTP/1.1 2")) {
+        return Err(format!("{method} {path} failed: {answer}"));
+    }
+    serde_json::from_str(body).map_err(|e| format!("{method} {path} answered {body:?}: {e}"))
+}
+
+/// The mutating operations among the emulator's call counts.
+fn mutating_calls(calls: &Value) -> Vec<String> {
+    calls["calls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| {
+            let op = c["operation"].as_str().unwrap_or_default();
+            !READ_ONLY_PREFIXES.iter().any(|p| op.starts_with(p))
+        })
+        .map(|c| {
+            format!(
+                "{} {} in {} ×{}",
+                c["service"].as_str().unwrap_or_default(),
+                c["operation"].as_str().unwrap_or_default(),
+                c["region"].as_str().unwrap_or_default(),
+                c["count"]
+            )
+        })
+        .collect()
+}
+
+struct Outcome {
+    problems: Vec<String>,
+    outputs: Vec<TfOutput>,
+}
+
+fn run_case(ws: &Workspace, emulator: &Emulator, fixture: &Fixture, case: &Case) -> Outcome {
+    let hcl = fixture.fill(&case.hcl);
+    let at = fixture.fill(case.at);
+    ws.write_config(&hcl);
+    let mut problems = Vec::new();
+    let mut outputs = Vec::new();
+    if let Err(e) = control(emulator, "DELETE", "/_drpair/calls") {
+        problems.push(format!("resetting the call counts: {e}"));
+    }
+    let log_before = ws.terraform_log(usize::MAX).lines().count();
+
+    let validate = ws.tf(&["validate"]);
+    let validated = validate.success();
+    outputs.push(validate);
+    let failing = match case.phase {
+        Phase::Validate => {
+            if validated {
+                problems.push("terraform validate succeeded; it must fail".into());
+            }
+            outputs.last()
+        }
+        phase => {
+            if !validated {
+                problems.push(format!(
+                    "terraform validate failed; the case says the error comes at {} (if validate can decide it, say so in the table)",
+                    phase.label()
+                ));
+                None
+            } else {
+                let args: Vec<String> = match phase {
+                    Phase::Plan => vec!["plan".into(), "-input=false".into()],
+                    Phase::PlanInvoke(action) => vec![
+                        "plan".into(),
+                        "-input=false".into(),
+                        format!("-invoke=action.drpair_failover.{action}"),
+                    ],
+                    _ => vec![
+                        "apply".into(),
+                        "-auto-approve".into(),
+                        "-input=false".into(),
+                    ],
+                };
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let out = ws.tf(&args);
+                if out.success() {
+                    problems.push(format!("terraform {} succeeded; it must fail", args[0]));
+                } else if out.code != 1 {
+                    problems.push(format!("terraform {} exited {}, not 1", args[0], out.code));
+                }
+                if phase == Phase::Apply
+                    && !out
+                        .combined()
+                        .contains("terraform_data.x: Creation complete")
+                {
+                    problems.push(
+                        "the apply failed before terraform_data.x was created: the error came at plan, not at apply".into(),
+                    );
+                }
+                outputs.push(out);
+                outputs.last()
+            }
+        }
+    };
+
+    if let Some(out) = failing {
+        let text = out.combined();
+        let blocks = error_blocks(&text);
+        let expected: Vec<&String> = blocks
+            .iter()
+            .filter(|b| flat(b).contains(&flat(case.expect)))
+            .collect();
+        if expected.is_empty() {
+            problems.push(format!("no error says {:?}", case.expect));
+        } else if !expected
+            .iter()
+            .any(|b| quoted_lines(b).iter().any(|line| line.contains(&at)))
+        {
+            problems.push(format!(
+                "the error saying {:?} does not quote a source line with {at:?} (it quotes {:?})",
+                case.expect,
+                expected
+                    .iter()
+                    .flat_map(|b| quoted_lines(b))
+                    .collect::<Vec<_>>()
+            ));
+        }
+    }
+
+    let log = ws.terraform_log(usize::MAX);
+    let new_log: Vec<&str> = log.lines().skip(log_before).collect();
+    let mut crashes = Vec::new();
+    for out in &outputs {
+        crashes.extend(crash_signs(&out.combined()));
+    }
+    crashes.extend(crash_signs(&new_log.join("\n")));
+    if !crashes.is_empty() {
+        problems.push(format!("signs of a crash:\n  {}", crashes.join("\n  ")));
+    }
+
+    match control(emulator, "GET", "/_drpair/calls") {
+        Ok(calls) => {
+            let mutating = mutating_calls(&calls);
+            if !mutating.is_empty() {
+                problems.push(format!(
+                    "mutating AWS calls were made: {}",
+                    mutating.join(", ")
+                ));
+            }
+        }
+        Err(e) => problems.push(format!("reading the call counts: {e}")),
+    }
+
+    // The next case starts without the terraform_data an apply case created.
+    for name in ["terraform.tfstate", "terraform.tfstate.backup"] {
+        let path = ws.path().join(name);
+        if path.exists() {
+            if let Err(e) = fs::remove_file(&path) {
+                problems.push(format!("removing {}: {e}", path.display()));
+            }
+        }
+    }
+    Outcome { problems, outputs }
+}
+
+#[test]
+fn bad_input_is_refused_early_naming_the_attribute() {
+    let all = cases();
+    let only: Vec<String> = std::env::var("DRPAIR_BAD_INPUT_ONLY")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+
+    // The table itself: enough cases, every subject, no name twice.
+    assert!(
+        all.len() >= MIN_CASES,
+        "only {} cases; the issue asks for at least {MIN_CASES}",
+        all.len()
+    );
+    for subject in SUBJECTS {
+        assert!(
+            all.iter().any(|c| c.subject == *subject),
+            "no case for {subject}"
+        );
+    }
+    let mut ids: Vec<String> = all
+        .iter()
+        .map(|c| format!("{}/{}", c.subject, c.name))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), all.len(), "two cases share a name");
+
+    let emulator = Emulator::start();
+    let fixture = create_subnets(&emulator);
+    let ws = Workspace::new(&emulator);
+    ws.write_config(&format!(
+        "{}\n{}",
+        provider_block(&emulator.endpoint, ""),
+        unknown("\"init\"")
+    ));
+    ws.init();
+
+    let started = Instant::now();
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for case in &all {
+        let id = format!("{}/{}", case.subject, case.name);
+        if !only.is_empty() && !only.iter().any(|o| id.contains(o.as_str())) {
+            continue;
+        }
+        ran += 1;
+        let case_started = Instant::now();
+        let outcome = run_case(&ws, &emulator, &fixture, case);
+        let verdict = if outcome.problems.is_empty() {
+            "ok  "
+        } else {
+            "FAIL"
+        };
+        eprintln!(
+            "{verdict} {:<10} {id} ({:.1?})",
+            case.phase.label().split(' ').next().unwrap_or_default(),
+            case_started.elapsed()
+        );
+        if !outcome.problems.is_empty() {
+            let outputs: Vec<String> = outcome.outputs.iter().map(|o| o.to_string()).collect();
+            failures.push(format!(
+                "=== {id} (phase {}, expecting {:?} at {:?})\n- {}\n--- main.tf ---\n{}\n{}",
+                case.phase.label(),
+                case.expect,
+                fixture.fill(case.at),
+                outcome.problems.join("\n- "),
+                fixture.fill(&case.hcl),
+                outputs.join("\n")
+            ));
+        }
+    }
+
+    let mut per_subject = String::new();
+    for subject in SUBJECTS {
+        let of = |phase: fn(Phase) -> bool| {
+            all.iter()
+                .filter(|c| c.subject == *subject && phase(c.phase))
+                .count()
+        };
+        per_subject.push_str(&format!(
+            "  {subject:<32} {:>3} (validate {}, plan {}, apply {})\n",
+            of(|_| true),
+            of(|p| p == Phase::Validate),
+            of(|p| matches!(p, Phase::Plan | Phase::PlanInvoke(_))),
+            of(|p| p == Phase::Apply),
+        ));
+    }
+    eprintln!(
+        "{ran} of {} bad-input cases run in {:.1?}:\n{per_subject}",
+        all.len(),
+        started.elapsed()
+    );
+    if !failures.is_empty() {
+        panic!(
+            "{} of {ran} bad-input cases failed:\n{}\n\n{}",
+            failures.len(),
+            failures
+                .iter()
+                .map(|f| f.lines().next().unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join("\n"),
+            failures.join("\n\n")
+        );
+    }
+}
+
+/// The checks' own rules, on canned text (no Terraform, no emulator).
+#[test]
+fn bad_input_checks_follow_their_rules() {
+    let calls = json!({"calls": [
+        {"service": "rds", "operation": "DescribeGlobalClusters", "region": "us-east-2", "count": 1},
+        {"service": "route53", "operation": "TestDNSAnswer", "region": "us-east-1", "count": 1},
+        {"service": "dynamodb", "operation": "CreateTable", "region": "us-east-1", "count": 1},
+        {"service": "sts", "operation": "AssumeRole", "region": "us-east-1", "count": 2},
+    ], "total": 5});
+    assert_eq!(
+        mutating_calls(&calls),
+        vec![
+            "dynamodb CreateTable in us-east-1 ×1",
+            "sts AssumeRole in us-east-1 ×2"
+        ]
+    );
+
+    let clean = "2026-12-05T08:32:50.237Z [INFO]  provider: plugin process exited: plugin=x id=1\n\
+                 2026-12-05T08:32:50.238Z [DEBUG] provider: plugin exited\n";
+    assert!(crash_signs(clean).is_empty());
+    for crashed in [
+        "thread 'tokio-runtime-worker' panicked at src/x.rs:1:1",
+        "[ERROR] provider: plugin process exited: plugin=x id=1 error=\"exit status 101\"",
+        "Error: Plugin did not respond",
+        "The plugin.(*GRPCProvider).PlanResourceChange call crashed",
+    ] {
+        assert_eq!(crash_signs(crashed).len(), 1, "{crashed}");
+    }
+
+    let output = "Error: Invalid CIDR block\n\n  with drpair_network.main,\n  on main.tf line 13, in resource \"drpair_network\" \"main\":\n  13:     cidr_block = \"10.10.0/16\"\n\n\"10.10.0/16\" is not a valid IPv4 CIDR block\n\nWarning: Something\n\n   8:   other = 1\n\nError: Second\n";
+    let blocks = error_blocks(output);
+    assert_eq!(blocks.len(), 2, "{blocks:?}");
+    assert_eq!(
+        quoted_lines(&blocks[0]),
+        vec!["    cidr_block = \"10.10.0/16\""]
+    );
+    assert!(quoted_lines(&blocks[1]).is_empty());
+}
