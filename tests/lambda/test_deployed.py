@@ -55,8 +55,10 @@ def invoke(client, name, event):
     return payload
 
 
-def test_concurrent_invocations_fail_over_once(deployed, emulator):
-    stack, client, orchestrator, _ = deployed
+def outage_before_confirmation(emulator, stack, client, orchestrator):
+    """A healthy scheduled probe, us-east-1 down, a failed probe a minute later, and another
+    minute: the next invocation confirms the outage and fails over. The FailoverGlobalCluster
+    calls so far."""
     stack.replication.require()
     before = emulator.failovers()
     assert invoke(client, orchestrator, scheduled_event())["action"] == "none"
@@ -64,6 +66,12 @@ def test_concurrent_invocations_fail_over_once(deployed, emulator):
     stack.clock.advance(60)
     assert invoke(client, orchestrator, scheduled_event())["action"] == "none"
     stack.clock.advance(60)
+    return before
+
+
+def test_concurrent_invocations_fail_over_once(deployed, emulator):
+    stack, client, orchestrator, _ = deployed
+    before = outage_before_confirmation(emulator, stack, client, orchestrator)
 
     results = []
     batch = [scheduled_event() for _ in range(3)] + [alarm_event(stack.lag_alarm) for _ in range(3)]
@@ -182,13 +190,7 @@ def test_an_invocation_killed_at_each_step_is_resumed_by_the_next_and_fails_over
     lost would be sent again: SNS standard topics deliver at least once, so `notify` is tried
     `before` only.)"""
     stack, client, orchestrator, _ = deployed
-    stack.replication.require()
-    before = emulator.failovers()
-    assert invoke(client, orchestrator, scheduled_event())["action"] == "none"
-    stack.outage()
-    stack.clock.advance(60)
-    assert invoke(client, orchestrator, scheduled_event())["action"] == "none"
-    stack.clock.advance(60)
+    before = outage_before_confirmation(emulator, stack, client, orchestrator)
 
     rule = emulator.fault(error="hold", when=when, **STEP_CALLS[step])
     stuck = {}
