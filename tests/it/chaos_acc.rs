@@ -13,13 +13,11 @@
 //! - `burst`: calls N to N+24 answer HTTP 500, more than the SDK's 5 attempts of one call.
 //! - `drop`: calls N to N+24 lose their connection without an answer.
 //!
-//! `fault_campaign_ci` runs a few points of each phase on `drpair_network` and
-//! `drpair_session_table` in `scripts/test`. `fault_campaign` (ignored; `scripts/chaos`) runs
-//! the stack and spacing given by `DRPAIR_CHAOS_STACK` (`ci` or `complete`) and
-//! `DRPAIR_CHAOS_EVERY` (a point every N calls) and prints the figures as a table and a JSON line.
+//! `fault_campaign` runs a few points of each phase on `drpair_network` and
+//! `drpair_session_table` in `scripts/test`; configured by `scripts/chaos` (`DRPAIR_CHAOS_*`), it
+//! runs the whole campaign. Either way it prints the figures as a table and a JSON line.
 
 use crate::harness::{provider_block, repo_root, Emulator, TfOutput, Workspace};
-use crate::orchestrator_acc::stack::control;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -335,7 +333,32 @@ struct Campaign<'a> {
 enum Outcome {
     Survived,
     NotReached,
-    Failed(String),
+    Failed(Failure),
+}
+
+/// Why a point failed, and the objects the inventories found wrong.
+#[derive(Debug, Default)]
+struct Failure {
+    why: String,
+    /// Objects left after destroy.
+    leaked: usize,
+    /// Objects more than the clean run made.
+    duplicated: usize,
+}
+
+impl From<String> for Failure {
+    fn from(why: String) -> Self {
+        Failure {
+            why,
+            ..Failure::default()
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.why)
+    }
 }
 
 #[derive(Default, Debug)]
@@ -344,7 +367,9 @@ pub struct Figures {
     pub tried: usize,
     pub survived: usize,
     pub not_reached: usize,
+    /// Objects left after destroy.
     pub leaks: usize,
+    /// Objects beyond what the clean run made.
     pub duplicates: usize,
     pub failures: Vec<String>,
 }
@@ -378,17 +403,19 @@ impl<'a> Campaign<'a> {
     }
 
     fn reset_calls(&self) {
-        control(self.emulator, "DELETE", "/_drpair/calls", &json!({}));
+        self.emulator
+            .control("DELETE", "/_drpair/calls", &json!({}));
     }
 
     fn calls(&self) -> u64 {
-        control(self.emulator, "GET", "/_drpair/calls", &json!({}))["total"]
+        self.emulator.control("GET", "/_drpair/calls", &json!({}))["total"]
             .as_u64()
             .unwrap_or(0)
     }
 
     fn clear_faults(&self) {
-        control(self.emulator, "DELETE", "/_drpair/faults", &json!({}));
+        self.emulator
+            .control("DELETE", "/_drpair/faults", &json!({}));
     }
 
     /// The phase's Terraform command.
@@ -463,24 +490,28 @@ impl<'a> Campaign<'a> {
     }
 
     /// Destroy, then require the emulator as fresh.
-    fn teardown(&self) -> Result<(), String> {
+    fn teardown(&self) -> Result<(), Failure> {
         let out = self.run(Phase::Destroy);
         if !out.success() {
-            return Err(format!("destroy failed: {out}"));
+            return Err(format!("destroy failed: {out}").into());
         }
         self.assert_fresh()
     }
 
-    fn assert_fresh(&self) -> Result<(), String> {
+    fn assert_fresh(&self) -> Result<(), Failure> {
         let (extra, missing) = differences(&self.baseline, &inventory(self.emulator));
         if !extra.is_empty() || !missing.is_empty() {
-            return Err(format!(
-                "the emulator is not as fresh after destroy: left {extra:#?}, gone {missing:#?}"
-            ));
+            return Err(Failure {
+                why: format!(
+                    "the emulator is not as fresh after destroy: left {extra:#?}, gone {missing:#?}"
+                ),
+                leaked: extra.len(),
+                duplicated: 0,
+            });
         }
         let left = self.ws.state_addresses();
         if !left.is_empty() {
-            return Err(format!("the state still holds {left:?} after destroy"));
+            return Err(format!("the state still holds {left:?} after destroy").into());
         }
         Ok(())
     }
@@ -488,17 +519,19 @@ impl<'a> Campaign<'a> {
     /// One fault point: the faulted run, the recovery, the checks, the teardown.
     fn point(&mut self, phase: Phase, fault: Fault, nth: u64, expected: &[Object]) -> Outcome {
         if let Err(e) = self.prepare(phase) {
-            return Outcome::Failed(e);
+            return Outcome::Failed(e.into());
         }
         self.reset_calls();
-        let rule = control(self.emulator, "POST", "/_drpair/faults", &fault.rule(nth));
+        let rule = self
+            .emulator
+            .control("POST", "/_drpair/faults", &fault.rule(nth));
         let id = rule["id"].as_str().unwrap_or_default().to_string();
         let (faulted, reached) = thread::scope(|scope| {
             let run = scope.spawn(|| self.run(phase));
             let mut reached = false;
             let started = Instant::now();
             loop {
-                let state = control(self.emulator, "GET", "/_drpair/faults", &json!({}));
+                let state = self.emulator.control("GET", "/_drpair/faults", &json!({}));
                 let rule = state["faults"]
                     .as_array()
                     .and_then(|rules| rules.iter().find(|r| r["id"] == id.as_str()))
@@ -525,18 +558,25 @@ impl<'a> Campaign<'a> {
         let outcome = if !reached {
             Outcome::NotReached
         } else if fault == Fault::Kill && faulted.success() {
-            Outcome::Failed(format!(
-                "the provider was not killed: the faulted run succeeded\n{}",
-                tail(&faulted.combined(), 20)
-            ))
+            Outcome::Failed(
+                format!(
+                    "the provider was not killed: the faulted run succeeded\n{}",
+                    tail(&faulted.combined(), 20)
+                )
+                .into(),
+            )
         } else {
             match self.recover(phase, expected) {
                 Ok(()) => Outcome::Survived,
-                Err(e) => Outcome::Failed(format!(
-                    "{e}\n--- the faulted run (exit {}) ---\n{}",
-                    faulted.code,
-                    tail(&faulted.combined(), 40)
-                )),
+                Err(e) => Outcome::Failed(Failure {
+                    why: format!(
+                        "{}\n--- the faulted run (exit {}) ---\n{}",
+                        e.why,
+                        faulted.code,
+                        tail(&faulted.combined(), 40)
+                    ),
+                    ..e
+                }),
             }
         };
         self.clear_faults();
@@ -550,16 +590,19 @@ impl<'a> Campaign<'a> {
             return outcome;
         }
         if let Err(e) = self.teardown() {
-            return Outcome::Failed(format!("after recovering: {e}"));
+            return Outcome::Failed(Failure {
+                why: format!("after recovering: {}", e.why),
+                ..e
+            });
         }
         outcome
     }
 
     /// The phase again without faults, then the checks.
-    fn recover(&self, phase: Phase, expected: &[Object]) -> Result<(), String> {
+    fn recover(&self, phase: Phase, expected: &[Object]) -> Result<(), Failure> {
         let out = self.run(phase);
         if !out.success() {
-            return Err(format!("the run after the fault failed: {out}"));
+            return Err(format!("the run after the fault failed: {out}").into());
         }
         if phase == Phase::Destroy {
             return self.assert_fresh();
@@ -568,11 +611,15 @@ impl<'a> Campaign<'a> {
         let (extra, missing) = differences(expected, &got);
         let untagged = untagged(&self.baseline, &got);
         if !extra.is_empty() || !missing.is_empty() || !untagged.is_empty() {
-            return Err(format!(
-                "the inventory differs from the clean run's: duplicated {extra:#?}, missing {missing:#?}, untagged {untagged:#?}"
-            ));
+            return Err(Failure {
+                why: format!(
+                    "the inventory differs from the clean run's: duplicated {extra:#?}, missing {missing:#?}, untagged {untagged:#?}"
+                ),
+                leaked: 0,
+                duplicated: extra.len(),
+            });
         }
-        self.assert_no_changes()
+        self.assert_no_changes().map_err(Failure::from)
     }
 
     /// A phase's points: `points` faults of each kind spread over its clean calls.
@@ -597,14 +644,15 @@ impl<'a> Campaign<'a> {
                         f.not_reached += 1;
                         "not reached (the run made fewer calls)".to_string()
                     }
-                    Outcome::Failed(why) => {
+                    Outcome::Failed(failure) => {
+                        let why = &failure.why;
                         eprintln!(
                             "chaos: FAILURE {} at call {nth}: {}",
                             phase.name(),
                             tail(why, 60)
                         );
-                        f.leaks += usize::from(why.contains("missing") || why.contains("left"));
-                        f.duplicates += usize::from(why.contains("duplicated"));
+                        f.leaks += failure.leaked;
+                        f.duplicates += failure.duplicated;
                         f.failures.push(format!(
                             "{} at call {nth}/{calls} ({}): {why}",
                             phase.name(),
@@ -704,62 +752,62 @@ pub fn campaign(stack: &Stack, plan: &[(Phase, Vec<(Fault, Points)>)]) -> String
     report
 }
 
-/// The CI subset: a few points of each phase on the network and the session table.
+/// The fault campaign. Unconfigured (as `scripts/test` runs it), the CI subset: a few points of
+/// each phase on the network and the session table. `scripts/chaos` configures the whole
+/// campaign through `DRPAIR_CHAOS_STACK` (`complete` or `ci`), `DRPAIR_CHAOS_EVERY` (a kill
+/// every N calls of each phase's clean run; a burst and a dropped run every 5 × N) and
+/// `DRPAIR_CHAOS_PHASES` (`apply,update,destroy,failover`); see docs/RELIABILITY.md.
 #[test]
-fn fault_campaign_ci() {
-    use Fault::*;
-    use Points::Fixed;
-    campaign(
-        &ci_stack(),
-        &[
-            (
-                Phase::Apply,
-                vec![(Kill, Fixed(3)), (Burst, Fixed(2)), (Drop, Fixed(1))],
-            ),
-            (Phase::Update, vec![(Kill, Fixed(2)), (Burst, Fixed(1))]),
-            (Phase::Destroy, vec![(Kill, Fixed(2)), (Burst, Fixed(1))]),
-        ],
-    );
-}
-
-/// The whole campaign, one command: `scripts/chaos` (see docs/RELIABILITY.md).
-#[test]
-#[ignore = "long: run by scripts/chaos"]
 fn fault_campaign() {
     use Fault::*;
-    let stack = match std::env::var("DRPAIR_CHAOS_STACK").as_deref() {
-        Ok("ci") => ci_stack(),
-        _ => complete_stack(),
+    use Points::Fixed;
+    let Ok(stack) = std::env::var("DRPAIR_CHAOS_STACK") else {
+        campaign(
+            &ci_stack(),
+            &[
+                (
+                    Phase::Apply,
+                    vec![(Kill, Fixed(3)), (Burst, Fixed(2)), (Drop, Fixed(1))],
+                ),
+                (Phase::Update, vec![(Kill, Fixed(2)), (Burst, Fixed(1))]),
+                (Phase::Destroy, vec![(Kill, Fixed(2)), (Burst, Fixed(1))]),
+            ],
+        );
+        return;
     };
-    let every: u64 = std::env::var("DRPAIR_CHAOS_EVERY")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10)
-        .max(1);
-    let phases: Vec<Phase> = match std::env::var("DRPAIR_CHAOS_PHASES") {
-        Ok(list) => list
-            .split(',')
-            .filter_map(|p| match p.trim() {
-                "apply" => Some(Phase::Apply),
-                "update" => Some(Phase::Update),
-                "destroy" => Some(Phase::Destroy),
-                "failover" => Some(Phase::Failover),
-                _ => None,
-            })
-            .collect(),
-        Err(_) => vec![Phase::Apply, Phase::Update, Phase::Destroy, Phase::Failover],
+    let stack = match stack.as_str() {
+        "ci" => ci_stack(),
+        "complete" => complete_stack(),
+        other => panic!("DRPAIR_CHAOS_STACK is complete or ci, not {other:?}"),
     };
-    // A kill every `every` calls of each phase's clean run; a burst and a dropped run every
-    // 5 × `every`.
+    let every: u64 = match std::env::var("DRPAIR_CHAOS_EVERY") {
+        Ok(v) => v
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .unwrap_or_else(|| panic!("DRPAIR_CHAOS_EVERY is a positive number, not {v:?}")),
+        Err(_) => 10,
+    };
+    let phases = std::env::var("DRPAIR_CHAOS_PHASES")
+        .unwrap_or_else(|_| "apply,update,destroy,failover".into());
     let plan: Vec<(Phase, Vec<(Fault, Points)>)> = phases
-        .into_iter()
+        .split(',')
         .map(|p| {
+            let phase = match p.trim() {
+                "apply" => Phase::Apply,
+                "update" => Phase::Update,
+                "destroy" => Phase::Destroy,
+                "failover" => Phase::Failover,
+                other => panic!(
+                    "DRPAIR_CHAOS_PHASES takes apply, update, destroy, failover, not {other:?}"
+                ),
+            };
             let points = vec![
                 (Kill, Points::Every(every)),
                 (Burst, Points::Every(every * 5)),
                 (Drop, Points::Every(every * 5)),
             ];
-            (p, points)
+            (phase, points)
         })
         .collect();
     campaign(&stack, &plan);

@@ -422,6 +422,41 @@ else:
         }
     }
 
+    /// An HTTP request to one of the emulator's `/_drpair/` control endpoints
+    /// (docs/EMULATOR.md); the JSON answer, or what went wrong.
+    pub fn try_control(&self, method: &str, path: &str, body: &Value) -> Result<Value, String> {
+        let payload = body.to_string();
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port))
+            .map_err(|e| format!("connecting to the emulator: {e}"))?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .map_err(|e| format!("setting a read timeout: {e}"))?;
+        let request = format!(
+            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+            payload.len()
+        );
+        stream
+            .write_all(request.as_bytes())
+            .map_err(|e| format!("sending {method} {path}: {e}"))?;
+        let mut answer = String::new();
+        stream
+            .read_to_string(&mut answer)
+            .map_err(|e| format!("reading the answer to {method} {path}: {e}"))?;
+        let (head, body) = answer
+            .split_once("\r\n\r\n")
+            .ok_or_else(|| format!("{method} {path}: no HTTP body in {answer:?}"))?;
+        if !(head.starts_with("HTTP/1.0 2") || head.starts_with("HTTP/1.1 2")) {
+            return Err(format!("{method} {path} failed: {answer}"));
+        }
+        serde_json::from_str(body).map_err(|e| format!("{method} {path} answered {body:?}: {e}"))
+    }
+
+    /// Like [`Emulator::try_control`], panicking when the request fails.
+    pub fn control(&self, method: &str, path: &str, body: &Value) -> Value {
+        self.try_control(method, path, body)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
     /// Like [`Emulator::aws`], panicking on an AWS error.
     pub fn aws_ok(&self, service: &str, region: &str, operation: &str, params: &Value) -> Value {
         self.aws(service, region, operation, params)

@@ -3,10 +3,6 @@
 //! a topic per region with an SQS queue subscribed, the DR replication-lag alarm; and the
 //! emulator's control endpoints.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
-
 use serde_json::{json, Value};
 
 use crate::harness::Emulator;
@@ -29,31 +25,7 @@ pub struct Stack {
 
 /// An HTTP request to one of the emulator's `/_drpair/` control endpoints; the JSON answer.
 pub fn control(emulator: &Emulator, method: &str, path: &str, body: &Value) -> Value {
-    let payload = body.to_string();
-    let mut stream = TcpStream::connect(("127.0.0.1", emulator.port))
-        .unwrap_or_else(|e| panic!("connecting to the emulator: {e}"));
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("setting a read timeout");
-    let request = format!(
-        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
-        payload.len()
-    );
-    stream
-        .write_all(request.as_bytes())
-        .unwrap_or_else(|e| panic!("sending {method} {path}: {e}"));
-    let mut answer = String::new();
-    stream
-        .read_to_string(&mut answer)
-        .unwrap_or_else(|e| panic!("reading the answer to {method} {path}: {e}"));
-    let (head, body) = answer
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("no HTTP body in {answer:?}"));
-    assert!(
-        head.starts_with("HTTP/1.0 2") || head.starts_with("HTTP/1.1 2"),
-        "{method} {path} failed: {answer}"
-    );
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{method} {path} answered {body:?}: {e}"))
+    emulator.control(method, path, body)
 }
 
 pub fn build(emulator: &Emulator) -> Stack {
