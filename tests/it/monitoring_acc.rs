@@ -338,7 +338,10 @@ fn monitoring_lifecycle() {
     let primary_queue = listening_queue(&emulator, "us-east-1", "listener");
     let dr_queue = listening_queue(&emulator, "us-east-2", "listener");
     // The emulator evaluates alarms every modeled minute (these treat missing data as
-    // breaching), so start both from OK and forget what that sent.
+    // breaching, so an evaluation puts them back in ALARM and a later SetAlarmState to ALARM
+    // is no change and notifies nothing, as on AWS). Slow the clock to a modeled second per
+    // 100 real seconds for this step, start both from OK and forget what that sent.
+    emulator.control("POST", "/_drpair/clock", &json!({ "speed": 0.01 }));
     set_alarm(&emulator, "us-east-2", LAG, "OK");
     set_alarm(&emulator, "us-east-1", HC_ALARM, "OK");
     notifications(&emulator, "us-east-2", &dr_queue);
@@ -363,6 +366,7 @@ fn monitoring_lifecycle() {
         got[0]["Subject"].as_str().unwrap().starts_with("OK:"),
         "{got:#?}"
     );
+    emulator.control("POST", "/_drpair/clock", &json!({ "speed": 1 }));
     // Subscriptions made outside Terraform are not drift.
     ws.assert_no_changes();
 

@@ -287,9 +287,13 @@ impl ObservedBackup {
         }
     }
 
-    /// Whether anything of the resource exists.
+    /// Whether anything destroy would remove exists, the keys included (a destroy stopped
+    /// between scheduling a key's deletion and removing its alias leaves the alias: the
+    /// resource stays in state until a destroy has removed it).
     pub fn exists(&self) -> bool {
-        self.primary_vault.is_some()
+        self.primary_key.is_some()
+            || self.dr_key.is_some()
+            || self.primary_vault.is_some()
             || self.dr_vault.is_some()
             || self.plan.is_some()
             || self.dr_plan.is_some()

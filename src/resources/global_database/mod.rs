@@ -338,7 +338,7 @@ impl Resource for GlobalDatabase {
             );
             return None;
         }
-        match Box::pin(rds::read(&client.aws, &names)).await {
+        match Box::pin(rds::find_database(&client.aws, &names)).await {
             Ok(Some(observed)) => {
                 let mut model = from_observed(client, &GlobalDatabaseModel::default(), &observed);
                 let own = client.own_tags(model.tags_all.known().unwrap_or(&BTreeMap::new()));

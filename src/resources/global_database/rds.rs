@@ -31,7 +31,7 @@ pub use clusters::version_covers;
 pub use destroy::{destroy, DestroyOutcome};
 pub use ensure::ensure;
 pub use find::subnets_layout;
-pub use observe::read;
+pub use observe::{find_database, read};
 pub use tagging::update_tags;
 
 /// The owner tag's prefix: the Terraform resource type.

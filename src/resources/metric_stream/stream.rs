@@ -421,9 +421,14 @@ impl ObservedMetrics {
         }
     }
 
-    /// Whether anything of the resource exists.
+    /// Whether anything destroy would remove exists, the keys included (a destroy stopped
+    /// between scheduling a key's deletion and removing its alias leaves the alias: the
+    /// resource stays in state until a destroy has removed it).
     pub fn exists(&self) -> bool {
-        self.primary.exists() || self.dr.exists()
+        self.primary.exists()
+            || self.dr.exists()
+            || self.primary_key.is_some()
+            || self.dr_key.is_some()
     }
 }
 

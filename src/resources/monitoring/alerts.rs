@@ -284,11 +284,13 @@ impl ObservedMonitoring {
         }
     }
 
-    /// Whether anything of the resource exists in either region.
+    /// Whether anything destroy would remove exists in either region, the keys included (a
+    /// destroy stopped between scheduling a key's deletion and removing its alias leaves the
+    /// alias: the resource stays in state until a destroy has removed it).
     pub fn exists(&self) -> bool {
         [&self.primary, &self.dr]
             .iter()
-            .any(|r| r.topic.is_some() || !r.alarms.is_empty())
+            .any(|r| r.key.is_some() || r.topic.is_some() || !r.alarms.is_empty())
     }
 }
 

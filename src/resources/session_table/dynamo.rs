@@ -25,7 +25,7 @@ use crate::aws::Role;
 
 pub use destroy::destroy;
 pub use ensure::{ensure, Adoption, NOT_OWNED};
-pub use observe::{drift, observe};
+pub use observe::{drift, leftovers, observe};
 
 /// The owner tag's prefix: the Terraform resource type.
 pub const OWNER_KIND: &str = "drpair_session_table";

@@ -244,7 +244,27 @@ impl Resource for SessionTable {
                     .unwrap_or_default();
                 Some(from_observed(client, &state, &observed, drift))
             }
-            Ok(None) => None,
+            // The table is gone: the resource stays in state while anything destroy removes
+            // is left (a destroy stopped half-way), so the next destroy finishes the work and
+            // the next apply repairs it instead of leaking the keys.
+            Ok(None) => {
+                let keys = [kms_key_arn(&state.primary), kms_key_arn(&state.dr)];
+                match dynamo::leftovers(&client.aws, &name, keys).await {
+                    Ok(left) if left.is_empty() => None,
+                    Ok(left) => {
+                        let mut drift = vec![table_missing(client)];
+                        drift.extend(left);
+                        Some(SessionTableModel {
+                            drift: Val::Known(drift),
+                            ..state
+                        })
+                    }
+                    Err(e) => {
+                        diags.error("Reading session table", e.to_string());
+                        None
+                    }
+                }
+            }
             Err(e) => {
                 diags.error("Reading session table", e.to_string());
                 None
@@ -430,12 +450,13 @@ fn empty_state(client: &DrClient, planned: SessionTableModel) -> SessionTableMod
     SessionTableModel {
         primary: side(Role::Primary),
         dr: side(Role::Dr),
-        drift: Val::Known(vec![format!(
-            "{}: table is missing",
-            client.aws.primary.region
-        )]),
+        drift: Val::Known(vec![table_missing(client)]),
         ..planned
     }
+}
+
+fn table_missing(client: &DrClient) -> String {
+    format!("{}: table is missing", client.aws.primary.region)
 }
 
 /// State from what exists in AWS. Inputs AWS cannot tell apart from drift (TTL attribute, PITR,

@@ -22,7 +22,7 @@ use super::find::{
 use super::foundation::delete_foundation;
 use super::observe::load;
 use super::secret::delete_secret;
-use super::{arn_region, part, wait, GlobalInfo, Names, Observed};
+use super::{arn_region, part, wait, GlobalInfo, KeyInfo, Names, Observed};
 
 /// What a destroy left behind on purpose.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -241,7 +241,7 @@ async fn delete_cluster(
         .map(|s| format!("{}/{s}", rc.region)))
 }
 
-/// Deletes the region's alias and schedules its key for deletion, unless something that can
+/// Schedules the region's key for deletion, then deletes its alias, unless something that can
 /// still be restored is encrypted with it: a manual snapshot of the cluster (a final snapshot),
 /// or an AWS Backup recovery point (a backup or continuous backup of the cluster: Aurora is not
 /// fully managed by AWS Backup, so its recovery points keep the cluster's key, "Encryption for
@@ -259,57 +259,26 @@ async fn delete_key(
     observed: &Observed,
 ) -> Result<Option<String>, AwsError> {
     let alias = names.key_alias(rc.role);
+    let aliased = observed.region(rc.role).key.clone();
     let mut keys = Vec::new();
-    match &observed.region(rc.role).key {
+    match &aliased {
         Some(key) => keys.push(key.clone()),
         None => keys.extend(find_unaliased_keys(rc, &names.owner(), part::KMS_KEY).await?),
     }
-    let keys: Vec<_> = keys
+    // In this order, a destroy stopped at any point leaves either a usable key under its alias
+    // or a key pending deletion still under it: read keeps the resource while the alias is
+    // there, so the next destroy finishes. (Alias first would leave a live key nothing names.)
+    let live: Vec<_> = keys
         .into_iter()
         .filter(|k| k.state != "PendingDeletion")
         .collect();
-    if keys.is_empty() {
-        return Ok(None);
-    }
-    let key_arns: Vec<&str> = keys.iter().map(|k| k.arn.as_str()).collect();
-    let mut users = Vec::new();
-    if snapshot_uses_keys(rc, &names.cluster(rc.role), key_arns.iter().copied()).await? {
-        users.push(format!("manual snapshots of {}", names.cluster(rc.role)));
-    }
-    let cluster_arn = observed
-        .region(rc.role)
-        .cluster
-        .as_ref()
-        .map(|c| c.arn.as_str())
-        .filter(|a| !a.is_empty());
-    let points = kms::recovery_points_using(rc, &key_arns, cluster_arn.as_slice()).await?;
-    if !points.is_empty() {
-        users.push(kms::describe_recovery_points(&points));
-    }
-    if !users.is_empty() {
-        let why = users.join(" and ");
-        tracing::warn!(
-            "keeping KMS key {alias} in {}: {why} encrypted with it must stay restorable",
-            rc.region
-        );
-        return Ok(Some(format!("{}/{alias} (used by {why})", rc.region)));
+    if !live.is_empty() {
+        if let Some(kept) = keys_in_use(rc, names, observed, &live).await? {
+            return Ok(Some(kept));
+        }
     }
     let kms = rc.kms();
-    if observed.region(rc.role).key.is_some() {
-        let out = kms
-            .delete_alias()
-            .alias_name(&alias)
-            .send()
-            .await
-            .map_err(aws_error(
-                "deleting the alias of",
-                KMS_KEY,
-                &alias,
-                &rc.region,
-            ));
-        ok_if_not_found(out)?;
-    }
-    for key in keys {
+    for key in live {
         let out = kms
             .schedule_key_deletion()
             .key_id(&key.key_id)
@@ -333,7 +302,56 @@ async fn delete_key(
             rc.region
         );
     }
+    if aliased.is_some() {
+        let out = kms
+            .delete_alias()
+            .alias_name(&alias)
+            .send()
+            .await
+            .map_err(aws_error(
+                "deleting the alias of",
+                KMS_KEY,
+                &alias,
+                &rc.region,
+            ));
+        ok_if_not_found(out)?;
+    }
     Ok(None)
+}
+
+/// Why the region's live keys must be kept (a manual snapshot or an AWS Backup recovery point
+/// is encrypted with them), as `region/alias (used by …)`; None when nothing uses them.
+async fn keys_in_use(
+    rc: &RegionCtx,
+    names: &Names,
+    observed: &Observed,
+    keys: &[KeyInfo],
+) -> Result<Option<String>, AwsError> {
+    let alias = names.key_alias(rc.role);
+    let key_arns: Vec<&str> = keys.iter().map(|k| k.arn.as_str()).collect();
+    let mut users = Vec::new();
+    if snapshot_uses_keys(rc, &names.cluster(rc.role), key_arns.iter().copied()).await? {
+        users.push(format!("manual snapshots of {}", names.cluster(rc.role)));
+    }
+    let cluster_arn = observed
+        .region(rc.role)
+        .cluster
+        .as_ref()
+        .map(|c| c.arn.as_str())
+        .filter(|a| !a.is_empty());
+    let points = kms::recovery_points_using(rc, &key_arns, cluster_arn.as_slice()).await?;
+    if !points.is_empty() {
+        users.push(kms::describe_recovery_points(&points));
+    }
+    if users.is_empty() {
+        return Ok(None);
+    }
+    let why = users.join(" and ");
+    tracing::warn!(
+        "keeping KMS key {alias} in {}: {why} encrypted with it must stay restorable",
+        rc.region
+    );
+    Ok(Some(format!("{}/{alias} (used by {why})", rc.region)))
 }
 
 async fn snapshot_uses_keys<'a>(

@@ -11,9 +11,18 @@ use super::find::{
 use super::secret::find_secret;
 use super::{arn_region, Names, Observed, RegionObserved};
 
-/// Reads the database from both regions. `None` when the database itself is gone (no global
-/// cluster and no cluster in either region): whatever else is left is adopted by a new create.
+/// Reads the database from both regions. `None` only when nothing destroy would remove is left:
+/// a database whose clusters are gone while its keys, secret or groups remain (a destroy that
+/// stopped half-way, or a deletion out of band) stays in state with its drift, so the next
+/// destroy finishes the work and the next apply repairs it; dropping it would leak them.
 pub async fn read(ctx: &AwsContext, names: &Names) -> Result<Option<Observed>, AwsError> {
+    let observed = Box::pin(load(ctx, names)).await?;
+    Ok((!observed.is_empty()).then_some(observed))
+}
+
+/// The database to import: `None` when the database itself is gone (no global cluster and no
+/// cluster in either region); keys or groups alone are nothing to import.
+pub async fn find_database(ctx: &AwsContext, names: &Names) -> Result<Option<Observed>, AwsError> {
     let observed = Box::pin(load(ctx, names)).await?;
     Ok((!observed.database_gone()).then_some(observed))
 }

@@ -1,12 +1,12 @@
 //! [`observe`]: what exists in both regions, as plain facts; [`drift`]: how that differs from
 //! what the resource should be, one human-readable line per difference.
 
-use crate::aws::tags::{is_managed_key, Tags};
+use crate::aws::tags::{is_managed_key, Tags, OWNER_TAG};
 use crate::aws::{AwsContext, AwsError, Role};
 
 use super::find;
 use super::kms;
-use super::{is_aws_tag, ObservedTable, RegionTable, TableSpec};
+use super::{is_aws_tag, ObservedTable, RegionKey, RegionTable, TableSpec};
 
 const NEW_AND_OLD: &str = "NEW_AND_OLD_IMAGES";
 
@@ -37,6 +37,42 @@ pub async fn observe(ctx: &AwsContext, name: &str) -> Result<Option<ObservedTabl
         primary_key,
         dr_key,
     }))
+}
+
+/// What a destroy would still remove once the source table is gone, one line each: the DR
+/// table left on its own, and either region's key still under the table's alias (whatever its
+/// state: a destroy stopped between scheduling the deletion and removing the alias leaves the
+/// alias) when it is tagged as this table's or is the one state records (`known_keys`:
+/// primary, DR). Empty when the resource is really gone. Only asked when [`observe`] found no
+/// source table, so a table that exists costs nothing more.
+pub async fn leftovers(
+    ctx: &AwsContext,
+    name: &str,
+    known_keys: [Option<&str>; 2],
+) -> Result<Vec<String>, AwsError> {
+    let alias = super::key_alias(name);
+    let owner = super::owner_tag_value(name);
+    let (dr_table, primary_key, dr_key) = tokio::try_join!(
+        find::describe_table(&ctx.dr, name),
+        kms::find_key(&ctx.primary, &alias),
+        kms::find_key(&ctx.dr, &alias),
+    )?;
+    let mut out = Vec::new();
+    if dr_table.is_some() {
+        out.push(format!("{}: table {name} is left on its own", ctx.dr.region));
+    }
+    for ((rc, key), known) in [(&ctx.primary, primary_key), (&ctx.dr, dr_key)]
+        .into_iter()
+        .zip(known_keys)
+    {
+        let ours = |k: &RegionKey| {
+            k.tags.get(OWNER_TAG) == Some(&owner) || known == Some(k.arn.as_str())
+        };
+        if let Some(k) = key.filter(ours) {
+            out.push(format!("{}: KMS key {alias} is left ({})", rc.region, k.state));
+        }
+    }
+    Ok(out)
 }
 
 /// The differences between what exists and `spec`, e.g. `us-east-2: replica is missing`.
