@@ -12,6 +12,11 @@
 //!   not in Terraform's state: the next run must adopt it, not make a second one.
 //! - `burst`: calls N to N+24 answer HTTP 500, more than the SDK's 5 attempts of one call.
 //! - `drop`: calls N to N+24 lose their connection without an answer.
+//! - `kill before`: the N-th call is held before AWS sees it; the provider is killed.
+//!
+//! Points are spread over all of a phase's calls, or put at each call of one operation of the
+//! clean run ([`Points::EachOf`]): the cases earlier campaigns found are kept that way (a
+//! destroy stopped just before or after each `ScheduleKeyDeletion` leaked KMS keys and aliases).
 //!
 //! `fault_campaign` runs a few points of each phase on `drpair_network` and
 //! `drpair_session_table` in `scripts/test`; configured by `scripts/chaos` (`DRPAIR_CHAOS_*`), it
@@ -57,6 +62,7 @@ impl Phase {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Fault {
     Kill,
+    KillBefore,
     Burst,
     Drop,
 }
@@ -65,32 +71,75 @@ impl Fault {
     fn name(self) -> &'static str {
         match self {
             Fault::Kill => "kills",
+            Fault::KillBefore => "kills before the call",
             Fault::Burst => "error bursts",
             Fault::Drop => "dropped connections",
         }
     }
 
-    fn rule(self, nth: u64) -> Value {
-        match self {
+    fn rule(self, nth: u64, only: Option<(&str, &str)>) -> Value {
+        let mut rule = match self {
             Fault::Kill => json!({ "error": "hold", "when": "after", "nth": nth }),
+            Fault::KillBefore => json!({ "error": "hold", "when": "before", "nth": nth }),
             Fault::Burst => json!({ "error": "internal", "nth": nth, "times": BURST }),
             Fault::Drop => json!({ "error": "drop", "nth": nth, "times": BURST }),
+        };
+        if let Some((service, operation)) = only {
+            rule["service"] = json!(service);
+            rule["operation"] = json!(operation);
         }
+        rule
+    }
+
+    fn kills(self) -> bool {
+        matches!(self, Fault::Kill | Fault::KillBefore)
     }
 }
 
-/// How many points of a fault a phase gets: a fixed number, or one every N of its clean calls.
+/// Where a phase gets a fault: a fixed number of points or one every N of its clean calls,
+/// spread over all of them; or at each call of one operation (service, operation) the clean
+/// run made.
 #[derive(Clone, Copy, Debug)]
 pub enum Points {
     Fixed(usize),
     Every(u64),
+    EachOf(&'static str, &'static str),
 }
 
 impl Points {
-    fn count(self, calls: u64) -> usize {
+    /// The points (the N-th call, among the operation's for `EachOf`) for a clean run.
+    fn calls(self, clean: &Value) -> Vec<u64> {
+        let total = clean["total"].as_u64().unwrap_or(0);
         match self {
-            Points::Fixed(n) => n,
-            Points::Every(every) => (calls / every.max(1)).max(1) as usize,
+            Points::Fixed(n) => spread(total, n),
+            Points::Every(every) => spread(total, (total / every.max(1)).max(1) as usize),
+            Points::EachOf(service, operation) => {
+                let made: u64 = clean["calls"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|c| c["service"] == service && c["operation"] == operation)
+                    .filter_map(|c| c["count"].as_u64())
+                    .sum();
+                (1..=made).collect()
+            }
+        }
+    }
+
+    fn only(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Points::EachOf(service, operation) => Some((service, operation)),
+            _ => None,
+        }
+    }
+
+    /// How a point is named in the report, e.g. `call 41/164` or `kms ScheduleKeyDeletion 2/2`.
+    fn label(self, nth: u64, clean: &Value) -> String {
+        match self {
+            Points::EachOf(service, operation) => {
+                format!("{service} {operation} {nth}/{}", self.calls(clean).len())
+            }
+            _ => format!("call {nth}/{}", clean["total"].as_u64().unwrap_or(0)),
         }
     }
 }
@@ -407,10 +456,9 @@ impl<'a> Campaign<'a> {
             .control("DELETE", "/_drpair/calls", &json!({}));
     }
 
-    fn calls(&self) -> u64 {
-        self.emulator.control("GET", "/_drpair/calls", &json!({}))["total"]
-            .as_u64()
-            .unwrap_or(0)
+    /// The calls since the last reset: `{"calls": [{service, operation, region, count}], "total"}`.
+    fn calls(&self) -> Value {
+        self.emulator.control("GET", "/_drpair/calls", &json!({}))
     }
 
     fn clear_faults(&self) {
@@ -447,7 +495,7 @@ impl<'a> Campaign<'a> {
     }
 
     /// The phase without faults: its calls and the inventory it ends with.
-    fn clean(&mut self, phase: Phase) -> (u64, Vec<Object>) {
+    fn clean(&mut self, phase: Phase) -> (Value, Vec<Object>) {
         self.prepare(phase).unwrap_or_else(|e| panic!("{e}"));
         self.reset_calls();
         let started = Instant::now();
@@ -466,8 +514,9 @@ impl<'a> Campaign<'a> {
                 .unwrap_or_else(|e| panic!("clean run: {e}"));
         }
         self.note(format!(
-            "clean {}: {calls} calls in {:.1?}, {} objects",
+            "clean {}: {} calls in {:.1?}, {} objects",
             phase.name(),
+            calls["total"],
             started.elapsed(),
             census(&after).values().sum::<usize>()
         ));
@@ -517,14 +566,20 @@ impl<'a> Campaign<'a> {
     }
 
     /// One fault point: the faulted run, the recovery, the checks, the teardown.
-    fn point(&mut self, phase: Phase, fault: Fault, nth: u64, expected: &[Object]) -> Outcome {
+    fn point(
+        &mut self,
+        phase: Phase,
+        fault: Fault,
+        (nth, only): (u64, Option<(&str, &str)>),
+        expected: &[Object],
+    ) -> Outcome {
         if let Err(e) = self.prepare(phase) {
             return Outcome::Failed(e.into());
         }
         self.reset_calls();
         let rule = self
             .emulator
-            .control("POST", "/_drpair/faults", &fault.rule(nth));
+            .control("POST", "/_drpair/faults", &fault.rule(nth, only));
         let id = rule["id"].as_str().unwrap_or_default().to_string();
         let (faulted, reached) = thread::scope(|scope| {
             let run = scope.spawn(|| self.run(phase));
@@ -538,12 +593,12 @@ impl<'a> Campaign<'a> {
                     .cloned()
                     .unwrap_or(Value::Null);
                 let injected = rule["injected"].as_u64().unwrap_or(0) > 0;
-                if fault == Fault::Kill && rule["held"].as_u64().unwrap_or(0) > 0 {
+                if fault.kills() && rule["held"].as_u64().unwrap_or(0) > 0 {
                     kill(&provider_pids(&self.ws));
                     reached = true;
                     break;
                 }
-                if fault != Fault::Kill && injected {
+                if !fault.kills() && injected {
                     reached = true;
                 }
                 if run.is_finished() || started.elapsed() > REACH_TIMEOUT {
@@ -557,7 +612,7 @@ impl<'a> Campaign<'a> {
         });
         let outcome = if !reached {
             Outcome::NotReached
-        } else if fault == Fault::Kill && faulted.success() {
+        } else if fault.kills() && faulted.success() {
             Outcome::Failed(
                 format!(
                     "the provider was not killed: the faulted run succeeded\n{}",
@@ -622,18 +677,26 @@ impl<'a> Campaign<'a> {
         self.assert_no_changes().map_err(Failure::from)
     }
 
-    /// A phase's points: `points` faults of each kind spread over its clean calls.
-    fn phase(&mut self, phase: Phase, plan: &[(Fault, Points)]) -> BTreeMap<Fault, Figures> {
-        let (calls, expected) = self.clean(phase);
-        let mut figures = BTreeMap::new();
+    /// A phase's points: for each (fault, points), the fault at each of the points.
+    fn phase(&mut self, phase: Phase, plan: &[(Fault, Points)]) -> Vec<(String, Figures)> {
+        let (clean, expected) = self.clean(phase);
+        let calls = clean["total"].as_u64().unwrap_or(0);
+        let mut figures = Vec::new();
         for &(fault, points) in plan {
             let mut f = Figures {
                 calls,
                 ..Figures::default()
             };
-            for nth in spread(calls, points.count(calls)) {
+            let name = match points.only() {
+                Some((service, operation)) => {
+                    format!("{} at each {service} {operation}", fault.name())
+                }
+                None => fault.name().to_string(),
+            };
+            for nth in points.calls(&clean) {
+                let at = points.label(nth, &clean);
                 let started = Instant::now();
-                let outcome = self.point(phase, fault, nth, &expected);
+                let outcome = self.point(phase, fault, (nth, points.only()), &expected);
                 f.tried += 1;
                 let verdict = match &outcome {
                     Outcome::Survived => {
@@ -646,15 +709,11 @@ impl<'a> Campaign<'a> {
                     }
                     Outcome::Failed(failure) => {
                         let why = &failure.why;
-                        eprintln!(
-                            "chaos: FAILURE {} at call {nth}: {}",
-                            phase.name(),
-                            tail(why, 60)
-                        );
+                        eprintln!("chaos: FAILURE {} at {at}: {}", phase.name(), tail(why, 60));
                         f.leaks += failure.leaked;
                         f.duplicates += failure.duplicated;
                         f.failures.push(format!(
-                            "{} at call {nth}/{calls} ({}): {why}",
+                            "{} at {at} ({}): {why}",
                             phase.name(),
                             fault.name()
                         ));
@@ -662,13 +721,13 @@ impl<'a> Campaign<'a> {
                     }
                 };
                 self.note(format!(
-                    "{} {} at call {nth}/{calls}: {verdict} in {:.1?}",
+                    "{} {} at {at}: {verdict} in {:.1?}",
                     phase.name(),
                     fault.name(),
                     started.elapsed()
                 ));
             }
-            figures.insert(fault, f);
+            figures.push((name, f));
         }
         figures
     }
@@ -719,7 +778,7 @@ pub fn campaign(stack: &Stack, plan: &[(Phase, Vec<(Fault, Points)>)]) -> String
                 "| {} | {} | {} | {}/{} | {} | {} | {} |",
                 phase.name(),
                 f.calls,
-                fault.name(),
+                fault,
                 f.survived,
                 reached,
                 f.not_reached,
@@ -727,7 +786,7 @@ pub fn campaign(stack: &Stack, plan: &[(Phase, Vec<(Fault, Points)>)]) -> String
                 f.duplicates
             );
             json_rows.push(json!({
-                "phase": phase.name(), "calls": f.calls, "fault": fault.name(),
+                "phase": phase.name(), "calls": f.calls, "fault": fault,
                 "survived": f.survived, "reached": reached, "not_reached": f.not_reached,
                 "leaks": f.leaks, "duplicates": f.duplicates,
             }));
@@ -752,6 +811,15 @@ pub fn campaign(stack: &Stack, plan: &[(Phase, Vec<(Fault, Points)>)]) -> String
     report
 }
 
+/// Destroy points earlier campaigns found failing, kept in every campaign: the provider killed
+/// just before and just after each `ScheduleKeyDeletion` (the resource's other objects gone,
+/// its keys alive or pending deletion under their aliases) left the keys and aliases behind,
+/// because read dropped the resource once its main object was gone.
+fn kept_cases() -> Vec<(Fault, Points)> {
+    let each = Points::EachOf("kms", "ScheduleKeyDeletion");
+    vec![(Fault::KillBefore, each), (Fault::Kill, each)]
+}
+
 /// The fault campaign. Unconfigured (as `scripts/test` runs it), the CI subset: a few points of
 /// each phase on the network and the session table. `scripts/chaos` configures the whole
 /// campaign through `DRPAIR_CHAOS_STACK` (`complete` or `ci`), `DRPAIR_CHAOS_EVERY` (a kill
@@ -770,7 +838,10 @@ fn fault_campaign() {
                     vec![(Kill, Fixed(3)), (Burst, Fixed(2)), (Drop, Fixed(1))],
                 ),
                 (Phase::Update, vec![(Kill, Fixed(2)), (Burst, Fixed(1))]),
-                (Phase::Destroy, vec![(Kill, Fixed(2)), (Burst, Fixed(1))]),
+                (
+                    Phase::Destroy,
+                    [vec![(Kill, Fixed(2)), (Burst, Fixed(1))], kept_cases()].concat(),
+                ),
             ],
         );
         return;
@@ -802,11 +873,14 @@ fn fault_campaign() {
                     "DRPAIR_CHAOS_PHASES takes apply, update, destroy, failover, not {other:?}"
                 ),
             };
-            let points = vec![
+            let mut points = vec![
                 (Kill, Points::Every(every)),
                 (Burst, Points::Every(every * 5)),
                 (Drop, Points::Every(every * 5)),
             ];
+            if phase == Phase::Destroy {
+                points.extend(kept_cases());
+            }
             (phase, points)
         })
         .collect();

@@ -59,17 +59,22 @@ pub async fn leftovers(
     )?;
     let mut out = Vec::new();
     if dr_table.is_some() {
-        out.push(format!("{}: table {name} is left on its own", ctx.dr.region));
+        out.push(format!(
+            "{}: table {name} is left on its own",
+            ctx.dr.region
+        ));
     }
     for ((rc, key), known) in [(&ctx.primary, primary_key), (&ctx.dr, dr_key)]
         .into_iter()
         .zip(known_keys)
     {
-        let ours = |k: &RegionKey| {
-            k.tags.get(OWNER_TAG) == Some(&owner) || known == Some(k.arn.as_str())
-        };
+        let ours =
+            |k: &RegionKey| k.tags.get(OWNER_TAG) == Some(&owner) || known == Some(k.arn.as_str());
         if let Some(k) = key.filter(ours) {
-            out.push(format!("{}: KMS key {alias} is left ({})", rc.region, k.state));
+            out.push(format!(
+                "{}: KMS key {alias} is left ({})",
+                rc.region, k.state
+            ));
         }
     }
     Ok(out)
