@@ -298,6 +298,34 @@ fn session_table_lifecycle() {
     check_both_regions(&emulator, &repaired, "expiry", Some("sre"));
     ws.assert_no_changes();
 
+    // 7b. Both tables deleted out of band, the keys left: the resource stays in state (its
+    // destroy would still remove the keys), planned as a repair that makes the tables again.
+    for region in ["us-east-2", "us-east-1"] {
+        emulator.aws_ok(
+            "dynamodb",
+            region,
+            "DeleteTable",
+            &json!({ "TableName": TABLE }),
+        );
+    }
+    assert!(describe(&emulator, "us-east-1").is_none());
+    let (code, plan) = ws.plan_exit_code();
+    assert_eq!(code, 2, "deleted tables must plan a repair: {plan}");
+    assert!(
+        plan.stdout.contains("us-east-1: table is missing"),
+        "{plan}"
+    );
+    assert!(plan.stdout.contains("update in-place"), "{plan}");
+    ws.apply();
+    let remade = ws.state_resource(ADDR);
+    assert_eq!(remade["drift"], json!([]));
+    assert_eq!(
+        remade["primary"]["kms_key_arn"],
+        repaired["primary"]["kms_key_arn"]
+    );
+    check_both_regions(&emulator, &remade, "expiry", Some("sre"));
+    ws.assert_no_changes();
+
     // 8. Destroy leaves no table, alias or live key in either region; twice is fine.
     ws.destroy();
     for (region, _, _) in REGIONS {
