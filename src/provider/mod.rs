@@ -102,7 +102,7 @@ impl Provider for DrPair {
                     "Tags added to every AWS object drpair creates. `Environment`, `DR-Role`, `Name` and `drpair:*` are managed by drpair and cannot be set here.",
                 ))
                 .attr(Attribute::string("endpoint_url").optional().description(
-                    "Send every AWS API call to this endpoint instead of AWS (a local emulator such as `http://127.0.0.1:4566`).",
+                    "Send every AWS API call to this endpoint instead of AWS (a local emulator such as `http://127.0.0.1:4566`). `https://`, or `http://` to a loopback address only: the calls are signed and carry secrets.",
                 ))
                 .attr(Attribute::string("profile").optional().description(
                     "Named profile of the shared AWS configuration. Credentials otherwise come from the standard AWS chain (environment, profile, SSO, instance role).",
@@ -159,13 +159,7 @@ impl Provider for DrPair {
             validate::validate_role_arn(arn, &root.attr("assume_role_arn"), diags);
         }
         if let Val::Known(url) = &config.endpoint_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                diags.error_at(
-                    root.attr("endpoint_url"),
-                    "Invalid endpoint URL",
-                    format!("{url:?} is not an http:// or https:// URL."),
-                );
-            }
+            validate::validate_endpoint_url(url, &root.attr("endpoint_url"), diags);
         }
     }
 

@@ -77,8 +77,75 @@ pub fn validate_name_version(v: &str, path: &AttributePath, diags: &mut Diagnost
     }
 }
 
+/// The AWS endpoint override: an `https://` URL, or `http://` to a loopback address only
+/// (`127.0.0.0/8`, `[::1]`, `localhost`): every call carries a SigV4 signature and, for
+/// Secrets Manager, the database password, which plain HTTP would show to the network.
+pub fn validate_endpoint_url(url: &str, path: &AttributePath, diags: &mut Diagnostics) {
+    let problem = if let Some(rest) = url.strip_prefix("https://") {
+        host_of(rest).is_empty().then(|| format!("{url:?} names no host."))
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        let host = host_of(rest);
+        (!is_loopback(host)).then(|| format!("{url:?} is plain HTTP to {host:?}: AWS calls are signed and carry secrets, so http:// is only accepted for a loopback address (127.0.0.1, [::1] or localhost, e.g. a local emulator). Use https://."))
+    } else {
+        Some(format!("{url:?} is not an http:// or https:// URL."))
+    };
+    if let Some(detail) = problem {
+        diags.error_at(path.clone(), "Invalid endpoint URL", detail);
+    }
+}
+
+/// The host of a URL after its scheme: without user info, port, path, query or fragment.
+fn host_of(rest: &str) -> &str {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    if let Some(v6) = host_port.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or_default();
+    }
+    host_port.split(':').next().unwrap_or_default()
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn plain_http_only_to_loopback() {
+        use super::*;
+        let check = |url: &str| {
+            let mut diags = Diagnostics::default();
+            validate_endpoint_url(url, &AttributePath::root().attr("endpoint_url"), &mut diags);
+            !diags.has_errors()
+        };
+        for ok in [
+            "http://127.0.0.1:4566",
+            "http://127.1.2.3",
+            "http://localhost:4566/",
+            "http://[::1]:4566",
+            "https://emulator.example.com",
+            "https://10.0.0.5:443/path",
+        ] {
+            assert!(check(ok), "{ok}");
+        }
+        for bad in [
+            "http://10.0.0.5:4566",
+            "http://emulator.example.com",
+            "http://127.0.0.1.evil.example:80",
+            "http://localhost.evil.example",
+            "http://127.0.0.1@evil.example",
+            "http://[::2]:4566",
+            "https://",
+            "127.0.0.1:4566",
+            "ftp://127.0.0.1",
+        ] {
+            assert!(!check(bad), "{bad}");
+        }
+    }
+
     use super::*;
 
     fn errors(f: fn(&str, &AttributePath, &mut Diagnostics), v: &str) -> bool {

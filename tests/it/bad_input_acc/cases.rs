@@ -226,6 +226,8 @@ pub(super) fn cases() -> Vec<Case> {
         &provider("  environment  = \"test\"\n  endpoint_url = \"ENDPOINT\"\n  default_tags = [\"CostCenter\"]"), st);
     t.add_with_provider(p, "endpoint_url_without_scheme", Validate, "Invalid endpoint URL", r#"endpoint_url = "127.0.0.1:4566""#,
         &provider("  environment  = \"test\"\n  endpoint_url = \"127.0.0.1:4566\""), st);
+    t.add_with_provider(p, "endpoint_url_plain_http_off_loopback", Validate, "Invalid endpoint URL", r#"endpoint_url = "http://10.0.0.5:4566""#,
+        &provider("  environment  = \"test\"\n  endpoint_url = \"http://10.0.0.5:4566\""), st);
     t.add_with_provider(p, "assume_role_arn_malformed", Validate, "Invalid role ARN", r#"assume_role_arn = "not-an-arn""#,
         &provider("  environment  = \"test\"\n  endpoint_url = \"ENDPOINT\"\n  assume_role_arn = \"not-an-arn\""), st);
     t.add_with_provider(p, "assume_role_arn_not_a_role", Validate, "Invalid role ARN", r#"assume_role_arn = "arn:aws:iam::123456789012:user/deployer""#,
