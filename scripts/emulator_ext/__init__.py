@@ -37,6 +37,7 @@ PATCHES = (
     "autoscaling_fleet",
     "route53_records",
     "rest_shapes",
+    "secretsmanager_replicas",
 )
 # WSGI wrappers, innermost first.
 WRAPPERS = ("route53_health", "errors", "cloudwatch_cbor", "controls")

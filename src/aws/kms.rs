@@ -2,18 +2,24 @@
 //! deterministic alias (`alias/{name}`).
 //!
 //! A key created just before a crash (no alias yet) is found again by its owner tag and adopted
-//! rather than leaked; a key disabled or scheduled for deletion out of band is revived; a key
-//! policy, when the spec has one, is kept as specified. [`destroy_key`] schedules the deletion
+//! rather than leaked; a key disabled or scheduled for deletion out of band is revived; automatic
+//! rotation is enabled and kept enabled; the key policy is kept as specified. Every drpair key
+//! has an explicit policy ([`key_policy_for`]) that separates administering the key (the
+//! account, through IAM, without cryptographic use) from using it (only through the services
+//! that encrypt with it, `kms:ViaService`, from this account, `kms:CallerAccount`) instead of
+//! AWS's default policy, which gives the account `kms:*`. A key that is not known to be ours
+//! (untagged under the alias, or found by its owner tag alone) is adopted only when its policy
+//! names no principal outside the account. [`destroy_key`] schedules the deletion
 //! (with AWS's longest window, 30 days) and removes the alias, unless an AWS Backup recovery
 //! point is still encrypted with the key ([`recovery_points_using`]): then the key and its alias
 //! are kept, or that backup could never be restored.
 
 use aws_sdk_backup::types::RecoveryPointStatus;
 use aws_sdk_kms::types::{KeyMetadata, KeyState, KeyUsageType, Tag};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::aws::error::{api_error, ok_if_not_found};
-use crate::aws::iam::{parse_policy, same_policy, NOT_OWNED_CODE};
+use crate::aws::iam::{parse_policy, same_policy, Account, NOT_OWNED_CODE};
 use crate::aws::tags::{tag_changes, Tags, OWNER_TAG};
 use crate::aws::{AwsError, RegionCtx};
 
@@ -33,7 +39,8 @@ pub struct KeySpec {
     pub owner: String,
     pub description: String,
     pub tags: Tags,
-    /// The key policy; None keeps AWS's default (the account administers the key through IAM).
+    /// The key policy, normally from [`key_policy_for`]; None keeps AWS's default (the account
+    /// may do anything with the key through IAM), which no drpair key uses.
     pub policy: Option<Value>,
 }
 
@@ -45,12 +52,156 @@ pub struct RegionKey {
     /// `Enabled`, `Disabled`, `PendingDeletion`, …
     pub state: String,
     pub tags: Tags,
+    /// Whether automatic rotation is on; None when it was not asked (a key pending deletion).
+    pub rotation_enabled: Option<bool>,
+    /// The key policy, parsed; Null when it could not be read (a key pending deletion).
+    pub policy: Value,
 }
 
 impl RegionKey {
     pub fn is_enabled(&self) -> bool {
         self.state == KeyState::Enabled.as_str()
     }
+}
+
+/// The administrative actions of a key ("Allows key administrators to administer the KMS key",
+/// in "Default key policy" of the KMS developer guide), without `kms:Create*`, which would
+/// include `kms:CreateGrant` and so let an administrator hand out use of the key.
+const ADMIN_ACTIONS: &[&str] = &[
+    "kms:CreateAlias",
+    "kms:Describe*",
+    "kms:Enable*",
+    "kms:List*",
+    "kms:Put*",
+    "kms:Update*",
+    "kms:Revoke*",
+    "kms:Disable*",
+    "kms:Get*",
+    "kms:Delete*",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+    "kms:RotateKeyOnDemand",
+];
+
+/// What a service needs to encrypt with a key on a caller's behalf: the actions of the AWS
+/// managed keys' "Allow access through {service} for all principals in the account that are
+/// authorized to use {service}" statement (e.g. `aws/rds`, `aws/secretsmanager`, `aws/dynamodb`).
+const USE_ACTIONS: &[&str] = &[
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncrypt*",
+    "kms:GenerateDataKey*",
+    "kms:CreateGrant",
+    "kms:ListGrants",
+    "kms:DescribeKey",
+];
+
+/// The policy of a drpair key: the account administers it through IAM but may not encrypt or
+/// decrypt with it directly; principals of the account use it only through `services` (e.g.
+/// `rds`, `secretsmanager`) in `region` (`kms:ViaService` = `{service}.{region}.amazonaws.com`,
+/// `kms:CallerAccount` = the account), as AWS managed keys are scoped ("AWS managed keys" and
+/// "kms:ViaService" in the KMS developer guide). `extra` statements follow (service principals
+/// such as CloudWatch Logs, with their own conditions).
+///
+/// Key policy lockout: PutKeyPolicy requires the new policy to let the caller call PutKeyPolicy
+/// again; the administration statement does (`kms:Put*` for the account, granted to the caller
+/// by its IAM policy).
+pub fn key_policy_for(
+    account: &Account,
+    region: &str,
+    services: &[&str],
+    extra: Vec<Value>,
+) -> Value {
+    let via: Vec<String> = services
+        .iter()
+        .map(|s| format!("{s}.{region}.amazonaws.com"))
+        .collect();
+    let mut statements = vec![json!({
+        "Sid": "AccountAdministersTheKeyThroughIAM",
+        "Effect": "Allow",
+        "Principal": { "AWS": account.root_arn() },
+        "Action": ADMIN_ACTIONS,
+        "Resource": "*"
+    })];
+    if !via.is_empty() {
+        statements.push(json!({
+            "Sid": "AccountUsesTheKeyOnlyThroughItsServices",
+            "Effect": "Allow",
+            "Principal": { "AWS": account.root_arn() },
+            "Action": USE_ACTIONS,
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {
+                    "kms:ViaService": via,
+                    "kms:CallerAccount": account.id
+                }
+            }
+        }));
+    }
+    statements.extend(extra);
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+/// The account a key (or any resource) ARN belongs to: `arn:{partition}:kms:{region}:{account}:…`.
+pub fn account_of(arn: &str) -> Option<Account> {
+    let mut parts = arn.split(':');
+    let (Some("arn"), Some(partition), _, _, Some(id)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    (!partition.is_empty() && !id.is_empty()).then(|| Account {
+        id: id.to_owned(),
+        partition: partition.to_owned(),
+    })
+}
+
+/// The principals an `Allow` statement of `policy` names that are outside `account`: another
+/// account's ARN or id, or anyone (`*`). Service principals are not counted (their statements
+/// carry their own conditions).
+pub fn foreign_principals(policy: &Value, account_id: &str) -> Vec<String> {
+    let statements = match policy.get("Statement") {
+        Some(Value::Array(list)) => list.clone(),
+        Some(one) => vec![one.clone()],
+        None => Vec::new(),
+    };
+    let mut foreign = Vec::new();
+    for st in statements
+        .iter()
+        .filter(|st| st.get("Effect").and_then(Value::as_str) == Some("Allow"))
+    {
+        let principals: Vec<String> = match st.get("Principal") {
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Object(map)) => map
+                .get("AWS")
+                .map(|v| match v {
+                    Value::Array(items) => items
+                        .iter()
+                        .filter_map(|i| i.as_str().map(str::to_owned))
+                        .collect(),
+                    Value::String(s) => vec![s.clone()],
+                    _ => Vec::new(),
+                })
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        for p in principals {
+            let ours = p == account_id
+                || account_of(&p).is_some_and(|a| a.id == account_id);
+            if !ours {
+                foreign.push(p);
+            }
+        }
+    }
+    foreign.sort();
+    foreign.dedup();
+    foreign
 }
 
 /// The key an alias (or key id/ARN) points at, with its tags; None when there is none.
@@ -69,15 +220,52 @@ pub async fn find_key(rc: &RegionCtx, key_id: &str) -> Result<Option<RegionKey>,
 }
 
 async fn with_tags(rc: &RegionCtx, meta: &KeyMetadata) -> Result<RegionKey, AwsError> {
+    let key_id = meta.key_id();
+    let state = meta.key_state().cloned();
+    // "Key states of AWS KMS keys": GetKeyRotationStatus and GetKeyPolicy work on enabled and
+    // disabled keys; a key pending deletion is only read for its state and tags.
+    let readable = matches!(state, Some(KeyState::Enabled) | Some(KeyState::Disabled));
+    let (tags, rotation_enabled, policy) = if readable {
+        let (tags, rotation, policy) = tokio::try_join!(
+            key_tags(rc, key_id),
+            rotation_status(rc, key_id),
+            key_policy(rc, key_id)
+        )?;
+        (tags, Some(rotation), policy)
+    } else {
+        (key_tags(rc, key_id).await?, None, Value::Null)
+    };
     Ok(RegionKey {
         arn: meta.arn().unwrap_or_default().to_owned(),
-        key_id: meta.key_id().to_owned(),
-        state: meta
-            .key_state()
-            .map(|s| s.as_str().to_owned())
-            .unwrap_or_default(),
-        tags: key_tags(rc, meta.key_id()).await?,
+        key_id: key_id.to_owned(),
+        state: state.map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        tags,
+        rotation_enabled,
+        policy,
     })
+}
+
+/// Whether automatic key rotation is on.
+pub async fn rotation_status(rc: &RegionCtx, key_id: &str) -> Result<bool, AwsError> {
+    let out = rc
+        .kms()
+        .get_key_rotation_status()
+        .key_id(key_id)
+        .send()
+        .await
+        .map_err(api_error("reading the rotation status of", KEY, key_id, &rc.region))?;
+    Ok(out.key_rotation_enabled())
+}
+
+/// Turns automatic key rotation on (AWS's default period, 365 days).
+async fn enable_rotation(rc: &RegionCtx, key_id: &str) -> Result<(), AwsError> {
+    rc.kms()
+        .enable_key_rotation()
+        .key_id(key_id)
+        .send()
+        .await
+        .map_err(api_error("enabling rotation of", KEY, key_id, &rc.region))?;
+    Ok(())
 }
 
 async fn key_tags(rc: &RegionCtx, key_id: &str) -> Result<Tags, AwsError> {
@@ -193,6 +381,7 @@ pub async fn ensure_key(
                         format!("the alias points at key {}, which is not managed by drpair (no {OWNER_TAG} tag); delete the alias or import the resource that should own it", key.arn),
                     ))
                 }
+                None => check_adoptable(rc, alias, &key)?,
                 _ => {}
             }
             key
@@ -200,6 +389,7 @@ pub async fn ensure_key(
         None => {
             let key = match find_unaliased(rc, &spec.owner).await? {
                 Some(orphan) => {
+                    check_adoptable(rc, alias, &orphan)?;
                     tracing::info!("adopting {KEY} {} ({}) for {alias}", orphan.arn, rc.region);
                     orphan
                 }
@@ -243,8 +433,16 @@ pub async fn ensure_key(
             .map_err(api_error("enabling", KEY, &key.arn, &rc.region))?;
         key.state = KeyState::Enabled.as_str().to_owned();
     }
+    if key.rotation_enabled != Some(true) {
+        enable_rotation(rc, &key.key_id).await?;
+        key.rotation_enabled = Some(true);
+    }
     if let Some(policy) = &spec.policy {
-        if !same_policy(&key_policy(rc, &key.key_id).await?, policy) {
+        let current = match &key.policy {
+            Value::Null => key_policy(rc, &key.key_id).await?,
+            known => known.clone(),
+        };
+        if !same_policy(&current, policy) {
             rc.kms()
                 .put_key_policy()
                 .key_id(&key.key_id)
@@ -259,10 +457,35 @@ pub async fn ensure_key(
                     &rc.region,
                 ))?;
         }
+        key.policy = policy.clone();
     }
     retag(rc, &key, &spec.tags).await?;
     key.tags = spec.tags.clone();
     Ok(key)
+}
+
+/// A key found without proof that drpair made it (untagged under the alias, or tagged with the
+/// owner but under no alias) is adopted only if its policy lets no one outside the account use
+/// or administer it: adopting would otherwise encrypt the resource's data with a key a stranger
+/// controls, even after drpair replaced the policy (grants and a copy of the data may remain).
+fn check_adoptable(rc: &RegionCtx, alias: &str, key: &RegionKey) -> Result<(), AwsError> {
+    let Some(account) = account_of(&key.arn) else {
+        return Ok(());
+    };
+    let foreign = foreign_principals(&key.policy, &account.id);
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    Err(not_owned(
+        rc,
+        alias,
+        format!(
+            "key {} is not known to be drpair's and its policy allows principals outside account {}: {}; drpair does not adopt it (review the key, then delete it or its alias)",
+            key.arn,
+            account.id,
+            foreign.join(", ")
+        ),
+    ))
 }
 
 fn not_owned(rc: &RegionCtx, alias: &str, detail: String) -> AwsError {
@@ -298,17 +521,7 @@ async fn create_key(rc: &RegionCtx, spec: &KeySpec) -> Result<RegionKey, AwsErro
             "no key metadata in the answer",
         )
     })?;
-    rc.kms()
-        .enable_key_rotation()
-        .key_id(meta.key_id())
-        .send()
-        .await
-        .map_err(api_error(
-            "enabling rotation of",
-            KEY,
-            meta.key_id(),
-            &rc.region,
-        ))?;
+    enable_rotation(rc, meta.key_id()).await?;
     tracing::info!(
         "created {KEY} {} in {} for {alias}",
         meta.key_id(),
@@ -322,6 +535,8 @@ async fn create_key(rc: &RegionCtx, spec: &KeySpec) -> Result<RegionKey, AwsErro
             .map(|s| s.as_str().to_owned())
             .unwrap_or_default(),
         tags: spec.tags.clone(),
+        rotation_enabled: Some(true),
+        policy: spec.policy.clone().unwrap_or(Value::Null),
     })
 }
 
@@ -361,8 +576,19 @@ async fn retag(rc: &RegionCtx, key: &RegionKey, desired: &Tags) -> Result<(), Aw
 }
 
 /// How the region's key differs from what an encrypted object needs: missing, disabled or
-/// scheduled for deletion. Empty when it is usable.
+/// scheduled for deletion, automatic rotation off, or (when `policy` is given) a key policy
+/// other than drpair's. Empty when it is as specified.
 pub fn key_drift(region: &str, alias: &str, key: Option<&RegionKey>) -> Vec<String> {
+    key_drift_with_policy(region, alias, key, None)
+}
+
+/// [`key_drift`], also comparing the key policy with `policy`.
+pub fn key_drift_with_policy(
+    region: &str,
+    alias: &str,
+    key: Option<&RegionKey>,
+    policy: Option<&Value>,
+) -> Vec<String> {
     match key {
         None => vec![format!("{region}: {KEY} {alias} is missing")],
         Some(k) if !k.is_enabled() => {
@@ -371,7 +597,22 @@ pub fn key_drift(region: &str, alias: &str, key: Option<&RegionKey>) -> Vec<Stri
                 k.state
             )]
         }
-        Some(_) => Vec::new(),
+        Some(k) => {
+            let mut drift = Vec::new();
+            if k.rotation_enabled == Some(false) {
+                drift.push(format!(
+                    "{region}: {KEY} {alias} has automatic rotation off"
+                ));
+            }
+            if let Some(expected) = policy {
+                if !k.policy.is_null() && !same_policy(&k.policy, expected) {
+                    drift.push(format!(
+                        "{region}: {KEY} {alias} has a key policy other than drpair's"
+                    ));
+                }
+            }
+            drift
+        }
     }
 }
 

@@ -37,6 +37,7 @@ pub struct GlobalDatabaseModel {
     pub rpo_target_seconds: Val<i64>,
     pub deletion_protection: Val<bool>,
     pub skip_final_snapshot: Val<bool>,
+    pub secret_recovery_window_days: Val<i64>,
     pub tags: Val<BTreeMap<String, String>>,
     pub tags_all: Val<BTreeMap<String, String>>,
     pub global_cluster_identifier: Val<String>,
@@ -124,6 +125,9 @@ impl Resource for GlobalDatabase {
                 ))
                 .attr(Attribute::bool("skip_final_snapshot").default(Value::Bool(false)).description(
                     "Skip the final snapshot `{cluster}-final-{timestamp}` of each cluster on destroy (default false). When snapshots are taken, the KMS keys encrypting them are kept so they stay restorable. Not stored in AWS: an import sets it to false.",
+                ))
+                .attr(Attribute::number("secret_recovery_window_days").default(Value::Number(Number::Int(rds::DEFAULT_RECOVERY_WINDOW_DAYS))).description(
+                    "Days Secrets Manager keeps the master secret `db-password-v2-{env}` recoverable after destroy (RestoreSecret), 7 to 30, default 30 (AWS's default); 0 deletes it at once with no recovery (ForceDeleteWithoutRecovery), for short-lived test environments only. While it is recoverable, a new database of the same name restores and reuses it. Destroy deletes the secret only if it carries this database's owner tag. Not stored in AWS: an import sets it to 30.",
                 ))
                 .attr(Attribute::string_map("tags").optional().description("Tags for every object of the database, on top of the provider's `default_tags`."))
                 .attr(Attribute::string_map("tags_all").computed().volatile().description("All tags of the database's objects except those drpair manages: `default_tags` merged with `tags`."))
@@ -296,8 +300,13 @@ impl Resource for GlobalDatabase {
             return;
         }
         let skip = prior.skip_final_snapshot.known().copied().unwrap_or(false);
+        let window = prior
+            .secret_recovery_window_days
+            .known()
+            .copied()
+            .unwrap_or(rds::DEFAULT_RECOVERY_WINDOW_DAYS);
         let deadline = timeouts::deadline(&prior.timeouts, Operation::Delete, DEFAULT_TIMEOUT);
-        match Box::pin(rds::destroy(&client.aws, &names, skip, deadline)).await {
+        match Box::pin(rds::destroy(&client.aws, &names, skip, window, deadline)).await {
             Ok(outcome) if !outcome.final_snapshots.is_empty() || !outcome.kept_keys.is_empty() => {
                 let (title, taken) = if outcome.final_snapshots.is_empty() {
                     ("KMS keys kept for backups", String::new())

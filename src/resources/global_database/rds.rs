@@ -32,6 +32,7 @@ pub use destroy::{destroy, DestroyOutcome};
 pub use ensure::ensure;
 pub use find::subnets_layout;
 pub use observe::{find_database, read};
+pub use secret::DEFAULT_RECOVERY_WINDOW_DAYS;
 pub use tagging::update_tags;
 
 /// The owner tag's prefix: the Terraform resource type.
@@ -175,14 +176,9 @@ impl DatabaseSpec {
     }
 }
 
-/// A KMS key found under the region's alias.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct KeyInfo {
-    pub arn: String,
-    pub key_id: String,
-    /// `Enabled`, `Disabled`, `PendingDeletion`, …
-    pub state: String,
-}
+/// A KMS key found under the region's alias (the shared helper's view of it: state, tags,
+/// rotation, policy).
+pub use crate::aws::kms::RegionKey as KeyInfo;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SubnetGroupInfo {
@@ -336,8 +332,11 @@ pub struct SecretInfo {
     pub kms_key_id: String,
     /// Regions holding a replica, with the replica's status (`InSync`, `Failed`, …).
     pub replicas: BTreeMap<String, String>,
+    /// Regions holding a replica, with the KMS key the replica is encrypted with.
+    pub replica_keys: BTreeMap<String, String>,
     /// Scheduled for deletion (recoverable until then).
     pub deleted: bool,
+    pub tags: Tags,
 }
 
 /// What exists in one region.
@@ -393,9 +392,11 @@ impl Observed {
         self.global.is_none() && self.primary.cluster.is_none() && self.dr.cluster.is_none()
     }
 
+    /// Nothing destroy removes is left; a secret scheduled for deletion (its recovery window,
+    /// `secret_recovery_window_days`) counts as removed.
     pub fn is_empty(&self) -> bool {
         self.global.is_none()
-            && self.secret.is_none()
+            && self.secret.as_ref().is_none_or(|s| s.deleted)
             && self.primary.is_empty()
             && self.dr.is_empty()
     }

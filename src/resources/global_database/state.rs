@@ -202,6 +202,10 @@ pub fn from_observed(
         rpo_target_seconds,
         deletion_protection,
         skip_final_snapshot: base.skip_final_snapshot.clone().or(Val::Known(false)),
+        secret_recovery_window_days: base
+            .secret_recovery_window_days
+            .clone()
+            .or(Val::Known(super::rds::DEFAULT_RECOVERY_WINDOW_DAYS)),
         tags,
         tags_all,
         global_cluster_identifier: Val::Known(names.global_cluster()),

@@ -54,6 +54,15 @@ pub fn validate(config: &GlobalDatabaseModel, diags: &mut Diagnostics) {
             );
         }
     }
+    if let Val::Known(n) = &config.secret_recovery_window_days {
+        if *n != 0 && !(7..=30).contains(n) {
+            diags.error_at(
+                root.attr("secret_recovery_window_days"),
+                "Invalid secret recovery window",
+                format!("secret_recovery_window_days is {n}; Secrets Manager keeps a deleted secret recoverable for 7 to 30 days, or 0 to delete it at once without recovery."),
+            );
+        }
+    }
     for (side, region) in [("primary", &config.primary), ("dr", &config.dr)] {
         if let Val::Known(r) = region {
             validate_region(r, &root.attr(side), diags);

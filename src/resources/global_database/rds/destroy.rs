@@ -41,6 +41,7 @@ pub async fn destroy(
     ctx: &AwsContext,
     names: &Names,
     skip_final_snapshot: bool,
+    secret_recovery_window_days: i64,
     deadline: Deadline,
 ) -> Result<DestroyOutcome, AwsError> {
     let global_id = names.global_cluster();
@@ -84,7 +85,7 @@ pub async fn destroy(
         )),
         Box::pin(delete_foundation(&ctx.dr, names, &observed.dr, deadline)),
     )?;
-    Box::pin(delete_secret(ctx, &names.secret())).await?;
+    Box::pin(delete_secret(ctx, names, secret_recovery_window_days)).await?;
     let kept = tokio::try_join!(
         Box::pin(delete_key(&ctx.primary, names, &observed)),
         Box::pin(delete_key(&ctx.dr, names, &observed)),

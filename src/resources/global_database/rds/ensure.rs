@@ -18,7 +18,7 @@ use super::clusters::{
 use super::find::{find_cluster, find_global_cluster, find_vpc_cidrs, subnets_layout, SUBNETS};
 use super::foundation::{ensure_foundation, Placement};
 use super::observe::load;
-use super::secret::{ensure_secret, read_password, Password};
+use super::secret::{check_secret_owner, ensure_secret, read_password, Password};
 use super::{arn_region, wanted_rpo, DatabaseSpec, Observed, RPO_PARAMETER};
 
 /// Brings the database to the spec in both regions and returns what exists afterwards. On
@@ -57,6 +57,11 @@ async fn converge(
     deadline: Deadline,
 ) -> Result<(), AwsError> {
     let observed = Box::pin(load(ctx, &spec.names)).await?;
+    // A secret of the database's name that is not its own stops the apply before anything is
+    // created (ensure_secret would refuse it later, after the keys and groups).
+    if let Some(secret) = &observed.secret {
+        check_secret_owner(&ctx.primary, spec, secret)?;
+    }
     let (primary_vpc, dr_vpc) =
         tokio::try_join!(subnets_vpc(&ctx.primary, spec), subnets_vpc(&ctx.dr, spec))?;
     let (primary_cidrs, dr_cidrs) = tokio::try_join!(

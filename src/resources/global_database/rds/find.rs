@@ -55,25 +55,9 @@ pub(super) fn tags_of(list: &[aws_sdk_rds::types::Tag]) -> Tags {
         .collect()
 }
 
+/// The key under `alias` (or a key id), with its tags, rotation and policy.
 pub(super) async fn find_key(rc: &RegionCtx, alias: &str) -> Result<Option<KeyInfo>, AwsError> {
-    let out = rc
-        .kms()
-        .describe_key()
-        .key_id(alias)
-        .send()
-        .await
-        .map_err(aws_error("reading", KMS_KEY, alias, &rc.region));
-    Ok(ok_if_not_found(out)?.and_then(|o| {
-        let meta = o.key_metadata()?;
-        Some(KeyInfo {
-            arn: meta.arn().unwrap_or_default().to_owned(),
-            key_id: meta.key_id().to_owned(),
-            state: meta
-                .key_state()
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_default(),
-        })
-    }))
+    crate::aws::kms::find_key(rc, alias).await
 }
 
 /// Customer keys tagged with this owner and part that no alias points to: what a create
@@ -96,26 +80,17 @@ pub(super) async fn find_unaliased_keys(
             .map_err(aws_error("listing", KMS_KEY, owner, &rc.region))?;
         for key in page.keys() {
             let Some(id) = key.key_id() else { continue };
-            let Some(info) = find_key(rc, id).await? else {
-                continue;
+            // Keys this caller may not read (another account's, or gone meanwhile) are not ours.
+            let info = match find_key(rc, id).await {
+                Ok(Some(info)) => info,
+                Ok(None) => continue,
+                Err(e) if e.code() == Some("AccessDeniedException") => continue,
+                Err(e) => return Err(e),
             };
             if info.state == "PendingDeletion" {
                 continue;
             }
-            let tags = kms
-                .list_resource_tags()
-                .key_id(id)
-                .send()
-                .await
-                .map_err(aws_error("reading tags of", KMS_KEY, id, &rc.region));
-            let Some(tags) = ok_if_not_found(tags)? else {
-                continue;
-            };
-            let has = |k: &str, v: &str| {
-                tags.tags()
-                    .iter()
-                    .any(|t| t.tag_key() == k && t.tag_value() == v)
-            };
+            let has = |k: &str, v: &str| info.tags.get(k).map(String::as_str) == Some(v);
             if has(OWNER_TAG, owner) && has(crate::aws::tags::PART_TAG, part) {
                 found.push(info);
             }

@@ -3,16 +3,16 @@
 //! group. Each is found by its name and created, repaired or adopted as needed.
 
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType};
-use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+use serde_json::Value;
 
 use crate::aws::error::ok_if_not_found;
+use crate::aws::iam::{caller_account, Account};
+use crate::aws::kms::{self, KeySpec as KmsKeySpec};
 use crate::aws::tags::{tag_specification, Tags};
 use crate::aws::{AwsError, RegionCtx};
 
-use super::find::{
-    aws_error, find_unaliased_keys, KMS_KEY, PARAMETER_GROUP, SECURITY_GROUP, SUBNET_GROUP,
-};
-use super::{part, DatabaseSpec, KeyInfo, RegionObserved, PARAMETER_FAMILY, POSTGRES_PORT};
+use super::find::{aws_error, PARAMETER_GROUP, SECURITY_GROUP, SUBNET_GROUP};
+use super::{part, DatabaseSpec, RegionObserved, PARAMETER_FAMILY, POSTGRES_PORT};
 
 /// What the clusters of a region are built on.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -34,7 +34,7 @@ pub(super) async fn ensure_foundation(
     placement: &Placement<'_>,
 ) -> Result<Foundation, AwsError> {
     let (key_arn, security_group_id, (), ()) = tokio::try_join!(
-        ensure_key(rc, spec, observed.key.as_ref()),
+        ensure_key(rc, spec),
         ensure_security_group(rc, spec, observed, placement),
         ensure_subnet_group(rc, spec, observed),
         ensure_parameter_group(rc, spec, observed),
@@ -49,143 +49,37 @@ fn role_tag(rc: &RegionCtx) -> &'static str {
     rc.role.tag_value()
 }
 
-async fn ensure_key(
-    rc: &RegionCtx,
-    spec: &DatabaseSpec,
-    existing: Option<&KeyInfo>,
-) -> Result<String, AwsError> {
-    let alias = spec.names.key_alias(rc.role);
-    let kms = rc.kms();
-    if let Some(key) = existing {
-        // A key scheduled for deletion or disabled outside Terraform still encrypts the
-        // cluster's storage: bring it back rather than replace it.
-        if key.state == "PendingDeletion" {
-            kms.cancel_key_deletion()
-                .key_id(&key.key_id)
-                .send()
-                .await
-                .map_err(aws_error(
-                    "cancelling the deletion of",
-                    KMS_KEY,
-                    &alias,
-                    &rc.region,
-                ))?;
-            tracing::info!(
-                "cancelled the scheduled deletion of {alias} in {}",
-                rc.region
-            );
-        }
-        if key.state == "PendingDeletion" || key.state == "Disabled" {
-            kms.enable_key()
-                .key_id(&key.key_id)
-                .send()
-                .await
-                .map_err(aws_error("enabling", KMS_KEY, &alias, &rc.region))?;
-            return Ok(key.arn.clone());
-        }
-        if key.state == "Enabled" {
-            return Ok(key.arn.clone());
-        }
-        return Err(AwsError::api(
-            "using",
-            KMS_KEY,
-            &alias,
-            &rc.region,
-            None,
-            format!("the key is in state {}", key.state),
-        ));
-    }
-    let owner = spec.names.owner();
-    let adopted = find_unaliased_keys(rc, &owner, part::KMS_KEY).await?;
-    let key = match adopted.into_iter().next() {
-        Some(key) => {
-            tracing::info!(
-                "adopting KMS key {} in {} for {alias}",
-                key.key_id,
-                rc.region
-            );
-            key
-        }
-        None => create_key(rc, spec, &alias).await?,
-    };
-    let out = kms
-        .create_alias()
-        .alias_name(&alias)
-        .target_key_id(&key.key_id)
-        .send()
-        .await
-        .map_err(aws_error(
-            "creating the alias of",
-            KMS_KEY,
-            &alias,
-            &rc.region,
-        ));
-    match out {
-        Ok(_) => {}
-        Err(e) if e.code() == Some("AlreadyExistsException") => {
-            kms.update_alias()
-                .alias_name(&alias)
-                .target_key_id(&key.key_id)
-                .send()
-                .await
-                .map_err(aws_error(
-                    "updating the alias of",
-                    KMS_KEY,
-                    &alias,
-                    &rc.region,
-                ))?;
-        }
-        Err(e) => return Err(e),
-    }
-    Ok(key.arn)
+/// The database key's policy: the account administers it and uses it only through RDS (the
+/// cluster's storage, snapshots and replication) and Secrets Manager (the master secret and its
+/// replica) in the key's region ([`kms::key_policy_for`]).
+pub(super) fn key_policy(account: &Account, region: &str) -> Value {
+    kms::key_policy_for(account, region, &["rds", "secretsmanager"], Vec::new())
 }
 
-async fn create_key(rc: &RegionCtx, spec: &DatabaseSpec, alias: &str) -> Result<KeyInfo, AwsError> {
-    let tags = spec.tags(
-        role_tag(rc),
-        part::KMS_KEY,
-        alias.trim_start_matches("alias/"),
-    );
-    let kms_tags = tags
-        .iter()
-        .map(|(k, v)| {
-            aws_sdk_kms::types::Tag::builder()
-                .tag_key(k)
-                .tag_value(v)
-                .build()
-                .map_err(|e| AwsError::Config(e.to_string()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let out = rc
-        .kms()
-        .create_key()
-        .description(format!(
+/// The region's key through the shared helper: created with rotation and [`key_policy`], an
+/// orphan of an interrupted create adopted by its owner tag (if its policy names no stranger),
+/// a key disabled or scheduled for deletion out of band revived (it still encrypts the
+/// cluster's storage), rotation and policy repaired, and a key under the alias that is not this
+/// database's refused.
+async fn ensure_key(rc: &RegionCtx, spec: &DatabaseSpec) -> Result<String, AwsError> {
+    let alias = spec.names.key_alias(rc.role);
+    let account = caller_account(rc).await?;
+    let key = KmsKeySpec {
+        owner: spec.names.owner(),
+        description: format!(
             "Encrypts Aurora global database {} and its master secret in {} (drpair)",
             spec.names.global_cluster(),
             rc.region
-        ))
-        .key_usage(KeyUsageType::EncryptDecrypt)
-        .key_spec(KeySpec::SymmetricDefault)
-        .set_tags(Some(kms_tags))
-        .send()
-        .await
-        .map_err(aws_error("creating", KMS_KEY, alias, &rc.region))?;
-    let meta = out.key_metadata().ok_or_else(|| {
-        AwsError::api(
-            "creating",
-            KMS_KEY,
-            alias,
-            &rc.region,
-            None,
-            "no key metadata returned",
-        )
-    })?;
-    tracing::info!("created KMS key {} in {}", meta.key_id(), rc.region);
-    Ok(KeyInfo {
-        arn: meta.arn().unwrap_or_default().to_owned(),
-        key_id: meta.key_id().to_owned(),
-        state: "Enabled".into(),
-    })
+        ),
+        tags: spec.tags(
+            role_tag(rc),
+            part::KMS_KEY,
+            alias.trim_start_matches("alias/"),
+        ),
+        policy: Some(key_policy(&account, &rc.region)),
+        alias,
+    };
+    Ok(kms::ensure_key(rc, &key, false).await?.arn)
 }
 
 fn rds_tags(tags: &Tags) -> Vec<aws_sdk_rds::types::Tag> {

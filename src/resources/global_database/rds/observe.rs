@@ -2,13 +2,15 @@
 
 use std::collections::BTreeSet;
 
+use crate::aws::kms;
 use crate::aws::{AwsContext, AwsError, RegionCtx, Role};
 
 use super::find::{
     find_cluster, find_global_cluster, find_instances, find_key, find_parameter_group,
     find_security_group, find_subnet_group, find_vpc_cidrs, instance_info,
 };
-use super::secret::find_secret;
+use super::foundation::key_policy;
+use super::secret::{find_secret, names_key, not_ours};
 use super::{arn_region, Names, Observed, RegionObserved};
 
 /// Reads the database from both regions. `None` only when nothing destroy would remove is left:
@@ -115,7 +117,18 @@ fn drift(ctx: &AwsContext, names: &Names, o: &Observed) -> Vec<String> {
         let alias = names.key_alias(role);
         match r.key.as_ref().map(|k| k.state.as_str()) {
             None => drift.push(format!("{region}: KMS key {alias} is missing")),
-            Some("Enabled") => {}
+            Some("Enabled") => {
+                let key = r.key.as_ref();
+                let policy = key
+                    .and_then(|k| kms::account_of(&k.arn))
+                    .map(|account| key_policy(&account, region));
+                drift.extend(kms::key_drift_with_policy(
+                    region,
+                    &alias,
+                    key,
+                    policy.as_ref(),
+                ));
+            }
             Some("PendingDeletion") => drift.push(format!(
                 "{region}: KMS key {alias} is scheduled for deletion"
             )),
@@ -177,6 +190,9 @@ fn drift(ctx: &AwsContext, names: &Names, o: &Observed) -> Vec<String> {
         None => drift.push(format!("secret {secret} is missing")),
         Some(s) if s.deleted => drift.push(format!("secret {secret} is scheduled for deletion")),
         Some(s) => {
+            if let Some(why) = not_ours(s, &names.owner()) {
+                drift.push(format!("secret {secret} is not this database's: {why}"));
+            }
             let dr_region = &ctx.dr.region;
             match s.replicas.get(dr_region).map(String::as_str) {
                 None => drift.push(format!("secret {secret} has no replica in {dr_region}")),
@@ -184,6 +200,27 @@ fn drift(ctx: &AwsContext, names: &Names, o: &Observed) -> Vec<String> {
                     "secret {secret}: replication to {dr_region} failed"
                 )),
                 Some(_) => {}
+            }
+            let keys = [
+                (Role::Primary, Some(&s.kms_key_id)),
+                (Role::Dr, s.replica_keys.get(dr_region)),
+            ];
+            for (role, found) in keys {
+                let (Some(key), Some(found)) = (o.region(role).key.as_ref(), found) else {
+                    continue;
+                };
+                let alias = names.key_alias(role);
+                if !names_key(found, &key.arn, &alias) {
+                    let region = &ctx.region(role).region;
+                    let by = if found.is_empty() {
+                        "the AWS managed key aws/secretsmanager"
+                    } else {
+                        found.as_str()
+                    };
+                    drift.push(format!(
+                        "{region}: secret {secret} is encrypted with {by}, not {alias}"
+                    ));
+                }
             }
         }
     }

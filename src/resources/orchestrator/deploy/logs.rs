@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 
 use crate::aws::error::{api_error, ok_if_not_found};
 use crate::aws::iam::{Account, NOT_OWNED_CODE};
-use crate::aws::kms::KeySpec;
+use crate::aws::kms::{key_policy_for, KeySpec};
 use crate::aws::tags::{tag_changes, Tags, OWNER_TAG};
 use crate::aws::{AwsError, Deadline, RegionCtx};
 
@@ -91,8 +91,8 @@ impl Spec {
         }
     }
 
-    /// The key of the log groups: the account administers it (AWS's default); CloudWatch Logs of
-    /// the DR region may use it for the two groups only.
+    /// The key of the log groups: the account administers it; CloudWatch Logs of the DR region
+    /// may use it for the two groups only.
     pub fn logs_key_spec(&self, account: &Account) -> KeySpec {
         let groups: Vec<String> = Function::BOTH
             .iter()
@@ -115,27 +115,23 @@ impl Spec {
 
 /// The key policy CloudWatch Logs needs ("Encrypt log data in CloudWatch Logs using AWS KMS",
 /// step 2), restricted to `group_arns` by the encryption context.
+/// The account administers the key and uses it only through CloudWatch Logs
+/// ([`key_policy_for`]); no one may encrypt or decrypt with it directly.
 pub fn logs_key_policy(account: &Account, region: &str, group_arns: &[String]) -> Value {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "AccountAdministers",
-                "Effect": "Allow",
-                "Principal": { "AWS": account.root_arn() },
-                "Action": "kms:*",
-                "Resource": "*"
-            },
-            {
-                "Sid": "CloudWatchLogsEncryptsTheLogGroups",
-                "Effect": "Allow",
-                "Principal": { "Service": format!("logs.{region}.amazonaws.com") },
-                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-                "Resource": "*",
-                "Condition": { "ArnEquals": { "kms:EncryptionContext:aws:logs:arn": group_arns } }
-            }
-        ]
-    })
+    key_policy_for(
+        account,
+        region,
+        &["logs"],
+        vec![json!({
+            "Sid": "CloudWatchLogsEncryptsTheLogGroups",
+            "Effect": "Allow",
+            "Principal": { "Service": format!("logs.{region}.amazonaws.com") },
+            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            "Resource": "*",
+            // The encryption context names the exact groups, account included.
+            "Condition": { "ArnEquals": { "kms:EncryptionContext:aws:logs:arn": group_arns } }
+        })],
+    )
 }
 
 /// The log group of this exact name, with its tags; None when there is none.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::aws::error::api_error;
 use crate::aws::iam::{caller_account, find_role, role_drift, Account, ObservedRole};
-use crate::aws::kms::{find_key, key_drift, RegionKey};
+use crate::aws::kms::{find_key, key_drift_with_policy, RegionKey};
 use crate::aws::{AwsContext, AwsError, RegionCtx};
 
 use super::super::package::package;
@@ -162,10 +162,11 @@ pub fn drift(spec: &Spec, o: &Observed) -> Vec<String> {
     let [alarms, probe] = rule_specs(spec, account);
     drift.extend(rule_drift(&alarms, o.alarm_rule.as_ref()));
     drift.extend(rule_drift(&probe, o.probe_rule.as_ref()));
-    drift.extend(key_drift(
+    drift.extend(key_drift_with_policy(
         &spec.dr_region,
         &spec.names.logs_key_alias,
         o.logs_key.as_ref(),
+        spec.logs_key_spec(account).policy.as_ref(),
     ));
     let key_arn = o.logs_key.as_ref().map_or("", |k| k.arn.as_str());
     for f in Function::BOTH {

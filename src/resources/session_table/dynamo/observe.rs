@@ -120,6 +120,14 @@ pub fn drift(spec: &TableSpec, o: &ObservedTable, regions: [&str; 2]) -> Vec<Str
                 if !same_tags(&k.tags, &desired) {
                     out.push(format!("{region}: KMS key tags differ"));
                 }
+                let policy = crate::aws::kms::account_of(&k.arn)
+                    .map(|account| super::kms::key_policy(&account, region));
+                out.extend(crate::aws::kms::key_drift_with_policy(
+                    region,
+                    &spec.key_alias(),
+                    Some(k),
+                    policy.as_ref(),
+                ));
             }
         }
         let Some(table) = o.table(role) else { continue };
@@ -225,6 +233,7 @@ mod tests {
             key_id: arn.into(),
             state: "Enabled".into(),
             tags: spec.tags(role, super::super::part::KMS_KEY),
+            ..RegionKey::default()
         };
         ObservedTable {
             name: spec.name.clone(),
