@@ -192,8 +192,7 @@ pub fn foreign_principals(policy: &Value, account_id: &str) -> Vec<String> {
             _ => Vec::new(),
         };
         for p in principals {
-            let ours = p == account_id
-                || account_of(&p).is_some_and(|a| a.id == account_id);
+            let ours = p == account_id || account_of(&p).is_some_and(|a| a.id == account_id);
             if !ours {
                 foreign.push(p);
             }
@@ -253,7 +252,12 @@ pub async fn rotation_status(rc: &RegionCtx, key_id: &str) -> Result<bool, AwsEr
         .key_id(key_id)
         .send()
         .await
-        .map_err(api_error("reading the rotation status of", KEY, key_id, &rc.region))?;
+        .map_err(api_error(
+            "reading the rotation status of",
+            KEY,
+            key_id,
+            &rc.region,
+        ))?;
     Ok(out.key_rotation_enabled())
 }
 
@@ -857,6 +861,129 @@ mod tests {
         assert_eq!(
             describe_recovery_points(&["arn:a".into(), "arn:b".into(), "arn:c".into()]),
             "3 AWS Backup recovery points (arn:a and 2 more)"
+        );
+    }
+
+    fn account() -> Account {
+        Account {
+            id: "111122223333".into(),
+            partition: "aws".into(),
+        }
+    }
+
+    #[test]
+    fn key_policy_separates_administration_from_use() {
+        let policy = key_policy_for(
+            &account(),
+            "us-east-2",
+            &["rds", "secretsmanager"],
+            Vec::new(),
+        );
+        let text = policy.to_string();
+        assert!(!text.contains("\"kms:*\""), "{policy:#}");
+        let statements = policy["Statement"].as_array().unwrap();
+        assert_eq!(statements.len(), 2);
+        let admin = statements[0]["Action"].as_array().unwrap();
+        for forbidden in [
+            "kms:Encrypt",
+            "kms:Decrypt",
+            "kms:CreateGrant",
+            "kms:Create*",
+            "kms:GenerateDataKey*",
+            "kms:ReEncrypt*",
+        ] {
+            assert!(!admin.contains(&json!(forbidden)), "{forbidden}");
+        }
+        assert!(
+            admin.contains(&json!("kms:Put*")),
+            "lockout check: the account can change the policy"
+        );
+        let usage = &statements[1];
+        assert_eq!(usage["Principal"]["AWS"], "arn:aws:iam::111122223333:root");
+        assert_eq!(
+            usage["Condition"]["StringEquals"]["kms:ViaService"],
+            json!([
+                "rds.us-east-2.amazonaws.com",
+                "secretsmanager.us-east-2.amazonaws.com"
+            ])
+        );
+        assert_eq!(
+            usage["Condition"]["StringEquals"]["kms:CallerAccount"],
+            "111122223333"
+        );
+        let extra = json!({ "Sid": "Service", "Effect": "Allow" });
+        let with_extra = key_policy_for(&account(), "us-east-1", &[], vec![extra.clone()]);
+        assert_eq!(
+            with_extra["Statement"].as_array().unwrap().len(),
+            2,
+            "no use statement without services"
+        );
+        assert_eq!(with_extra["Statement"][1], extra);
+    }
+
+    #[test]
+    fn account_of_an_arn() {
+        assert_eq!(
+            account_of("arn:aws-cn:kms:cn-north-1:111122223333:key/abc"),
+            Some(Account {
+                id: "111122223333".into(),
+                partition: "aws-cn".into()
+            })
+        );
+        assert_eq!(
+            account_of("arn:aws:iam::111122223333:root").map(|a| a.id),
+            Some("111122223333".into())
+        );
+        assert_eq!(account_of("alias/x"), None);
+        assert_eq!(account_of("arn:aws:s3:::bucket"), None);
+    }
+
+    #[test]
+    fn foreign_principals_of_a_policy() {
+        let ours = key_policy_for(&account(), "us-east-1", &["dynamodb"], Vec::new());
+        assert!(foreign_principals(&ours, "111122223333").is_empty());
+        let policy = json!({
+            "Statement": [
+                { "Effect": "Allow", "Principal": { "AWS": ["arn:aws:iam::111122223333:role/admin", "arn:aws:iam::444455556666:root"] }, "Action": "kms:*" },
+                { "Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt" },
+                { "Effect": "Allow", "Principal": { "AWS": "444455556666" }, "Action": "kms:Decrypt" },
+                { "Effect": "Allow", "Principal": { "Service": "logs.us-east-1.amazonaws.com" }, "Action": "kms:Decrypt" },
+                { "Effect": "Deny", "Principal": { "AWS": "arn:aws:iam::777788889999:root" }, "Action": "kms:*" }
+            ]
+        });
+        assert_eq!(
+            foreign_principals(&policy, "111122223333"),
+            vec!["*", "444455556666", "arn:aws:iam::444455556666:root"]
+        );
+        let single = json!({ "Statement": { "Effect": "Allow", "Principal": { "AWS": "*" } } });
+        assert_eq!(foreign_principals(&single, "111122223333"), vec!["*"]);
+    }
+
+    #[test]
+    fn drift_of_rotation_and_policy() {
+        let expected = key_policy_for(&account(), "us-east-1", &["dynamodb"], Vec::new());
+        let mut key = RegionKey {
+            state: "Enabled".into(),
+            rotation_enabled: Some(true),
+            policy: expected.clone(),
+            ..RegionKey::default()
+        };
+        assert!(
+            key_drift_with_policy("us-east-1", "alias/a", Some(&key), Some(&expected)).is_empty()
+        );
+        key.rotation_enabled = Some(false);
+        key.policy = json!({ "Statement": [] });
+        assert_eq!(
+            key_drift_with_policy("us-east-1", "alias/a", Some(&key), Some(&expected)),
+            vec![
+                "us-east-1: KMS key alias/a has automatic rotation off",
+                "us-east-1: KMS key alias/a has a key policy other than drpair's"
+            ]
+        );
+        assert_eq!(
+            key_drift("us-east-1", "alias/a", Some(&key)).len(),
+            1,
+            "policy not compared"
         );
     }
 

@@ -173,7 +173,96 @@ fn check_both_regions(emulator: &Emulator, state: &Value, ttl_attr: &str, team: 
         assert_eq!(key["KeyMetadata"]["Arn"], key_arn, "{region}");
         assert_eq!(key["KeyMetadata"]["KeyState"], "Enabled", "{region}");
         assert_eq!(key["KeyMetadata"]["KeyManager"], "CUSTOMER", "{region}");
+        check_key_security(emulator, region);
     }
+}
+
+/// The region's key rotates and has drpair's policy: the account administers it without
+/// `kms:*` and uses it only through DynamoDB of the region, from this account.
+fn check_key_security(emulator: &Emulator, region: &str) {
+    let key = emulator.aws_ok("kms", region, "DescribeKey", &json!({ "KeyId": ALIAS }));
+    let id = &key["KeyMetadata"]["KeyId"];
+    let rotation = emulator.aws_ok("kms", region, "GetKeyRotationStatus", &json!({ "KeyId": id }));
+    assert_eq!(rotation["KeyRotationEnabled"], true, "{region}");
+    let policy = emulator.aws_ok(
+        "kms",
+        region,
+        "GetKeyPolicy",
+        &json!({ "KeyId": id, "PolicyName": "default" }),
+    );
+    let policy: Value = serde_json::from_str(policy["Policy"].as_str().unwrap()).unwrap();
+    assert!(!policy.to_string().contains("\"kms:*\""), "{region}: {policy:#}");
+    let usage = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "AccountUsesTheKeyOnlyThroughItsServices")
+        .unwrap_or_else(|| panic!("{region}: {policy:#}"));
+    assert_eq!(
+        usage["Condition"]["StringEquals"],
+        json!({
+            "kms:ViaService": [format!("dynamodb.{region}.amazonaws.com")],
+            "kms:CallerAccount": "123456789012"
+        }),
+        "{region}"
+    );
+}
+
+/// A key already under the table's alias with no owner tag is adopted (the table's key from
+/// before tagging) only when its policy names no principal outside the account: a key another
+/// account may use is refused before any table is created, and adopted once its policy is the
+/// account's alone (then drpair's policy and rotation replace what it had).
+#[test]
+fn session_table_refuses_a_key_another_account_may_use() {
+    let emulator = Emulator::start();
+    let ws = Workspace::new(&emulator);
+    ws.write_config(&config(&emulator.endpoint, BASE));
+    ws.init();
+    let root = "arn:aws:iam::123456789012:root";
+    let stranger = "arn:aws:iam::444455556666:root";
+    let policy = |principals: Value| {
+        json!({
+            "Version": "2012-10-17",
+            "Statement": [{ "Effect": "Allow", "Principal": { "AWS": principals }, "Action": "kms:*", "Resource": "*" }]
+        })
+        .to_string()
+    };
+    let key = emulator.aws_ok(
+        "kms",
+        "us-east-1",
+        "CreateKey",
+        &json!({ "Description": "pre-existing", "Policy": policy(json!([root, stranger])) }),
+    );
+    let key_id = key["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    emulator.aws_ok(
+        "kms",
+        "us-east-1",
+        "CreateAlias",
+        &json!({ "AliasName": ALIAS, "TargetKeyId": key_id }),
+    );
+    let refused = ws.apply_expect_error().combined();
+    let flat = refused.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("444455556666") && flat.contains("drpair does not adopt it"),
+        "{refused}"
+    );
+    assert!(describe(&emulator, "us-east-1").is_none(), "no table created");
+
+    emulator.aws_ok(
+        "kms",
+        "us-east-1",
+        "PutKeyPolicy",
+        &json!({ "KeyId": key_id, "PolicyName": "default", "Policy": policy(json!(root)) }),
+    );
+    ws.apply();
+    let state = ws.state_resource(ADDR);
+    assert!(
+        state["primary"]["kms_key_arn"].as_str().unwrap().ends_with(&key_id),
+        "the key was adopted: {state:#}"
+    );
+    check_both_regions(&emulator, &state, "expires_at", None);
+    ws.assert_no_changes();
+    ws.destroy();
 }
 
 #[test]

@@ -9,6 +9,7 @@
 
 mod backups;
 mod checks;
+mod security;
 
 use crate::harness::{provider_block, Emulator, Workspace};
 use crate::orchestrator_acc::stack::control;
@@ -886,5 +887,23 @@ fn bad_global_database_input_fails_at_plan_naming_the_attribute() {
             );
         }
     }
+    // The secret's recovery window: 0 or Secrets Manager's 7 to 30 days.
+    ws.write_config(&format!(
+        "{}{}",
+        provider_block(&emulator.endpoint, ""),
+        good.replacen(
+            "skip_final_snapshot = true",
+            "skip_final_snapshot = true\n  secret_recovery_window_days = 3",
+            1
+        )
+    ));
+    let (code, out) = ws.plan_exit_code();
+    assert_eq!(code, 1, "{out}");
+    let text = out.combined();
+    assert!(
+        text.contains("Invalid secret recovery window")
+            && text.contains("secret_recovery_window_days = 3"),
+        "{text}"
+    );
     assert!(global(&emulator).is_none(), "nothing was created");
 }
