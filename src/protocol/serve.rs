@@ -14,6 +14,7 @@ use std::io::Write;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
@@ -43,9 +44,28 @@ pub enum Transport {
     Plaintext,
 }
 
+/// How long a client has to complete the TLS handshake after connecting. Terraform completes it
+/// within milliseconds of reading the handshake line; a peer that connects and stalls (anything
+/// on the machine can reach the port, only Terraform can finish the handshake) is dropped then
+/// instead of holding a task and a socket for the life of the process. gRPC-Go servers, which
+/// go-plugin's plugins are, give a new connection 120 s (`grpc.ConnectionTimeout`'s default).
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 pub struct ServeOptions {
     pub transport: Transport,
     pub shutdown: ShutdownSignal,
+    /// For AutoMTLS only; [`TLS_HANDSHAKE_TIMEOUT`] unless a test wants it shorter.
+    pub tls_handshake_timeout: Duration,
+}
+
+impl ServeOptions {
+    pub fn new(transport: Transport, shutdown: ShutdownSignal) -> Self {
+        Self {
+            transport,
+            shutdown,
+            tls_handshake_timeout: TLS_HANDSHAKE_TIMEOUT,
+        }
+    }
 }
 
 /// Serves every plugin service on `listener` until Shutdown.
@@ -77,7 +97,8 @@ pub async fn serve(
                 .await?
         }
         Transport::Tls(config) => {
-            let (incoming, accept_loop) = tls_incoming(listener, config);
+            let (incoming, accept_loop) =
+                tls_incoming(listener, config, options.tls_handshake_timeout);
             let result = router
                 .serve_with_incoming_shutdown(incoming, shutdown.wait())
                 .await;
@@ -89,11 +110,12 @@ pub async fn serve(
 }
 
 /// Accepts TCP connections and completes their TLS handshakes concurrently;
-/// connections that fail it (wrong or missing client certificate) are
-/// refused and logged.
+/// connections that fail it (wrong or missing client certificate) or do not
+/// finish it within `handshake_timeout` are closed and logged.
 fn tls_incoming(
     listener: TcpListener,
     config: Arc<rustls::ServerConfig>,
+    handshake_timeout: Duration,
 ) -> (
     ReceiverStream<Result<TlsConn, std::io::Error>>,
     tokio::task::JoinHandle<()>,
@@ -112,12 +134,21 @@ fn tls_incoming(
             let acceptor = acceptor.clone();
             let tx = tx.clone();
             tokio::spawn(async move {
-                match acceptor.accept(tcp).await {
-                    Ok(stream) => {
+                // On timeout the half-done handshake and its socket are dropped: the peer sees
+                // the connection closed.
+                match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
+                    Ok(Ok(stream)) => {
                         let _ = tx.send(Ok(TlsConn(stream))).await;
                     }
-                    Err(e) => {
+                    Ok(Err(e)) => {
                         tracing::warn!(peer = %peer, error = %e, "refused a TLS connection");
+                    }
+                    Err(_) => {
+                        tracing::warn!(
+                            peer = %peer,
+                            timeout_ms = handshake_timeout.as_millis() as u64,
+                            "closed a connection that did not complete the TLS handshake in time"
+                        );
                     }
                 }
             });
@@ -209,10 +240,7 @@ pub async fn run_plugin(server: Arc<ProviderServer>) -> Result<(), ServeError> {
     let served = serve(
         server,
         listener,
-        ServeOptions {
-            transport,
-            shutdown: shutdown.clone(),
-        },
+        ServeOptions::new(transport, shutdown.clone()),
     );
     // A graceful stop would wait for Terraform to close its connection, and
     // Terraform waits for us to exit: leave right after answering Shutdown.
@@ -226,7 +254,7 @@ pub async fn run_plugin(server: Arc<ProviderServer>) -> Result<(), ServeError> {
 }
 
 /// Time for the Shutdown answer to reach Terraform before the process exits.
-const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(20);
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(20);
 
 /// `--debug`: serve without Terraform spawning us, in plaintext, and tell the
 /// operator how to attach Terraform.
@@ -259,10 +287,77 @@ pub async fn run_debug(
     serve(
         server,
         listener,
-        ServeOptions {
-            transport: Transport::Plaintext,
-            shutdown,
-        },
+        ServeOptions::new(Transport::Plaintext, shutdown),
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::time::Instant;
+
+    fn autotls_config() -> Arc<rustls::ServerConfig> {
+        let identity = ServerIdentity::generate().unwrap();
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let client = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        tls::server_config(&identity, client.der().clone()).unwrap()
+    }
+
+    /// Reads until the server closes the connection; how long that took.
+    async fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Duration> {
+        let started = Instant::now();
+        let mut buf = [0u8; 64];
+        let read = async {
+            loop {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    // An alert, say: keep reading until the close.
+                    Ok(_) => continue,
+                }
+            }
+        };
+        tokio::time::timeout(limit, read)
+            .await
+            .ok()
+            .map(|_| started.elapsed())
+    }
+
+    #[tokio::test]
+    async fn peers_that_never_finish_the_tls_handshake_are_disconnected() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = ShutdownSignal::default();
+        let timeout = Duration::from_millis(300);
+        let options = ServeOptions {
+            tls_handshake_timeout: timeout,
+            ..ServeOptions::new(Transport::Tls(autotls_config()), shutdown.clone())
+        };
+        let server = tokio::spawn(serve(crate::provider_server(), listener, options));
+
+        // One says nothing at all; the other starts a TLS record and stalls.
+        let mut silent = TcpStream::connect(addr).await.unwrap();
+        let mut stalled = TcpStream::connect(addr).await.unwrap();
+        stalled.write_all(&[0x16, 0x03, 0x01, 0x01]).await.unwrap();
+
+        for (name, stream) in [("silent", &mut silent), ("stalled", &mut stalled)] {
+            let took = closed_within(stream, Duration::from_secs(10)).await;
+            let took = took.unwrap_or_else(|| panic!("the {name} peer is still connected"));
+            assert!(
+                took < Duration::from_secs(5),
+                "{name}: closed after {took:?}"
+            );
+        }
+        assert_eq!(TLS_HANDSHAKE_TIMEOUT, Duration::from_secs(10));
+        assert_eq!(
+            ServeOptions::new(Transport::Plaintext, shutdown.clone()).tls_handshake_timeout,
+            TLS_HANDSHAKE_TIMEOUT
+        );
+        shutdown.trigger();
+        server.await.unwrap().unwrap();
+    }
 }

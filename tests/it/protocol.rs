@@ -25,13 +25,14 @@ use tonic::transport::{Channel, Endpoint};
 const COOKIE: &str = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2";
 
 async fn start_server(transport: Transport) -> (SocketAddr, ShutdownSignal) {
+    let shutdown = ShutdownSignal::default();
+    start_server_with(ServeOptions::new(transport, shutdown.clone())).await
+}
+
+async fn start_server_with(options: ServeOptions) -> (SocketAddr, ShutdownSignal) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let shutdown = ShutdownSignal::default();
-    let options = ServeOptions {
-        transport,
-        shutdown: shutdown.clone(),
-    };
+    let shutdown = options.shutdown.clone();
     tokio::spawn(serve(drpair::provider_server(), listener, options));
     (addr, shutdown)
 }
@@ -353,6 +354,58 @@ async fn mtls_accepts_only_the_pinned_client_certificate() {
     assert!(
         schema_call(plain).await.is_err(),
         "plaintext must be refused"
+    );
+    shutdown.trigger();
+}
+
+/// Reads until the peer closes; None if it is still open after `limit`.
+async fn closed_within(stream: &mut tokio::net::TcpStream, limit: Duration) -> Option<Duration> {
+    use tokio::io::AsyncReadExt;
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    let closed = async {
+        while let Ok(n) = stream.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(limit, closed)
+        .await
+        .ok()
+        .map(|_| started.elapsed())
+}
+
+#[tokio::test]
+async fn peers_that_stall_the_tls_handshake_neither_stay_nor_block_terraform() {
+    let identity = ServerIdentity::generate().unwrap();
+    let (pinned_der, pinned_key, pinned_pem) = terraform_like_client_cert();
+    let config =
+        tls::server_config(&identity, tls::parse_pem_certificate(&pinned_pem).unwrap()).unwrap();
+    let timeout = Duration::from_millis(500);
+    let options = ServeOptions {
+        tls_handshake_timeout: timeout,
+        ..ServeOptions::new(Transport::Tls(config), ShutdownSignal::default())
+    };
+    let (addr, shutdown) = start_server_with(options).await;
+
+    // Connected first, silent: the real client is served all the same.
+    let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let channel = tls_channel(
+        addr,
+        identity.cert_der.clone(),
+        Some((pinned_der, pinned_key)),
+    );
+    assert_eq!(schema_call(channel.await).await, Ok(()));
+
+    // ... and the silent one is let go once its time is up, well before the default's 10 s.
+    let took = closed_within(&mut silent, Duration::from_secs(8))
+        .await
+        .expect("a peer that never starts the TLS handshake must be disconnected");
+    assert!(took <= Duration::from_secs(5), "closed after {took:?}");
+    assert_eq!(
+        drpair::protocol::serve::TLS_HANDSHAKE_TIMEOUT,
+        Duration::from_secs(10)
     );
     shutdown.trigger();
 }

@@ -9,6 +9,16 @@ Read by both functions:
   notifier speaks for),
 - ``PRIMARY_ENDPOINT_URL``: the primary's endpoint (what the failover DNS's health check probes),
   GET directly from the DR region. The orchestrator cannot decide without it (required there),
+- ``PRIMARY_ENDPOINT_TLS_NAME`` (optional, for an ``https://`` URL): the name the endpoint's
+  certificate must be valid for, also sent as SNI. Default: the URL's host. Set it when the URL
+  names the load balancer (``…elb.amazonaws.com``) or an IP address while the certificate names
+  the service (``api.payments.example.com``),
+- ``PRIMARY_ENDPOINT_TLS_VERIFY`` (``true`` | ``false``, default true): whether the probe verifies
+  an ``https://`` endpoint's certificate, against the system's trust store (the Lambda runtime's
+  CA bundle; OpenSSL's ``SSL_CERT_FILE``/``SSL_CERT_DIR`` replace it). An answer whose certificate
+  does not verify is not the primary answering: the probe fails. ``false`` is an explicit opt-out
+  for a certificate that cannot verify (self-signed, say): then anything that answers at the URL's
+  address, whoever it is, counts as the primary being up and holds the failover back,
 - ``CONSECUTIVE_FAILURES`` (default 2): counted failed probes in a row that start a confirmation,
 - ``LAG_THRESHOLD_MS`` (default 1000): replication lag (ms) that counts as stalled when it lasts
   ``STALL_SECONDS``,
@@ -16,7 +26,9 @@ Read by both functions:
   failover (the primary's capacity; never scaled down).
 """
 
+import ipaddress
 import os
+import re
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
@@ -27,6 +39,19 @@ DEFAULT_LAG_THRESHOLD_MS = 1000
 
 class ConfigError(ValueError):
     """An environment variable is missing or malformed (the function was edited by hand)."""
+
+
+# A DNS name (letters, digits, hyphens, dots) or an IPv4/IPv6 address.
+_TLS_NAME = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class EndpointTls:
+    """How the probe checks an https:// endpoint: the certificate is verified (unless `verify` is
+    off, explicitly) for `server_name`, which is also the SNI; None is the URL's host."""
+
+    server_name: Optional[str] = None
+    verify: bool = True
 
 
 @dataclass(frozen=True)
@@ -49,6 +74,7 @@ class Config:
     scale_desired_capacity: Optional[int]
     topic_arns: Tuple[str, ...]
     state_table: str
+    endpoint_tls: EndpointTls = EndpointTls()
 
     @property
     def notify_only(self):
@@ -103,6 +129,12 @@ class Config:
         if url is not None and not url.lower().startswith(("http://", "https://")):
             raise ConfigError(f"PRIMARY_ENDPOINT_URL is {url!r}; expected an http:// or https:// URL")
         topics = tuple(t.strip() for t in env.get("TOPIC_ARNS", "").split(",") if t.strip())
+        tls_name = env.get("PRIMARY_ENDPOINT_TLS_NAME", "").strip().rstrip(".").lower() or None
+        if tls_name is not None and not _valid_tls_name(tls_name):
+            raise ConfigError(f"PRIMARY_ENDPOINT_TLS_NAME is {tls_name!r}; expected a DNS name or an IP address")
+        verify = env.get("PRIMARY_ENDPOINT_TLS_VERIFY", "").strip().lower() or "true"
+        if verify not in ("true", "false"):
+            raise ConfigError(f"PRIMARY_ENDPOINT_TLS_VERIFY is {verify!r}; expected true or false")
         return cls(
             mode=mode,
             environment=env.get("ENVIRONMENT", "").strip(),
@@ -120,4 +152,13 @@ class Config:
             scale_desired_capacity=optional_int("SCALE_DESIRED_CAPACITY"),
             topic_arns=topics,
             state_table=required("STATE_TABLE"),
+            endpoint_tls=EndpointTls(tls_name, verify == "true"),
         )
+
+
+def _valid_tls_name(name):
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        return len(name) <= 253 and bool(_TLS_NAME.match(name))

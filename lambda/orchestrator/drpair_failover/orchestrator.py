@@ -166,7 +166,7 @@ class Run:
             return outcome("ignored", "not a schedule, alarm or drpair event")
         url = self.cfg.require_endpoint()
         if kind == "probe":
-            self.probe = probe_endpoint(url)
+            self.probe = probe_endpoint(url, self.cfg.endpoint_tls)
             history, counted = self.store.record_probe(self.probe.entry(event_id), time.time(), MIN_PROBE_SPACING)
             print(json.dumps({"probe": self.probe.entry(event_id), "counted": counted}))
         else:

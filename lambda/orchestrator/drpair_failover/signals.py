@@ -9,15 +9,19 @@ can set them). An alarm's state change only makes the orchestrator look again.
 """
 
 import datetime
+import functools
+import http.client
 import math
 import ssl
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from typing import List, Optional
 
 from .aws import AWS_ERRORS, describe_error
+from .config import EndpointTls
 
 # One direct probe: a GET of the primary's endpoint. Route 53's checkers give an endpoint 4 s to
 # connect and 2 s to answer; one timeout over both.
@@ -77,29 +81,67 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def _opener():
+class _NamedHTTPSConnection(http.client.HTTPSConnection):
+    """Connects to the URL's host (a load balancer's DNS name or an IP address, through a proxy's
+    tunnel or not), but checks the certificate for, and sends as SNI, `tls_name` when set."""
+
+    def __init__(self, host, *, tls_name=None, **kwargs):
+        super().__init__(host, **kwargs)
+        self._tls_name = tls_name
+
+    def connect(self):
+        http.client.HTTPConnection.connect(self)
+        server_hostname = self._tls_name or self._tunnel_host or self.host
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=server_hostname)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, context, tls_name):
+        super().__init__(context=context)
+        self._tls_name = tls_name
+
+    def https_open(self, req):
+        return self.do_open(functools.partial(_NamedHTTPSConnection, tls_name=self._tls_name), req, context=self._context)
+
+
+def _opener(tls):
+    # The system's trust store (the Lambda runtime's CA bundle), hostname checked. Route 53's
+    # checkers are lenient (a certificate without FullyQualifiedDomainName only makes them retry
+    # the handshake without SNI: HealthCheckConfig's EnableSNI), but their verdict only moves DNS.
+    # This probe's healthy answer holds a failover back, so it must come from whoever holds the
+    # primary's certificate: a stale address, a hijacked name or anything on the path can answer 200.
     context = ssl.create_default_context()
-    # Route 53's checkers do not validate certificates either.
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
+    if not tls.verify:
+        # PRIMARY_ENDPOINT_TLS_VERIFY=false, the documented opt-out.
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
     # The environment's proxy settings apply (ProxyHandler is in the default chain).
-    return urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), _NoRedirects())
+    return urllib.request.build_opener(_HTTPSHandler(context, tls.server_name), _NoRedirects())
 
 
-def probe_endpoint(url):
+def probe_endpoint(url, tls=None):
     """GET `url`: 2xx and 3xx are healthy, as for Route 53; any other status, or no answer, is a
-    failure."""
+    failure. An https:// endpoint must present a certificate that verifies for `tls.server_name`
+    (default: the URL's host), unless `tls.verify` is off: an answer that cannot show it comes from
+    the primary is no evidence that the primary is up, and is counted as a failure (the failover
+    still needs replication to have stopped, which only AWS can report)."""
+    tls = tls or EndpointTls()
     at = time.time()
     request = urllib.request.Request(url, method="GET", headers={"User-Agent": "drpair-failover-probe"})
     try:
-        with _opener().open(request, timeout=ENDPOINT_TIMEOUT_SECONDS) as answer:
+        with _opener(tls).open(request, timeout=ENDPOINT_TIMEOUT_SECONDS) as answer:
             status = answer.status
     except urllib.error.HTTPError as exc:
         status = exc.code
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
+        if isinstance(reason, ssl.SSLCertVerificationError):
+            name = tls.server_name or urllib.parse.urlsplit(url).hostname
+            why = reason.verify_message or reason.reason or str(reason)
+            return Probe(False, at, f"{url} answered with a certificate that does not verify for {name}: {why}")
         return Probe(False, at, f"{url} did not answer: {reason}")
-    return Probe(200 <= status < 400, at, f"{url} answered HTTP {status}")
+    unverified = " (certificate not verified: PRIMARY_ENDPOINT_TLS_VERIFY=false)" if not tls.verify and url.lower().startswith("https:") else ""
+    return Probe(200 <= status < 400, at, f"{url} answered HTTP {status}{unverified}")
 
 
 # --- replication, from the DR region's CloudWatch ---------------------------------------------
@@ -262,7 +304,7 @@ def confirm_outage(cfg, clients, first=None):
             wait = probes[-1].epoch + CONFIRM_SPACING - time.time()
             if wait > 0:
                 time.sleep(wait)
-        probe = probe_endpoint(url)
+        probe = probe_endpoint(url, cfg.endpoint_tls)
         probes.append(probe)
         if probe.healthy:
             return unconfirmed(f"the primary answers: {probe.detail}", probes, seen)
