@@ -36,8 +36,18 @@ resource "drpair_global_database" "main" {
   database_name       = "payments"
   master_username     = "payments_admin"
   instance_class      = var.db_instance_class
-  primary             = { subnet_ids = drpair_network.main.primary.private_subnet_ids, instance_count = 2 }
-  dr                  = { subnet_ids = drpair_network.main.dr.private_subnet_ids, instance_count = 1 }
+  # PostgreSQL only from the app tier's instances (and, across the peering, the other region's
+  # database subnets); TLS is forced.
+  primary = {
+    subnet_ids                = drpair_network.main.primary.private_subnet_ids
+    instance_count            = 2
+    client_security_group_ids = [drpair_app_tier.web.primary.instance_security_group_id]
+  }
+  dr = {
+    subnet_ids                = drpair_network.main.dr.private_subnet_ids
+    instance_count            = 1
+    client_security_group_ids = [drpair_app_tier.web.dr.instance_security_group_id]
+  }
   rpo_target_seconds  = 60
   deletion_protection = var.deletion_protection
   skip_final_snapshot = !var.deletion_protection

@@ -38,6 +38,7 @@ PATCHES = (
     "route53_records",
     "rest_shapes",
     "secretsmanager_replicas",
+    "ec2_rule_descriptions",
 )
 # WSGI wrappers, innermost first.
 WRAPPERS = ("route53_health", "errors", "cloudwatch_cbor", "controls")

@@ -82,7 +82,9 @@ pub fn validate_name_version(v: &str, path: &AttributePath, diags: &mut Diagnost
 /// Secrets Manager, the database password, which plain HTTP would show to the network.
 pub fn validate_endpoint_url(url: &str, path: &AttributePath, diags: &mut Diagnostics) {
     let problem = if let Some(rest) = url.strip_prefix("https://") {
-        host_of(rest).is_empty().then(|| format!("{url:?} names no host."))
+        host_of(rest)
+            .is_empty()
+            .then(|| format!("{url:?} names no host."))
     } else if let Some(rest) = url.strip_prefix("http://") {
         let host = host_of(rest);
         (!is_loopback(host)).then(|| format!("{url:?} is plain HTTP to {host:?}: AWS calls are signed and carry secrets, so http:// is only accepted for a loopback address (127.0.0.1, [::1] or localhost, e.g. a local emulator). Use https://."))

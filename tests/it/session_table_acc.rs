@@ -182,7 +182,12 @@ fn check_both_regions(emulator: &Emulator, state: &Value, ttl_attr: &str, team: 
 fn check_key_security(emulator: &Emulator, region: &str) {
     let key = emulator.aws_ok("kms", region, "DescribeKey", &json!({ "KeyId": ALIAS }));
     let id = &key["KeyMetadata"]["KeyId"];
-    let rotation = emulator.aws_ok("kms", region, "GetKeyRotationStatus", &json!({ "KeyId": id }));
+    let rotation = emulator.aws_ok(
+        "kms",
+        region,
+        "GetKeyRotationStatus",
+        &json!({ "KeyId": id }),
+    );
     assert_eq!(rotation["KeyRotationEnabled"], true, "{region}");
     let policy = emulator.aws_ok(
         "kms",
@@ -191,7 +196,10 @@ fn check_key_security(emulator: &Emulator, region: &str) {
         &json!({ "KeyId": id, "PolicyName": "default" }),
     );
     let policy: Value = serde_json::from_str(policy["Policy"].as_str().unwrap()).unwrap();
-    assert!(!policy.to_string().contains("\"kms:*\""), "{region}: {policy:#}");
+    assert!(
+        !policy.to_string().contains("\"kms:*\""),
+        "{region}: {policy:#}"
+    );
     let usage = policy["Statement"]
         .as_array()
         .unwrap()
@@ -246,7 +254,10 @@ fn session_table_refuses_a_key_another_account_may_use() {
         flat.contains("444455556666") && flat.contains("drpair does not adopt it"),
         "{refused}"
     );
-    assert!(describe(&emulator, "us-east-1").is_none(), "no table created");
+    assert!(
+        describe(&emulator, "us-east-1").is_none(),
+        "no table created"
+    );
 
     emulator.aws_ok(
         "kms",
@@ -257,7 +268,10 @@ fn session_table_refuses_a_key_another_account_may_use() {
     ws.apply();
     let state = ws.state_resource(ADDR);
     assert!(
-        state["primary"]["kms_key_arn"].as_str().unwrap().ends_with(&key_id),
+        state["primary"]["kms_key_arn"]
+            .as_str()
+            .unwrap()
+            .ends_with(&key_id),
         "the key was adopted: {state:#}"
     );
     check_both_regions(&emulator, &state, "expires_at", None);

@@ -52,6 +52,7 @@ pub struct GlobalDatabaseModel {
 pub struct RegionModel {
     pub subnet_ids: Val<Vec<Val<String>>>,
     pub instance_count: Val<i64>,
+    pub client_security_group_ids: Val<Vec<Val<String>>>,
     pub region: Val<String>,
     pub cluster_identifier: Val<String>,
     pub cluster_arn: Val<String>,
@@ -69,10 +70,13 @@ fn region_attribute(name: &str, what: &str, cluster: &str) -> Attribute {
         Nesting::Single,
         vec![
             Attribute::new("subnet_ids", Type::Set(Box::new(Type::String))).required().description(format!(
-                "Subnets of the {what} region for the DB subnet group (a set: order does not matter): at least two, in at least two availability zones of one VPC (typically the network's `private_subnet_ids`). The security group lets PostgreSQL in from this VPC and the other region's. Changed in place."
+                "Subnets of the {what} region for the DB subnet group (a set: order does not matter): at least two, in at least two availability zones of one VPC (typically the network's `private_subnet_ids`). The other region's security group lets PostgreSQL in from these subnets' CIDR blocks (clients that reach this database across the VPC peering after a failover). Changed in place."
             )),
             Attribute::number("instance_count").required().description(format!(
                 "Instances in the {what} cluster, 1 to 16, named `{cluster}-1` … `{cluster}-N`. Changed in place: higher numbers are removed first."
+            )),
+            Attribute::new("client_security_group_ids", Type::Set(Box::new(Type::String))).optional().description(format!(
+                "Security groups in the {what} region's VPC whose members may connect to this cluster on PostgreSQL's port (typically the app tier's `instance_security_group_id`). The cluster's security group lets in these groups and the other region's database subnets, nothing else: any other ingress rule (a CIDR block, another port, a group added outside Terraform) is reported in `drift` (groups show as a change of this attribute) and removed by apply. Unset: no group of this region may connect. Changed in place."
             )),
             Attribute::string("region").computed().description("The AWS region of this side."),
             Attribute::string("cluster_identifier").computed().description(format!("`{cluster}`. It keeps meaning this region's cluster after a failover; see `writer_region` for the current writer.")),
@@ -80,7 +84,7 @@ fn region_attribute(name: &str, what: &str, cluster: &str) -> Attribute {
             Attribute::string("endpoint").computed().description("The cluster endpoint (the writer while this region is the writer)."),
             Attribute::string("reader_endpoint").computed().description("The cluster's reader endpoint."),
             Attribute::string("kms_key_arn").computed().description("The customer-managed KMS key encrypting this region's storage (and, in the primary, the secret)."),
-            Attribute::string("security_group_id").computed().description("The security group of the cluster: PostgreSQL (5432) from both regions' VPC CIDR blocks."),
+            Attribute::string("security_group_id").computed().description("The security group of the cluster: PostgreSQL (5432) from `client_security_group_ids` and the other region's database subnets only."),
         ],
     )
     .required()

@@ -43,6 +43,9 @@ pub const ENGINE: &str = "aurora-postgresql";
 pub const PARAMETER_FAMILY: &str = "aurora-postgresql14";
 /// Aurora PostgreSQL's managed RPO parameter.
 pub const RPO_PARAMETER: &str = "rds.global_db_rpo";
+/// Aurora PostgreSQL's parameter that refuses connections without TLS when 1 ("Securing Aurora
+/// PostgreSQL data with SSL/TLS": a dynamic parameter, default 0 for PostgreSQL 14).
+pub const FORCE_SSL_PARAMETER: &str = "rds.force_ssl";
 pub const POSTGRES_PORT: i32 = 5432;
 /// The `DR-Role` tag of objects that span both regions (the global cluster, the secret).
 pub const GLOBAL_ROLE: &str = "global";
@@ -136,6 +139,8 @@ pub mod part {
 pub struct RegionSpec {
     pub subnet_ids: Vec<String>,
     pub instance_count: u32,
+    /// Security groups of the region allowed in on PostgreSQL's port.
+    pub client_security_group_ids: Vec<String>,
 }
 
 /// What the database should be.
@@ -192,14 +197,92 @@ pub struct ParameterGroupInfo {
     pub arn: String,
     /// `rds.global_db_rpo` when the group sets it.
     pub rpo_seconds: Option<i64>,
+    /// `rds.force_ssl` is 1: the cluster accepts only TLS connections.
+    pub force_ssl: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SecurityGroupInfo {
     pub id: String,
     pub vpc_id: String,
-    /// CIDR blocks allowed in on the PostgreSQL port.
-    pub allowed_cidrs: Vec<String>,
+    /// Every ingress rule, one source each.
+    pub ingress: Vec<Ingress>,
+}
+
+impl SecurityGroupInfo {
+    /// The security groups let in on PostgreSQL's port, sorted.
+    pub fn client_groups(&self) -> Vec<String> {
+        let mut groups: Vec<String> = self
+            .ingress
+            .iter()
+            .filter(|r| r.is_postgres())
+            .filter_map(|r| match &r.source {
+                Source::Group(g) => Some(g.clone()),
+                _ => None,
+            })
+            .collect();
+        groups.sort();
+        groups.dedup();
+        groups
+    }
+}
+
+/// One ingress rule of a security group with one source: the shape AuthorizeSecurityGroupIngress
+/// and RevokeSecurityGroupIngress take.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Ingress {
+    /// `tcp`, `udp`, `icmp`, `-1` (all), …
+    pub protocol: String,
+    pub from_port: i32,
+    pub to_port: i32,
+    pub source: Source,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Source {
+    Cidr(String),
+    Ipv6(String),
+    Group(String),
+    PrefixList(String),
+}
+
+impl Ingress {
+    /// PostgreSQL (TCP 5432) from `source`: the only kind of rule drpair puts on the group.
+    pub fn postgres(source: Source) -> Self {
+        Self {
+            protocol: "tcp".into(),
+            from_port: POSTGRES_PORT,
+            to_port: POSTGRES_PORT,
+            source,
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.protocol == "tcp" && self.from_port == POSTGRES_PORT && self.to_port == POSTGRES_PORT
+    }
+}
+
+impl std::fmt::Display for Ingress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let source = match &self.source {
+            Source::Cidr(c) | Source::Ipv6(c) => c.clone(),
+            Source::Group(g) => format!("security group {g}"),
+            Source::PrefixList(p) => format!("prefix list {p}"),
+        };
+        if self.is_postgres() {
+            write!(f, "PostgreSQL from {source}")
+        } else if self.protocol == "-1" {
+            write!(f, "all traffic from {source}")
+        } else if self.from_port == self.to_port {
+            write!(f, "{} {} from {source}", self.protocol, self.from_port)
+        } else {
+            write!(
+                f,
+                "{} {}-{} from {source}",
+                self.protocol, self.from_port, self.to_port
+            )
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -347,8 +430,8 @@ pub struct RegionObserved {
     pub subnet_group: Option<SubnetGroupInfo>,
     pub parameter_group: Option<ParameterGroupInfo>,
     pub security_group: Option<SecurityGroupInfo>,
-    /// The CIDR blocks of the VPC the security group (or the subnet group) is in.
-    pub vpc_cidrs: Vec<String>,
+    /// The CIDR blocks of the DB subnet group's subnets: what the other region lets in.
+    pub subnet_cidrs: Vec<String>,
     pub cluster: Option<ClusterInfo>,
     /// The cluster's instances that are not being deleted.
     pub instances: Vec<InstanceInfo>,

@@ -46,6 +46,10 @@ pub fn spec(client: &DrClient, m: &GlobalDatabaseModel) -> Option<DatabaseSpec> 
         Some(RegionSpec {
             subnet_ids: known_strings(&r.subnet_ids)?,
             instance_count: u32::try_from(*r.instance_count.known()?).ok()?,
+            client_security_group_ids: match &r.client_security_group_ids {
+                Val::Null => Vec::new(),
+                groups => known_strings(groups)?,
+            },
         })
     };
     Some(DatabaseSpec {
@@ -174,11 +178,28 @@ pub fn from_observed(
             (None, Some(b)) => b,
             (None, None) => Vec::new(),
         };
+        // The groups the security group lets in: what AWS has, in the configuration's order
+        // when they are the same set; null stays null while none is let in.
+        let base_clients = base_side
+            .map(|b| b.client_security_group_ids.clone())
+            .unwrap_or(Val::Null);
+        let client_security_group_ids = match (&r.security_group, &base_clients) {
+            (None, _) => base_clients.clone(),
+            (Some(sg), base) => {
+                let groups = sg.client_groups();
+                match known_strings(base) {
+                    Some(b) if same_set(&groups, &b) => base.clone(),
+                    _ if groups.is_empty() && matches!(base, Val::Null) => Val::Null,
+                    _ => Val::Known(groups.into_iter().map(Val::Known).collect()),
+                }
+            }
+        };
         let cluster = r.cluster.as_ref();
         let text = |s: Option<&String>| Val::Known(s.cloned().unwrap_or_default());
         Val::Known(RegionModel {
             subnet_ids: Val::Known(subnet_ids.into_iter().map(Val::Known).collect()),
             instance_count: Val::Known(i64::from(count)),
+            client_security_group_ids,
             region: Val::Known(client.aws.region(role).region.clone()),
             cluster_identifier: Val::Known(names.cluster(role)),
             cluster_arn: text(cluster.map(|c| &c.arn)),

@@ -100,6 +100,17 @@ fn validate_region(r: &RegionModel, path: &AttributePath, diags: &mut Diagnostic
             }
         }
     }
+    if let Val::Known(ids) = &r.client_security_group_ids {
+        for id in ids.iter().filter_map(|id| id.known()) {
+            if !id.starts_with("sg-") {
+                diags.error_at(
+                    path.attr("client_security_group_ids"),
+                    "Invalid security group id",
+                    format!("{id:?} is not a security group id (sg-…): client_security_group_ids takes the groups of this region whose members may connect to the database (for example the app tier's instance_security_group_id)."),
+                );
+            }
+        }
+    }
 }
 
 /// Aurora PostgreSQL 14.x: `14.<minor>`.

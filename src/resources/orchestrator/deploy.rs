@@ -110,6 +110,8 @@ pub struct Inputs {
     pub replication_lag_threshold_ms: i64,
     pub alarm_name_prefix: String,
     pub scale_to: Option<ScaleTo>,
+    /// The name the primary's certificate is checked against when the probe's URL is https://.
+    pub primary_endpoint_tls_name: Option<String>,
 }
 
 const ENV_MODE: &str = "MODE";
@@ -123,6 +125,7 @@ const ENV_LAG_THRESHOLD: &str = "LAG_THRESHOLD_MS";
 const ENV_PREFIX: &str = "ALARM_NAME_PREFIX";
 const ENV_MIN: &str = "SCALE_MIN_SIZE";
 const ENV_DESIRED: &str = "SCALE_DESIRED_CAPACITY";
+const ENV_TLS_NAME: &str = "PRIMARY_ENDPOINT_TLS_NAME";
 
 impl Inputs {
     fn to_env(&self, env: &mut BTreeMap<String, String>) {
@@ -144,6 +147,9 @@ impl Inputs {
         if let Some(s) = self.scale_to {
             set(ENV_MIN, s.min_size.to_string());
             set(ENV_DESIRED, s.desired_capacity.to_string());
+        }
+        if let Some(name) = &self.primary_endpoint_tls_name {
+            set(ENV_TLS_NAME, name.clone());
         }
     }
 
@@ -176,6 +182,7 @@ impl Inputs {
                 .unwrap_or(super::DEFAULT_LAG_THRESHOLD_MS),
             alarm_name_prefix: get(ENV_PREFIX).unwrap_or_default(),
             scale_to,
+            primary_endpoint_tls_name: get(ENV_TLS_NAME),
         })
     }
 }
@@ -319,6 +326,7 @@ mod tests {
                 consecutive_failures: 2,
                 replication_lag_threshold_ms: 1000,
                 alarm_name_prefix: "drpair-".into(),
+                primary_endpoint_tls_name: Some("api.payments.example.com".into()),
                 scale_to: Some(ScaleTo {
                     min_size: 2,
                     desired_capacity: 4,
@@ -367,6 +375,7 @@ mod tests {
         assert_eq!(env["STATE_TABLE"], "failover-state-v2-dev");
         assert_eq!(env["SCALE_DESIRED_CAPACITY"], "4");
         assert_eq!(env["LAG_THRESHOLD_MS"], "1000");
+        assert_eq!(env["PRIMARY_ENDPOINT_TLS_NAME"], "api.payments.example.com");
         assert_eq!(
             env["PRIMARY_ENDPOINT_URL"],
             "http://primary.example.com/health"

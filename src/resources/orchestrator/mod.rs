@@ -55,6 +55,7 @@ pub struct OrchestratorModel {
     pub consecutive_failures: Val<i64>,
     pub replication_lag_threshold_ms: Val<i64>,
     pub alarm_name_prefix: Val<String>,
+    pub primary_endpoint_tls_name: Val<String>,
     pub scale_to: Val<ScaleToModel>,
     pub rto_target_seconds: Val<i64>,
     pub dns_failover_seconds: Val<i64>,
@@ -129,6 +130,7 @@ impl Resource for FailoverOrchestrator {
                 .attr(Attribute::string("mode").default(Value::String(DEFAULT_MODE.into())).description("`automatic` (default): fail over without a human. `notify_only`: detect and notify, and leave the failover to an operator (the drpair_failover action). Changed in place."))
                 .attr(Attribute::number("consecutive_failures").default(Value::Number(Number::Int(DEFAULT_CONSECUTIVE_FAILURES))).description("Scheduled probes in a row (one a minute) that must fail before the orchestrator confirms the outage and acts, 1 to 10 (default 2). Each one adds a minute to `rto_budget.detection_seconds`; a single flapping probe never triggers a failover."))
                 .attr(Attribute::number("replication_lag_threshold_ms").default(Value::Number(Number::Int(DEFAULT_LAG_THRESHOLD_MS))).description("Replication lag of the DR cluster, in milliseconds, above which replication counts as stopped when it stays there for the stall window (default 1000, like drpair_monitoring's alarm; 1 to 3600000). Passed to the functions as `LAG_THRESHOLD_MS`. No lag datapoint at all counts as stopped too."))
+                .attr(Attribute::string("primary_endpoint_tls_name").optional().description("For an HTTPS health check: the name the primary's certificate is valid for (typically drpair_failover_dns's record name, e.g. `api.payments.example.com`), which the probe verifies the certificate against and sends as SNI while connecting to the load balancer the health check targets. The probe verifies every `https://` endpoint against the Lambda runtime's trust store: an answer whose certificate does not verify is not the primary answering (an impostor cannot hold a failover back). Unset, the certificate must be valid for the URL's own host, which a load balancer's `…elb.amazonaws.com` name never is, so with an HTTPS check every probe fails and only the replication stall separates the primary from a failover. Passed as `PRIMARY_ENDPOINT_TLS_NAME`; ignored for HTTP checks."))
                 .attr(Attribute::string("alarm_name_prefix").default(Value::String(DEFAULT_ALARM_NAME_PREFIX.into())).description("The DR alarms watched are those named `{alarm_name_prefix}*-{name_version}-{environment}` (default `drpair-`: drpair_monitoring's alarms with its default `name_prefix`). Their state changes invoke both functions: the notifier reports them, the orchestrator probes at once; an alarm's state is never a reason to fail over by itself."))
                 .attr(
                     Attribute::nested(
@@ -202,6 +204,11 @@ impl Resource for FailoverOrchestrator {
         validate::consecutive_failures(
             &config.consecutive_failures,
             root.attr("consecutive_failures"),
+            diags,
+        );
+        validate::tls_name(
+            &config.primary_endpoint_tls_name,
+            root.attr("primary_endpoint_tls_name"),
             diags,
         );
         validate::alarm_name_prefix(

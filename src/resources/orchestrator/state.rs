@@ -63,6 +63,10 @@ fn inputs(m: &OrchestratorModel) -> Option<Inputs> {
             .cloned()
             .unwrap_or_else(|| DEFAULT_ALARM_NAME_PREFIX.into()),
         scale_to,
+        primary_endpoint_tls_name: match &m.primary_endpoint_tls_name {
+            Val::Null => None,
+            name => Some(name.known()?.clone()),
+        },
     })
 }
 
@@ -115,6 +119,7 @@ fn set_inputs(m: &mut OrchestratorModel, i: Inputs) {
     m.consecutive_failures = Val::Known(i.consecutive_failures);
     m.replication_lag_threshold_ms = Val::Known(i.replication_lag_threshold_ms);
     m.alarm_name_prefix = Val::Known(i.alarm_name_prefix);
+    m.primary_endpoint_tls_name = i.primary_endpoint_tls_name.map_or(Val::Null, Val::Known);
     m.scale_to = match i.scale_to {
         Some(s) => Val::Known(ScaleToModel {
             min_size: Val::Known(s.min_size),

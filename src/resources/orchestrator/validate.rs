@@ -62,6 +62,35 @@ pub fn asg_name(value: &Val<String>, path: AttributePath, diags: &mut Diagnostic
             "Invalid Auto Scaling group name",
             format!("{name:?} is not an Auto Scaling group name: 1-255 characters, no colon, no surrounding spaces; use drpair_app_tier's dr.asg_name."),
         );
+    } else if name.contains(['*', '?']) {
+        // The name goes into the orchestrator's IAM policy (the one group it may scale), where
+        // `*` and `?` are wildcards: "web-*" would let it scale every group of that prefix.
+        diags.error_at(
+            path,
+            "Wildcard in Auto Scaling group name",
+            format!("{name:?} contains * or ?, which the orchestrator's IAM policy would read as a wildcard and so let it scale other groups; name the one DR group (drpair_app_tier's dr.asg_name)."),
+        );
+    }
+}
+
+/// A DNS name (or IP address) a certificate can be valid for: the probe's TLS server name.
+pub fn tls_name(value: &Val<String>, path: AttributePath, diags: &mut Diagnostics) {
+    let Val::Known(name) = value else { return };
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    let ok = name.parse::<std::net::IpAddr>().is_ok()
+        || (name.len() <= 253 && name.trim_end_matches('.').split('.').all(label_ok));
+    if !ok {
+        diags.error_at(
+            path,
+            "Invalid TLS name",
+            format!("{name:?} is not a DNS name or IP address: primary_endpoint_tls_name is the name on the primary's certificate (for example api.payments.example.com)."),
+        );
     }
 }
 
@@ -320,6 +349,34 @@ mod tests {
         let mut diags = Diagnostics::new();
         check(&mut diags);
         diags.iter().map(|d| d.summary.clone()).collect()
+    }
+
+    #[test]
+    fn tls_names() {
+        for (name, ok) in [
+            ("api.payments.example.com", true),
+            ("10.0.0.1", true),
+            ("::1", true),
+            ("*.example.com", false),
+            ("", false),
+            ("https://api.example.com", false),
+        ] {
+            let got = errors(|d| tls_name(&Val::Known(name.into()), AttributePath::root(), d));
+            assert_eq!(got.is_empty(), ok, "{name}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn asg_names_without_wildcards() {
+        for (name, wanted) in [
+            ("payments-web-dev-dr", vec![]),
+            ("web-*", vec!["Wildcard in Auto Scaling group name"]),
+            ("web-?", vec!["Wildcard in Auto Scaling group name"]),
+            ("a:b", vec!["Invalid Auto Scaling group name"]),
+        ] {
+            let got = errors(|d| asg_name(&Val::Known(name.into()), AttributePath::root(), d));
+            assert_eq!(got, wanted, "{name}");
+        }
     }
 
     #[test]

@@ -144,11 +144,22 @@ pub fn check_region(
         "DescribeSecurityGroups",
         &json!({ "GroupIds": [side["security_group_id"]] }),
     );
+    // PostgreSQL from the other region's database subnets (the network's private subnets),
+    // not from the VPCs' whole blocks.
     let rules = sg["SecurityGroups"][0]["IpPermissions"].to_string();
-    for cidr in ["10.10.0.0/16", "10.20.0.0/16"] {
+    let peer = if role == "primary" {
+        "\"10.20."
+    } else {
+        "\"10.10."
+    };
+    assert!(
+        rules.contains(peer) && rules.contains("5432"),
+        "{region}: PostgreSQL from the peer's subnets: {rules}"
+    );
+    for vpc in ["10.10.0.0/16", "10.20.0.0/16"] {
         assert!(
-            rules.contains(cidr) && rules.contains("5432"),
-            "{region}: PostgreSQL from {cidr}: {rules}"
+            !rules.contains(vpc),
+            "{region}: PostgreSQL from all of {vpc}: {rules}"
         );
     }
 }

@@ -858,6 +858,11 @@ fn bad_global_database_input_fails_at_plan_naming_the_attribute() {
             "RPO target out of range",
         ),
         ("db.r6g.large", "r6g.large", "Invalid instance class"),
+        (
+            "instance_count = 1 }",
+            "instance_count = 1, client_security_group_ids = [\"app-tier\"] }",
+            "Invalid security group id",
+        ),
         // Burstable classes pass AWS's own checks until the instances are created in the
         // global cluster (InvalidParameterCombination half-way through an apply).
         ("db.r6g.large", "db.t4g.medium", "Invalid instance class"),

@@ -817,4 +817,16 @@ resource "drpair_failover_orchestrator" "auto" {{
     assert_eq!(code, 2, "{out}");
     // Nothing was made.
     assert!(function(&emulator, DR, ID).is_none());
+    // A wildcard in the DR group's name would widen the orchestrator's IAM policy.
+    ws.write_config(&orchestrator("").replace(
+        &format!("dr_asg_name               = \"{}\"", stack::ASG),
+        "dr_asg_name               = \"payments-web-*\"",
+    ));
+    let (code, out) = ws.plan_exit_code();
+    assert_eq!(code, 1, "{out}");
+    let text = out.combined();
+    assert!(
+        text.contains("Wildcard in Auto Scaling group name") && text.contains("payments-web-*"),
+        "{text}"
+    );
 }

@@ -7,15 +7,13 @@
 //! the writer's cluster and instances → the secondary's cluster and instances → engine minor
 //! upgrades (secondary first) → managed RPO on the writer's parameter group.
 
-use std::collections::BTreeSet;
-
 use crate::aws::{AwsContext, AwsError, Deadline, RegionCtx, Role};
 
 use super::clusters::{
     ensure_cluster, ensure_global, ensure_instances, set_master_password, set_rpo, upgrade_cluster,
     version_covers, Joining,
 };
-use super::find::{find_cluster, find_global_cluster, find_vpc_cidrs, subnets_layout, SUBNETS};
+use super::find::{find_cluster, find_global_cluster, find_subnet_cidrs, subnets_layout, SUBNETS};
 use super::foundation::{ensure_foundation, Placement};
 use super::observe::load;
 use super::secret::{check_secret_owner, ensure_secret, read_password, Password};
@@ -64,21 +62,19 @@ async fn converge(
     }
     let (primary_vpc, dr_vpc) =
         tokio::try_join!(subnets_vpc(&ctx.primary, spec), subnets_vpc(&ctx.dr, spec))?;
+    // Each region lets in the other region's database subnets (clients across the peering).
     let (primary_cidrs, dr_cidrs) = tokio::try_join!(
-        find_vpc_cidrs(&ctx.primary, &primary_vpc),
-        find_vpc_cidrs(&ctx.dr, &dr_vpc)
+        find_subnet_cidrs(&ctx.primary, &spec.primary.subnet_ids),
+        find_subnet_cidrs(&ctx.dr, &spec.dr.subnet_ids)
     )?;
-    let allowed: Vec<String> = primary_cidrs
-        .into_iter()
-        .chain(dr_cidrs)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let placement = |vpc_id| Placement {
-        vpc_id,
-        allowed_cidrs: &allowed,
+    let primary_placement = Placement {
+        vpc_id: &primary_vpc,
+        peer_cidrs: &dr_cidrs,
     };
-    let (primary_placement, dr_placement) = (placement(&primary_vpc), placement(&dr_vpc));
+    let dr_placement = Placement {
+        vpc_id: &dr_vpc,
+        peer_cidrs: &primary_cidrs,
+    };
     let (primary, dr) = tokio::try_join!(
         Box::pin(ensure_foundation(
             &ctx.primary,

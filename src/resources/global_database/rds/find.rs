@@ -15,8 +15,8 @@ use crate::aws::tags::{Tags, OWNER_TAG};
 use crate::aws::RegionCtx;
 
 use super::{
-    ClusterInfo, GlobalInfo, GlobalMember, InstanceInfo, KeyInfo, ParameterGroupInfo,
-    SecurityGroupInfo, SubnetGroupInfo, POSTGRES_PORT, RPO_PARAMETER,
+    ClusterInfo, GlobalInfo, GlobalMember, Ingress, InstanceInfo, KeyInfo, ParameterGroupInfo,
+    SecurityGroupInfo, Source, SubnetGroupInfo, FORCE_SSL_PARAMETER, RPO_PARAMETER,
 };
 
 pub(super) const KMS_KEY: &str = "KMS key";
@@ -145,6 +145,7 @@ pub(super) async fn find_parameter_group(
         return Ok(None);
     };
     let mut rpo_seconds = None;
+    let mut force_ssl = false;
     let mut marker = None;
     loop {
         let page = rds
@@ -167,6 +168,9 @@ pub(super) async fn find_parameter_group(
             if p.parameter_name() == Some(RPO_PARAMETER) {
                 rpo_seconds = p.parameter_value().and_then(|v| v.trim().parse().ok());
             }
+            if p.parameter_name() == Some(FORCE_SSL_PARAMETER) {
+                force_ssl = p.parameter_value().map(str::trim) == Some("1");
+            }
         }
         match page.marker() {
             Some(m) if !m.is_empty() => marker = Some(m.to_owned()),
@@ -179,6 +183,7 @@ pub(super) async fn find_parameter_group(
             .unwrap_or_default()
             .to_owned(),
         rpo_seconds,
+        force_ssl,
     }))
 }
 
@@ -208,55 +213,81 @@ fn security_group_info(sg: &SecurityGroup) -> SecurityGroupInfo {
     SecurityGroupInfo {
         id: sg.group_id().unwrap_or_default().to_owned(),
         vpc_id: sg.vpc_id().unwrap_or_default().to_owned(),
-        allowed_cidrs: postgres_cidrs(sg.ip_permissions()),
+        ingress: ingress_rules(sg.ip_permissions()),
     }
 }
 
-/// The CIDR blocks a rule set lets in on the PostgreSQL port.
-fn postgres_cidrs(rules: &[IpPermission]) -> Vec<String> {
-    let covers = |r: &&IpPermission| {
-        r.ip_protocol() == Some("-1")
-            || (r.ip_protocol() == Some("tcp")
-                && r.from_port().unwrap_or(i32::MAX) <= POSTGRES_PORT
-                && r.to_port().unwrap_or(i32::MIN) >= POSTGRES_PORT)
-    };
-    let cidrs: BTreeSet<String> = rules
-        .iter()
-        .filter(covers)
-        .flat_map(|r| {
-            r.ip_ranges()
+/// A group's ingress permissions, one [`Ingress`] per source, sorted.
+pub(super) fn ingress_rules(permissions: &[IpPermission]) -> Vec<Ingress> {
+    let mut rules = Vec::new();
+    for p in permissions {
+        let rule = |source| Ingress {
+            protocol: p.ip_protocol().unwrap_or("-1").to_owned(),
+            from_port: p.from_port().unwrap_or(-1),
+            to_port: p.to_port().unwrap_or(-1),
+            source,
+        };
+        rules.extend(
+            p.ip_ranges()
                 .iter()
-                .filter_map(|ip| ip.cidr_ip().map(str::to_owned))
-        })
-        .collect();
-    cidrs.into_iter().collect()
+                .filter_map(|r| r.cidr_ip())
+                .map(|c| rule(Source::Cidr(c.to_owned()))),
+        );
+        rules.extend(
+            p.ipv6_ranges()
+                .iter()
+                .filter_map(|r| r.cidr_ipv6())
+                .map(|c| rule(Source::Ipv6(c.to_owned()))),
+        );
+        rules.extend(
+            p.user_id_group_pairs()
+                .iter()
+                .filter_map(|g| g.group_id())
+                .map(|g| rule(Source::Group(g.to_owned()))),
+        );
+        rules.extend(
+            p.prefix_list_ids()
+                .iter()
+                .filter_map(|l| l.prefix_list_id())
+                .map(|l| rule(Source::PrefixList(l.to_owned()))),
+        );
+    }
+    rules.sort();
+    rules.dedup();
+    rules
 }
 
-/// The CIDR blocks (primary and secondary) of a VPC.
-pub(super) async fn find_vpc_cidrs(rc: &RegionCtx, vpc_id: &str) -> Result<Vec<String>, AwsError> {
+/// The CIDR blocks of these subnets (those that exist), sorted. One call: a `subnet-id` filter
+/// ignores unknown ids where the SubnetIds parameter would fail the whole call.
+pub(super) async fn find_subnet_cidrs(
+    rc: &RegionCtx,
+    subnet_ids: &[String],
+) -> Result<Vec<String>, AwsError> {
+    if subnet_ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let out = rc
         .ec2()
-        .describe_vpcs()
-        .vpc_ids(vpc_id)
+        .describe_subnets()
+        .filters(
+            Filter::builder()
+                .name("subnet-id")
+                .set_values(Some(subnet_ids.to_vec()))
+                .build(),
+        )
         .send()
         .await
-        .map_err(aws_error("reading", "VPC", vpc_id, &rc.region));
-    let Some(out) = ok_if_not_found(out)? else {
-        return Ok(Vec::new());
-    };
-    let mut cidrs = BTreeSet::new();
-    for vpc in out.vpcs() {
-        cidrs.extend(vpc.cidr_block().map(str::to_owned));
-        for assoc in vpc.cidr_block_association_set() {
-            let associated = assoc
-                .cidr_block_state()
-                .and_then(|s| s.state())
-                .is_none_or(|s| s.as_str() == "associated");
-            if associated {
-                cidrs.extend(assoc.cidr_block().map(str::to_owned));
-            }
-        }
-    }
+        .map_err(aws_error(
+            "reading",
+            SUBNETS,
+            &subnet_ids.join(","),
+            &rc.region,
+        ))?;
+    let cidrs: BTreeSet<String> = out
+        .subnets()
+        .iter()
+        .filter_map(|s| s.cidr_block().map(str::to_owned))
+        .collect();
     Ok(cidrs.into_iter().collect())
 }
 
@@ -481,17 +512,30 @@ mod tests {
     }
 
     #[test]
-    fn postgres_rules() {
-        let rules = [
-            rule("tcp", 5432, 5432, "10.10.0.0/16"),
-            rule("tcp", 5000, 6000, "10.20.0.0/16"),
+    fn ingress_rules_one_source_each() {
+        let mut with_group = rule("tcp", 5432, 5432, "10.10.1.0/24");
+        with_group.user_id_group_pairs = Some(vec![aws_sdk_ec2::types::UserIdGroupPair::builder()
+            .group_id("sg-app")
+            .build()]);
+        let rules = ingress_rules(&[
+            with_group,
+            rule("-1", 0, 0, "0.0.0.0/0"),
             rule("tcp", 22, 22, "0.0.0.0/0"),
-            rule("-1", 0, 0, "10.30.0.0/16"),
-            rule("udp", 5432, 5432, "10.40.0.0/16"),
-        ];
+        ]);
+        let shown: Vec<String> = rules.iter().map(ToString::to_string).collect();
         assert_eq!(
-            postgres_cidrs(&rules),
-            vec!["10.10.0.0/16", "10.20.0.0/16", "10.30.0.0/16"]
+            shown,
+            vec![
+                "all traffic from 0.0.0.0/0",
+                "tcp 22 from 0.0.0.0/0",
+                "PostgreSQL from 10.10.1.0/24",
+                "PostgreSQL from security group sg-app",
+            ]
         );
+        let info = SecurityGroupInfo {
+            ingress: rules,
+            ..SecurityGroupInfo::default()
+        };
+        assert_eq!(info.client_groups(), vec!["sg-app"]);
     }
 }

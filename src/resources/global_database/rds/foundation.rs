@@ -2,7 +2,10 @@
 //! subnet group, a security group letting PostgreSQL in from both VPCs, and a cluster parameter
 //! group. Each is found by its name and created, repaired or adopted as needed.
 
-use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType};
+use aws_sdk_ec2::types::{
+    IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, UserIdGroupPair,
+};
+use aws_sdk_rds::types::{ApplyMethod, Parameter};
 use serde_json::Value;
 
 use crate::aws::error::ok_if_not_found;
@@ -12,7 +15,9 @@ use crate::aws::tags::{tag_specification, Tags};
 use crate::aws::{AwsError, RegionCtx};
 
 use super::find::{aws_error, PARAMETER_GROUP, SECURITY_GROUP, SUBNET_GROUP};
-use super::{part, DatabaseSpec, RegionObserved, PARAMETER_FAMILY, POSTGRES_PORT};
+use super::{
+    part, DatabaseSpec, Ingress, RegionObserved, Source, FORCE_SSL_PARAMETER, PARAMETER_FAMILY,
+};
 
 /// What the clusters of a region are built on.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -21,10 +26,11 @@ pub(super) struct Foundation {
     pub security_group_id: String,
 }
 
-/// Where a region's database goes: the subnets' VPC, and every CIDR block allowed in.
+/// Where a region's database goes: the subnets' VPC, and the other region's database subnets
+/// (CIDR blocks) let in across the peering.
 pub(super) struct Placement<'a> {
     pub vpc_id: &'a str,
-    pub allowed_cidrs: &'a [String],
+    pub peer_cidrs: &'a [String],
 }
 
 pub(super) async fn ensure_foundation(
@@ -147,10 +153,12 @@ async fn ensure_parameter_group(
     spec: &DatabaseSpec,
     observed: &RegionObserved,
 ) -> Result<(), AwsError> {
-    if observed.parameter_group.is_some() {
-        return Ok(());
-    }
     let name = spec.names.parameter_group(rc.role);
+    match &observed.parameter_group {
+        Some(group) if group.force_ssl => return Ok(()),
+        Some(_) => return force_ssl(rc, &name).await,
+        None => {}
+    }
     rc.rds()
         .create_db_cluster_parameter_group()
         .db_cluster_parameter_group_name(&name)
@@ -169,6 +177,31 @@ async fn ensure_parameter_group(
         .await
         .map_err(aws_error("creating", PARAMETER_GROUP, &name, &rc.region))?;
     tracing::info!("created DB cluster parameter group {name} in {}", rc.region);
+    force_ssl(rc, &name).await
+}
+
+/// Sets `rds.force_ssl = 1`: the cluster refuses connections without TLS. A dynamic parameter,
+/// applied at once.
+async fn force_ssl(rc: &RegionCtx, group: &str) -> Result<(), AwsError> {
+    rc.rds()
+        .modify_db_cluster_parameter_group()
+        .db_cluster_parameter_group_name(group)
+        .parameters(
+            Parameter::builder()
+                .parameter_name(FORCE_SSL_PARAMETER)
+                .parameter_value("1")
+                .apply_method(ApplyMethod::Immediate)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(aws_error(
+            "forcing TLS in",
+            PARAMETER_GROUP,
+            group,
+            &rc.region,
+        ))?;
+    tracing::info!("{group} in {}: {FORCE_SSL_PARAMETER} = 1", rc.region);
     Ok(())
 }
 
@@ -180,7 +213,7 @@ async fn ensure_security_group(
 ) -> Result<String, AwsError> {
     let name = spec.names.security_group(rc.role);
     let ec2 = rc.ec2();
-    let (id, allowed) = match &observed.security_group {
+    let (id, current) = match &observed.security_group {
         Some(sg) if sg.vpc_id != placement.vpc_id => {
             return Err(AwsError::api(
                 "using",
@@ -194,13 +227,13 @@ async fn ensure_security_group(
                 ),
             ));
         }
-        Some(sg) => (sg.id.clone(), sg.allowed_cidrs.clone()),
+        Some(sg) => (sg.id.clone(), sg.ingress.clone()),
         None => {
             let out = ec2
                 .create_security_group()
                 .group_name(&name)
                 .description(format!(
-                    "PostgreSQL to {} from both regions' VPCs (drpair)",
+                    "PostgreSQL to {} from its client groups and the other region's database subnets (drpair)",
                     spec.names.cluster(rc.role)
                 ))
                 .vpc_id(placement.vpc_id)
@@ -216,32 +249,44 @@ async fn ensure_security_group(
             (id, Vec::new())
         }
     };
-    let missing: Vec<&String> = placement
-        .allowed_cidrs
-        .iter()
-        .filter(|c| !allowed.contains(c))
-        .collect();
+    let wanted = wanted_ingress(
+        &spec.region(rc.role).client_security_group_ids,
+        placement.peer_cidrs,
+    );
+    let extra: Vec<&Ingress> = current.iter().filter(|r| !wanted.contains(r)).collect();
+    let missing: Vec<&Ingress> = wanted.iter().filter(|r| !current.contains(r)).collect();
+    if !extra.is_empty() {
+        let out = ec2
+            .revoke_security_group_ingress()
+            .group_id(&id)
+            .set_ip_permissions(Some(extra.iter().map(|r| permission(r, None)).collect()))
+            .send()
+            .await
+            .map_err(aws_error(
+                "revoking unexpected rules of",
+                SECURITY_GROUP,
+                &id,
+                &rc.region,
+            ));
+        match out {
+            Ok(_) => {}
+            Err(e) if e.code() == Some("InvalidPermission.NotFound") => {}
+            Err(e) => return Err(e),
+        }
+        for rule in &extra {
+            tracing::info!("{name} in {}: revoked {rule}", rc.region);
+        }
+    }
     if !missing.is_empty() {
-        let rule = IpPermission::builder()
-            .ip_protocol("tcp")
-            .from_port(POSTGRES_PORT)
-            .to_port(POSTGRES_PORT)
-            .set_ip_ranges(Some(
-                missing
-                    .iter()
-                    .map(|c| {
-                        IpRange::builder()
-                            .cidr_ip(*c)
-                            .description("PostgreSQL from a drpair VPC")
-                            .build()
-                    })
-                    .collect(),
-            ))
-            .build();
         let out = ec2
             .authorize_security_group_ingress()
             .group_id(&id)
-            .ip_permissions(rule)
+            .set_ip_permissions(Some(
+                missing
+                    .iter()
+                    .map(|r| permission(r, Some("PostgreSQL (drpair)")))
+                    .collect(),
+            ))
             .send()
             .await
             .map_err(aws_error(
@@ -257,6 +302,51 @@ async fn ensure_security_group(
         }
     }
     Ok(id)
+}
+
+/// The only rules of a database's security group: PostgreSQL from each client group and from
+/// each of the other region's database subnets.
+pub(super) fn wanted_ingress(client_groups: &[String], peer_cidrs: &[String]) -> Vec<Ingress> {
+    let mut rules: Vec<Ingress> = client_groups
+        .iter()
+        .map(|g| Ingress::postgres(Source::Group(g.clone())))
+        .chain(
+            peer_cidrs
+                .iter()
+                .map(|c| Ingress::postgres(Source::Cidr(c.clone()))),
+        )
+        .collect();
+    rules.sort();
+    rules.dedup();
+    rules
+}
+
+/// One rule as the EC2 API takes it; a revoke names the rule without a description (a rule is
+/// its protocol, ports and source).
+fn permission(rule: &Ingress, description: Option<&str>) -> IpPermission {
+    let builder = IpPermission::builder()
+        .ip_protocol(&rule.protocol)
+        .from_port(rule.from_port)
+        .to_port(rule.to_port);
+    match &rule.source {
+        Source::Cidr(c) => builder.ip_ranges(
+            IpRange::builder()
+                .cidr_ip(c)
+                .set_description(description.map(str::to_owned))
+                .build(),
+        ),
+        Source::Ipv6(c) => builder.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(c).build()),
+        Source::Group(g) => builder.user_id_group_pairs(
+            UserIdGroupPair::builder()
+                .group_id(g)
+                .set_description(description.map(str::to_owned))
+                .build(),
+        ),
+        Source::PrefixList(p) => {
+            builder.prefix_list_ids(PrefixListId::builder().prefix_list_id(p).build())
+        }
+    }
+    .build()
 }
 
 /// Deletes a region's subnet group, parameter group and security group. Idempotent; the

@@ -1,17 +1,18 @@
 //! [`read`]: what exists in both regions, and how it differs from a complete database.
 
-use std::collections::BTreeSet;
-
 use crate::aws::kms;
 use crate::aws::{AwsContext, AwsError, RegionCtx, Role};
 
 use super::find::{
     find_cluster, find_global_cluster, find_instances, find_key, find_parameter_group,
-    find_security_group, find_subnet_group, find_vpc_cidrs, instance_info,
+    find_security_group, find_subnet_cidrs, find_subnet_group, instance_info,
 };
 use super::foundation::key_policy;
 use super::secret::{find_secret, names_key, not_ours};
-use super::{arn_region, Names, Observed, RegionObserved};
+use super::{
+    arn_region, Ingress, Names, Observed, RegionObserved, SecurityGroupInfo, Source,
+    FORCE_SSL_PARAMETER,
+};
 
 /// Reads the database from both regions. `None` only when nothing destroy would remove is left:
 /// a database whose clusters are gone while its keys, secret or groups remain (a destroy that
@@ -84,13 +85,8 @@ async fn load_region(rc: &RegionCtx, names: &Names) -> Result<RegionObserved, Aw
             .collect(),
         None => Vec::new(),
     };
-    let vpc_id = security_group
-        .as_ref()
-        .map(|g| g.vpc_id.clone())
-        .or_else(|| subnet_group.as_ref().map(|g| g.vpc_id.clone()))
-        .filter(|v| !v.is_empty());
-    let vpc_cidrs = match vpc_id {
-        Some(vpc_id) => find_vpc_cidrs(rc, &vpc_id).await?,
+    let subnet_cidrs = match &subnet_group {
+        Some(g) => find_subnet_cidrs(rc, &g.subnet_ids).await?,
         None => Vec::new(),
     };
     Ok(RegionObserved {
@@ -99,7 +95,7 @@ async fn load_region(rc: &RegionCtx, names: &Names) -> Result<RegionObserved, Aw
         subnet_group,
         parameter_group,
         security_group,
-        vpc_cidrs,
+        subnet_cidrs,
         cluster,
         instances,
     })
@@ -110,7 +106,6 @@ fn drift(ctx: &AwsContext, names: &Names, o: &Observed) -> Vec<String> {
     let mut drift = Vec::new();
     let global_id = names.global_cluster();
     let secret = names.secret();
-    let all_cidrs: BTreeSet<&String> = o.primary.vpc_cidrs.iter().chain(&o.dr.vpc_cidrs).collect();
     for role in Role::BOTH {
         let r = o.region(role);
         let region = &ctx.region(role).region;
@@ -150,12 +145,16 @@ fn drift(ctx: &AwsContext, names: &Names, o: &Observed) -> Vec<String> {
         match &r.security_group {
             None => drift.push(format!("{region}: security group {sg_name} is missing")),
             Some(sg) => {
-                for cidr in all_cidrs.iter().filter(|c| !sg.allowed_cidrs.contains(c)) {
-                    drift.push(format!(
-                        "{region}: security group {sg_name} does not allow PostgreSQL from {cidr}"
-                    ));
-                }
+                let peer = o.region(role.peer());
+                drift.extend(ingress_drift(region, &sg_name, sg, peer));
             }
+        }
+        match &r.parameter_group {
+            Some(g) if !g.force_ssl => drift.push(format!(
+                "{region}: DB cluster parameter group {} does not force TLS ({FORCE_SSL_PARAMETER} is not 1)",
+                names.parameter_group(role)
+            )),
+            _ => {}
         }
         let cluster_id = names.cluster(role);
         match &r.cluster {
@@ -222,6 +221,43 @@ fn drift(ctx: &AwsContext, names: &Names, o: &Observed) -> Vec<String> {
                     ));
                 }
             }
+        }
+    }
+    drift
+}
+
+/// How the database's security group differs from "PostgreSQL from the client groups and the
+/// peer region's database subnets, nothing else": every other rule (a CIDR block that is not a
+/// peer subnet, another port or protocol, an IPv6 range or prefix list) and every peer subnet
+/// not let in. Client groups are not drift: state reports them in `client_security_group_ids`,
+/// compared with the configuration by the plan.
+pub(super) fn ingress_drift(
+    region: &str,
+    sg_name: &str,
+    sg: &SecurityGroupInfo,
+    peer: &RegionObserved,
+) -> Vec<String> {
+    let mut drift = Vec::new();
+    for rule in &sg.ingress {
+        let expected = rule.is_postgres()
+            && match &rule.source {
+                Source::Group(_) => true,
+                Source::Cidr(c) => peer.subnet_cidrs.contains(c),
+                _ => false,
+            };
+        if !expected {
+            drift.push(format!(
+                "{region}: security group {sg_name} allows {rule}, which drpair does not manage"
+            ));
+        }
+    }
+    for cidr in &peer.subnet_cidrs {
+        let wanted = Ingress::postgres(Source::Cidr(cidr.clone()));
+        if !sg.ingress.contains(&wanted) {
+            drift.push(format!(
+                "{region}: security group {sg_name} does not allow PostgreSQL from {cidr} (a database subnet of {})",
+                peer.region
+            ));
         }
     }
     drift

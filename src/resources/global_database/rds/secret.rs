@@ -104,7 +104,9 @@ pub(super) fn not_ours(info: &SecretInfo, owner: &str) -> Option<String> {
     match info.tags.get(OWNER_TAG) {
         Some(o) if o == owner => None,
         Some(other) => Some(format!("it is owned by {other}")),
-        None => Some(format!("it has no {OWNER_TAG} tag, so drpair did not create it")),
+        None => Some(format!(
+            "it has no {OWNER_TAG} tag, so drpair did not create it"
+        )),
     }
 }
 
@@ -448,7 +450,11 @@ mod tests {
         ] {
             assert!(names_key(found, arn, alias), "{found}");
         }
-        for found in ["", "arn:aws:kms:us-east-1:111122223333:key/other", "alias/aws/secretsmanager"] {
+        for found in [
+            "",
+            "arn:aws:kms:us-east-1:111122223333:key/other",
+            "alias/aws/secretsmanager",
+        ] {
             assert!(!names_key(found, arn, alias), "{found}");
         }
     }
@@ -457,9 +463,13 @@ mod tests {
     fn only_the_owner_tag_makes_a_secret_ours() {
         let mut info = SecretInfo::default();
         assert!(not_ours(&info, "drpair_global_database/g").is_some());
-        info.tags.insert(OWNER_TAG.into(), "drpair_global_database/other".into());
-        assert!(not_ours(&info, "drpair_global_database/g").unwrap().contains("owned by"));
-        info.tags.insert(OWNER_TAG.into(), "drpair_global_database/g".into());
+        info.tags
+            .insert(OWNER_TAG.into(), "drpair_global_database/other".into());
+        assert!(not_ours(&info, "drpair_global_database/g")
+            .unwrap()
+            .contains("owned by"));
+        info.tags
+            .insert(OWNER_TAG.into(), "drpair_global_database/g".into());
         assert_eq!(not_ours(&info, "drpair_global_database/g"), None);
     }
 
