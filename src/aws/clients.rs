@@ -26,6 +26,8 @@ pub struct AwsSettings {
     pub profile: Option<String>,
     /// A role assumed on top of the credentials the chain found.
     pub assume_role_arn: Option<String>,
+    /// The managed policy set as the permissions boundary of every IAM role drpair creates.
+    pub permissions_boundary_arn: Option<String>,
 }
 
 /// Which side of the disaster-recovery pair a region plays.
@@ -68,6 +70,9 @@ pub struct RegionCtx {
     pub region: String,
     pub role: Role,
     pub config: SdkConfig,
+    /// The permissions boundary of every IAM role drpair creates (the provider's
+    /// `permissions_boundary_arn`); None: no boundary.
+    pub permissions_boundary: Option<String>,
 }
 
 impl RegionCtx {
@@ -76,7 +81,14 @@ impl RegionCtx {
             region: region.into(),
             role,
             config,
+            permissions_boundary: None,
         }
+    }
+
+    /// The same region with `boundary` as the roles' permissions boundary.
+    pub fn with_permissions_boundary(mut self, boundary: Option<String>) -> Self {
+        self.permissions_boundary = boundary;
+        self
     }
 
     /// S3 needs path-style addressing behind a custom endpoint (an emulator
@@ -151,12 +163,14 @@ impl AwsContext {
                 &settings.primary_region,
                 Role::Primary,
                 region_config(&settings.primary_region),
-            ),
+            )
+            .with_permissions_boundary(settings.permissions_boundary_arn.clone()),
             dr: RegionCtx::new(
                 &settings.dr_region,
                 Role::Dr,
                 region_config(&settings.dr_region),
-            ),
+            )
+            .with_permissions_boundary(settings.permissions_boundary_arn.clone()),
         })
     }
 

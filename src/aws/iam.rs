@@ -62,6 +62,11 @@ pub struct ObservedRole {
     pub managed_policy_arns: Vec<String>,
     pub inline_policies: BTreeMap<String, Value>,
     pub tags: Tags,
+    /// The role's permissions boundary (a managed policy ARN), if it has one.
+    pub permissions_boundary: Option<String>,
+    /// The boundary the role should have: the provider's `permissions_boundary_arn` when the role
+    /// was read (it is the provider's setting, not the resource's, so it comes with the read).
+    pub wanted_boundary: Option<String>,
 }
 
 /// The account the provider's credentials belong to, and its partition (`aws`, `aws-cn`, …).
@@ -165,6 +170,11 @@ pub async fn find_role(rc: &RegionCtx, name: &str) -> Result<Option<ObservedRole
             .iter()
             .map(|t| (t.key().to_owned(), t.value().to_owned()))
             .collect(),
+        permissions_boundary: role
+            .permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn())
+            .map(str::to_owned),
+        wanted_boundary: rc.permissions_boundary.clone(),
         ..ObservedRole::default()
     };
     // A role deleted between these calls reads as gone.
@@ -242,6 +252,21 @@ pub fn role_drift(spec: &RoleSpec, observed: Option<&ObservedRole>) -> Vec<Strin
     if !same_policy(&role.trust_policy, &spec.trust_policy) {
         drift.push(format!("{ROLE} {name}: trust policy differs"));
     }
+    if role.permissions_boundary != role.wanted_boundary {
+        drift.push(match (&role.permissions_boundary, &role.wanted_boundary) {
+            (None, Some(wanted)) => {
+                format!("{ROLE} {name}: permissions boundary {wanted} is missing")
+            }
+            (Some(actual), None) => {
+                format!("{ROLE} {name}: unexpected permissions boundary {actual}")
+            }
+            (actual, wanted) => format!(
+                "{ROLE} {name}: permissions boundary is {}, not {}",
+                actual.as_deref().unwrap_or("none"),
+                wanted.as_deref().unwrap_or("none")
+            ),
+        });
+    }
     for (policy, doc) in &spec.inline_policies {
         match role.inline_policies.get(policy) {
             None => drift.push(format!("{ROLE} {name}: inline policy {policy} is missing")),
@@ -267,6 +292,39 @@ pub fn role_drift(spec: &RoleSpec, observed: Option<&ObservedRole>) -> Vec<Strin
         ));
     }
     drift
+}
+
+/// Sets the role's permissions boundary to the provider's `permissions_boundary_arn`, or removes
+/// one it should not have. Any role drpair creates may use it: the app tier's own role code too.
+pub async fn ensure_boundary(
+    rc: &RegionCtx,
+    name: &str,
+    actual: Option<&str>,
+) -> Result<(), AwsError> {
+    let iam = rc.iam();
+    match (actual, rc.permissions_boundary.as_deref()) {
+        (a, Some(wanted)) if a != Some(wanted) => {
+            iam.put_role_permissions_boundary()
+                .role_name(name)
+                .permissions_boundary(wanted)
+                .send()
+                .await
+                .map_err(error("setting the permissions boundary of", name))?;
+            tracing::info!("{ROLE} {name}: permissions boundary {wanted}");
+        }
+        (Some(_), None) => {
+            let out = iam
+                .delete_role_permissions_boundary()
+                .role_name(name)
+                .send()
+                .await
+                .map_err(error("removing the permissions boundary of", name));
+            ok_if_not_found(out)?;
+            tracing::info!("{ROLE} {name}: permissions boundary removed");
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 fn not_owned(name: &str, detail: String) -> AwsError {
@@ -320,6 +378,7 @@ pub async fn ensure_role(
                 .role_name(name)
                 .assume_role_policy_document(spec.trust_policy.to_string())
                 .description(&spec.description)
+                .set_permissions_boundary(rc.permissions_boundary.clone())
                 .set_tags(Some(iam_tags(&spec.tags)))
                 .send()
                 .await;
@@ -332,6 +391,8 @@ pub async fn ensure_role(
                         description: spec.description.clone(),
                         trust_policy: spec.trust_policy.clone(),
                         tags: spec.tags.clone(),
+                        permissions_boundary: rc.permissions_boundary.clone(),
+                        wanted_boundary: rc.permissions_boundary.clone(),
                         ..ObservedRole::default()
                     }
                 }
@@ -356,6 +417,7 @@ pub async fn ensure_role(
             .await
             .map_err(error("updating the trust policy of", name))?;
     }
+    ensure_boundary(rc, name, role.permissions_boundary.as_deref()).await?;
     if role.description != spec.description {
         iam.update_role()
             .role_name(name)
@@ -441,6 +503,8 @@ pub async fn ensure_role(
         managed_policy_arns: managed,
         inline_policies: spec.inline_policies.clone(),
         tags: spec.tags.clone(),
+        permissions_boundary: rc.permissions_boundary.clone(),
+        wanted_boundary: rc.permissions_boundary.clone(),
     })
 }
 
@@ -598,6 +662,43 @@ mod tests {
                 "IAM role r: policy arn:aws:iam::aws:policy/A is not attached",
                 "IAM role r: unexpected policy arn:aws:iam::aws:policy/B is attached",
             ]
+        );
+    }
+
+    #[test]
+    fn drift_of_a_permissions_boundary() {
+        let s = spec();
+        let boundary = "arn:aws:iam::123456789012:policy/boundary";
+        let role = |actual: Option<&str>, wanted: Option<&str>| ObservedRole {
+            name: "r".into(),
+            trust_policy: s.trust_policy.clone(),
+            managed_policy_arns: s.managed_policy_arns.clone(),
+            inline_policies: s.inline_policies.clone(),
+            permissions_boundary: actual.map(str::to_owned),
+            wanted_boundary: wanted.map(str::to_owned),
+            ..ObservedRole::default()
+        };
+        assert!(role_drift(&s, Some(&role(Some(boundary), Some(boundary)))).is_empty());
+        assert_eq!(
+            role_drift(&s, Some(&role(None, Some(boundary)))),
+            vec![format!(
+                "IAM role r: permissions boundary {boundary} is missing"
+            )]
+        );
+        assert_eq!(
+            role_drift(&s, Some(&role(Some(boundary), None))),
+            vec![format!(
+                "IAM role r: unexpected permissions boundary {boundary}"
+            )]
+        );
+        assert_eq!(
+            role_drift(
+                &s,
+                Some(&role(Some("arn:aws:iam::aws:policy/X"), Some(boundary)))
+            ),
+            vec![format!(
+                "IAM role r: permissions boundary is arn:aws:iam::aws:policy/X, not {boundary}"
+            )]
         );
     }
 

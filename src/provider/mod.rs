@@ -34,6 +34,7 @@ pub struct ProviderModel {
     pub endpoint_url: Val<String>,
     pub profile: Val<String>,
     pub assume_role_arn: Val<String>,
+    pub permissions_boundary_arn: Val<String>,
 }
 
 /// What a configured drpair hands to each resource.
@@ -109,6 +110,9 @@ impl Provider for DrPair {
                 ))
                 .attr(Attribute::string("assume_role_arn").optional().description(
                     "IAM role to assume, on top of the base credentials, for every call in both regions.",
+                ))
+                .attr(Attribute::string("permissions_boundary_arn").optional().description(
+                    "ARN of a managed IAM policy set as the permissions boundary of every IAM role drpair creates (the orchestrator's and notifier's, the app tier's instance roles, the backup and metric stream roles), for accounts whose deployers may only create roles under a boundary. A role whose boundary is removed or changed outside Terraform shows in `drift` and is set back by apply; changing this setting updates every role in place on the next apply.",
                 )),
         )
     }
@@ -158,6 +162,9 @@ impl Provider for DrPair {
         if let Val::Known(arn) = &config.assume_role_arn {
             validate::validate_role_arn(arn, &root.attr("assume_role_arn"), diags);
         }
+        if let Val::Known(arn) = &config.permissions_boundary_arn {
+            validate::validate_policy_arn(arn, &root.attr("permissions_boundary_arn"), diags);
+        }
         if let Val::Known(url) = &config.endpoint_url {
             validate::validate_endpoint_url(url, &root.attr("endpoint_url"), diags);
         }
@@ -188,6 +195,10 @@ impl Provider for DrPair {
             ("endpoint_url", config.endpoint_url.is_unknown()),
             ("profile", config.profile.is_unknown()),
             ("assume_role_arn", config.assume_role_arn.is_unknown()),
+            (
+                "permissions_boundary_arn",
+                config.permissions_boundary_arn.is_unknown(),
+            ),
         ] {
             if unknown {
                 any_unknown = true;
@@ -209,6 +220,7 @@ impl Provider for DrPair {
             endpoint_url: text(config.endpoint_url),
             profile: text(config.profile),
             assume_role_arn: text(config.assume_role_arn),
+            permissions_boundary_arn: text(config.permissions_boundary_arn),
         };
         let aws = match AwsContext::load(&settings).await {
             Ok(aws) => aws,

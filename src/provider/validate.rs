@@ -63,6 +63,30 @@ pub fn validate_role_arn(arn: &str, path: &AttributePath, diags: &mut Diagnostic
     }
 }
 
+/// A managed policy ARN, `arn:{partition}:iam::{account}:policy/{path/}name` (an AWS managed
+/// policy's account is `aws`).
+pub fn validate_policy_arn(arn: &str, path: &AttributePath, diags: &mut Diagnostics) {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let ok = match parts.as_slice() {
+        ["arn", partition, "iam", "", account, resource] => {
+            partition.starts_with("aws")
+                && (*account == "aws"
+                    || (account.len() == 12 && account.chars().all(|c| c.is_ascii_digit())))
+                && resource
+                    .strip_prefix("policy/")
+                    .is_some_and(|name| !name.is_empty() && !name.ends_with('/'))
+        }
+        _ => false,
+    };
+    if !ok {
+        diags.error_at(
+            path.clone(),
+            "Invalid policy ARN",
+            format!("{arn:?} is not a managed IAM policy ARN such as \"arn:aws:iam::123456789012:policy/drpair-boundary\"."),
+        );
+    }
+}
+
 pub fn validate_name_version(v: &str, path: &AttributePath, diags: &mut Diagnostics) {
     let ok = v.len() >= 2
         && v.len() <= 5
@@ -154,6 +178,26 @@ mod tests {
         let mut d = Diagnostics::new();
         f(v, &AttributePath::root().attr("x"), &mut d);
         d.has_errors()
+    }
+
+    #[test]
+    fn policy_arns() {
+        for ok in [
+            "arn:aws:iam::123456789012:policy/drpair-boundary",
+            "arn:aws:iam::123456789012:policy/boundaries/deployer",
+            "arn:aws:iam::aws:policy/PowerUserAccess",
+        ] {
+            assert!(!errors(validate_policy_arn, ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "arn:aws:iam::123456789012:role/x",
+            "arn:aws:iam::12345:policy/x",
+            "arn:aws:iam::123456789012:policy/",
+            "drpair-boundary",
+        ] {
+            assert!(errors(validate_policy_arn, bad), "{bad}");
+        }
     }
 
     #[test]

@@ -50,6 +50,7 @@ async fn context(emulator: &Emulator) -> AwsContext {
         endpoint_url: Some(emulator.endpoint.clone()),
         profile: None,
         assume_role_arn: None,
+        permissions_boundary_arn: None,
     })
     .await
     .expect("loading the AWS context")

@@ -7,6 +7,7 @@
 //! functions' logs written there, a group Lambda made adopted, none left after destroy. Apart: the deployed package runs and fails over once; the plan-time
 //! errors of bad input and of a budget over the RTO target.
 
+mod boundary;
 pub(crate) mod stack;
 
 use crate::harness::{provider_block, Emulator, Workspace};
