@@ -39,6 +39,7 @@ PATCHES = (
     "rest_shapes",
     "secretsmanager_replicas",
     "ec2_rule_descriptions",
+    "s3_bucket_policies",
 )
 # WSGI wrappers, innermost first.
 WRAPPERS = ("route53_health", "errors", "cloudwatch_cbor", "controls")

@@ -138,6 +138,15 @@ def _condition_applies(condition, context, effect):
     return True
 
 
+def conditions_hold(statement, context):
+    """Whether a statement's ``Condition`` holds for `context` (condition keys -> values), as
+    ``statement_applies`` decides it: what cannot be evaluated fails closed (False for an
+    ``Allow``, True for a ``Deny``). True for a statement without a ``Condition``."""
+    if "Condition" not in statement:
+        return True
+    return _condition_applies(statement["Condition"], _normalized(context), statement.get("Effect"))
+
+
 def statement_applies(statement, action, resource, context, principal=None):
     """Whether one statement applies to the request (its Effect aside)."""
     effect = statement.get("Effect")

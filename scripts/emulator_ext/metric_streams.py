@@ -42,7 +42,15 @@ after its creation.
   CloudWatch and Firehose",
   https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-metric-streams-trustpolicy.html):
   with the stream's ``RoleArn``, whose trust policy must let
-  ``streams.metrics.cloudwatch.amazonaws.com`` assume it and whose policies must allow
+  ``streams.metrics.cloudwatch.amazonaws.com`` assume it (the request context carries
+  ``aws:SourceAccount`` = the stream's account: "Metric data is streamed by CloudWatch to the
+  destination Firehose delivery stream on behalf of the source that owns the metric stream
+  resource", and the IAM User Guide's ``aws:SourceAccount`` is "included in the request context
+  only if accessing a resource triggers an AWS service to call another service on behalf of the
+  resource owner",
+  https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-sourceaccount;
+  CloudWatch documents no ``aws:SourceArn`` for this call, so a trust policy conditioned on one
+  is refused) and whose policies must allow
   ``firehose:PutRecord`` and ``firehose:PutRecordBatch`` on the Firehose stream's ARN
   (``iam_policy.py``), and IAM must have propagated the role's creation and trust policy
   (``iam_propagation.py``); the Firehose stream must exist in the stream's account and region.
@@ -338,7 +346,7 @@ def _put(backend, stream, records):
         role = iam_backends[account]["global"].get_role_by_arn(stream["RoleArn"])
     except Exception:
         role = None
-    if role is None or not iam_policy.can_assume(role, SERVICE_PRINCIPAL):
+    if role is None or not iam_policy.can_assume(role, SERVICE_PRINCIPAL, {"aws:SourceAccount": account}):
         raise PublishFailure(f"CloudWatch cannot assume role {stream['RoleArn']} ({SERVICE_PRINCIPAL} is not trusted, or the role does not exist)")
     if iam_propagation.propagating(role.arn, account_id=account):
         raise PublishFailure(f"CloudWatch cannot assume role {role.arn} yet (IAM has not propagated it)")

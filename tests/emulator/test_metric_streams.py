@@ -99,10 +99,16 @@ from test_firehose_delivery import advance, destination, propagated, trust  # no
 STREAM_TRUST = trust(service="streams.metrics.cloudwatch.amazonaws.com", external_id=None)
 
 
-def stream_role(emulator, unique, firehose_arn, actions=("firehose:PutRecord", "firehose:PutRecordBatch"), wait=True):
-    """The stream's role; with `wait`, once IAM has propagated it (CloudWatch cannot put before)."""
+def stream_role(emulator, unique, firehose_arn, actions=("firehose:PutRecord", "firehose:PutRecordBatch"), wait=True, condition=None):
+    """The stream's role (its trust statement with `condition`, if given); with `wait`, once IAM
+    has propagated it (CloudWatch cannot put before)."""
     iam = emulator.client("iam")
-    arn = iam.create_role(RoleName=f"{unique}-stream", AssumeRolePolicyDocument=STREAM_TRUST)["Role"]["Arn"]
+    document = STREAM_TRUST
+    if condition is not None:
+        parsed = json.loads(STREAM_TRUST)
+        parsed["Statement"][0]["Condition"] = condition
+        document = json.dumps(parsed)
+    arn = iam.create_role(RoleName=f"{unique}-stream", AssumeRolePolicyDocument=document)["Role"]["Arn"]
     policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": [firehose_arn]}]}
     iam.put_role_policy(RoleName=f"{unique}-stream", PolicyName="put", PolicyDocument=json.dumps(policy))
     if wait:
@@ -226,3 +232,37 @@ def test_a_stopped_stream_sends_nothing_and_does_not_backfill(emulator, unique, 
     advance(emulator, 130)
     assert [line["value"]["sum"] for line in streamed_lines(dest)] == [3.0]
     cw.delete_metric_stream(Name=unique)
+
+
+def _streams_once(emulator, unique, dest, condition):
+    role = stream_role(emulator, unique, dest.arn, condition=condition)
+    namespace = f"Drpair/{unique}"
+    cw = emulator.client("cloudwatch", "us-east-1")
+    cw.put_metric_stream(Name=unique, FirehoseArn=dest.arn, RoleArn=role, OutputFormat="json", IncludeFilters=[{"Namespace": namespace}])
+    put_points(emulator, namespace, [1])
+    advance(emulator, 60)
+    last = publishes(emulator, unique)[-1]
+    cw.delete_metric_stream(Name=unique)
+    return last
+
+
+def test_cloudwatch_assumes_the_stream_role_on_behalf_of_the_stream_account(emulator, unique, destination):
+    """The confused-deputy guard drpair puts on its stream roles: CloudWatch's request carries
+    aws:SourceAccount = the stream's account, so the role works for this account's streams."""
+    dest = destination(interval=60)
+    last = _streams_once(emulator, unique, dest, {"StringEquals": {"aws:SourceAccount": "123456789012"}})
+    assert last["outcome"] == "published", last
+
+
+def test_a_stream_role_guarded_for_another_account_is_not_assumed(emulator, unique, destination):
+    dest = destination(interval=60)
+    last = _streams_once(emulator, unique, dest, {"StringEquals": {"aws:SourceAccount": "111122223333"}})
+    assert last["outcome"] == "failed" and "cannot assume role" in last["error"], last
+
+
+def test_a_stream_role_conditioned_on_a_source_arn_is_not_assumed(emulator, unique, destination):
+    """CloudWatch documents no aws:SourceArn for this call: the emulator does not invent one."""
+    dest = destination(interval=60)
+    condition = {"ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:us-east-1:123456789012:metric-stream/{unique}"}}
+    last = _streams_once(emulator, unique, dest, condition)
+    assert last["outcome"] == "failed" and "cannot assume role" in last["error"], last

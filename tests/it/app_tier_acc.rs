@@ -5,6 +5,7 @@
 //! failover scale-up, out-of-band deletions repaired, HTTPS added in place, destroy leaves
 //! nothing; and the plan-time errors of bad input.
 
+mod additions;
 mod checks;
 
 use crate::harness::{provider_block, Emulator, Workspace};

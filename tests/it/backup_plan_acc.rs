@@ -224,6 +224,11 @@ fn check_everything(
         role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"],
         "backup.amazonaws.com"
     );
+    assert_eq!(
+        role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"],
+        json!({ "StringEquals": { "aws:SourceAccount": "123456789012" } }),
+        "AWS Backup may assume the role only on behalf of this account"
+    );
     let attached = emulator.aws_ok(
         "iam",
         "us-east-1",
@@ -448,7 +453,21 @@ fn backup_plan_lifecycle() {
     ws.write_config(&config(&emulator.endpoint, &updated_body));
 
     // 7. Out of band: both selections deleted, the DR vault deleted, a policy detached from the
-    //    role. Planned as a repair, naming the regions, repaired.
+    //    role, the role's trust policy replaced by one without the aws:SourceAccount guard.
+    //    Planned as a repair, naming the regions, repaired.
+    emulator.aws_ok(
+        "iam",
+        "us-east-1",
+        "UpdateAssumeRolePolicy",
+        &json!({
+            "RoleName": ROLE,
+            "PolicyDocument": json!({ "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow",
+                "Principal": { "Service": "backup.amazonaws.com" },
+                "Action": "sts:AssumeRole",
+            }]}).to_string(),
+        }),
+    );
     for (region, side) in [("us-east-1", "primary"), ("us-east-2", "dr")] {
         emulator.aws_ok(
             "backup",
@@ -476,6 +495,7 @@ fn backup_plan_lifecycle() {
         format!("us-east-1: backup plan {PLAN}: selection drpair-selection is missing"),
         format!("us-east-2: backup plan {PLAN}: selection drpair-selection is missing"),
         format!("IAM role {ROLE}: policy arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores is not attached"),
+        format!("IAM role {ROLE}: trust policy differs"),
     ] {
         assert!(plan.stdout.contains(&expected), "expected {expected:?}: {plan}");
     }

@@ -132,6 +132,30 @@ fn role(emulator: &Emulator, name: &str) -> Option<Value> {
     }
 }
 
+/// The bucket's policy, parsed; None when it has none.
+fn bucket_policy(emulator: &Emulator, d: &Direction) -> Option<Value> {
+    match emulator.aws(
+        "s3",
+        d.dest,
+        "GetBucketPolicy",
+        &json!({ "Bucket": d.bucket }),
+    ) {
+        Ok(out) => Some(serde_json::from_str(out["Policy"].as_str().unwrap()).unwrap()),
+        Err(e) if e.code == "NoSuchBucketPolicy" => None,
+        Err(e) => panic!("GetBucketPolicy {}: {e}", d.bucket),
+    }
+}
+
+/// The bucket policy's TLS-only statement (drpair's `Sid`), which must be there.
+fn tls_statement(emulator: &Emulator, d: &Direction) -> Value {
+    let policy =
+        bucket_policy(emulator, d).unwrap_or_else(|| panic!("{} has no bucket policy", d.bucket));
+    as_list(&policy["Statement"])
+        .into_iter()
+        .find(|st| st["Sid"] == "DenyRequestsWithoutTLS")
+        .unwrap_or_else(|| panic!("{}: no TLS-only statement in {policy}", d.bucket))
+}
+
 fn as_list(v: &Value) -> Vec<Value> {
     match v {
         Value::Array(items) => items.clone(),
@@ -157,6 +181,12 @@ fn check_role(emulator: &Emulator, name: &str, service: &str, policy: &str, allo
         assert_eq!(
             trust["Condition"]["StringEquals"]["sts:ExternalId"], ACCOUNT,
             "{name}: only this account's Firehose"
+        );
+    } else {
+        assert_eq!(
+            trust["Condition"],
+            json!({ "StringEquals": { "aws:SourceAccount": ACCOUNT } }),
+            "{name}: CloudWatch only on behalf of this account's metric streams"
         );
     }
     let names = emulator.aws_ok(
@@ -341,6 +371,25 @@ fn check_direction(
     assert_eq!(
         block["PublicAccessBlockConfiguration"],
         json!({ "BlockPublicAcls": true, "IgnorePublicAcls": true, "BlockPublicPolicy": true, "RestrictPublicBuckets": true })
+    );
+    let tls = tls_statement(emulator, d);
+    assert_eq!(tls["Effect"], "Deny", "{}: {tls}", d.bucket);
+    assert_eq!(tls["Principal"], "*", "{}: {tls}", d.bucket);
+    assert_eq!(as_list(&tls["Action"]), vec![json!("s3:*")], "{}", d.bucket);
+    let mut resources = as_list(&tls["Resource"]);
+    resources.sort_by_key(|r| r.to_string());
+    assert_eq!(
+        resources,
+        vec![
+            json!(format!("arn:aws:s3:::{}", d.bucket)),
+            json!(format!("arn:aws:s3:::{}/*", d.bucket)),
+        ]
+    );
+    assert_eq!(
+        tls["Condition"],
+        json!({ "Bool": { "aws:SecureTransport": "false" } }),
+        "{}: requests without TLS are denied",
+        d.bucket
     );
     let lifecycle = emulator.aws_ok(
         "s3",
@@ -701,9 +750,59 @@ fn metric_stream_lifecycle() {
             }]},
         }),
     );
+    //    Also the primary stream role's trust policy replaced by AWS's unconditioned example,
+    //    the primary metrics bucket's policy deleted, and the DR metrics bucket's policy
+    //    replaced by one holding only someone else's statement (which the repair keeps).
+    emulator.aws_ok(
+        "iam",
+        "us-east-1",
+        "UpdateAssumeRolePolicy",
+        &json!({
+            "RoleName": PRIMARY_METRICS.stream_role,
+            "PolicyDocument": json!({ "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow",
+                "Principal": { "Service": "streams.metrics.cloudwatch.amazonaws.com" },
+                "Action": "sts:AssumeRole",
+            }]}).to_string(),
+        }),
+    );
+    emulator.aws_ok(
+        "s3",
+        PRIMARY_METRICS.dest,
+        "DeleteBucketPolicy",
+        &json!({ "Bucket": PRIMARY_METRICS.bucket }),
+    );
+    let auditors = json!({
+        "Sid": "AuditorsList",
+        "Effect": "Allow",
+        "Principal": { "AWS": format!("arn:aws:iam::{ACCOUNT}:root") },
+        "Action": "s3:ListBucket",
+        "Resource": format!("arn:aws:s3:::{}", DR_METRICS.bucket),
+    });
+    emulator.aws_ok(
+        "s3",
+        DR_METRICS.dest,
+        "PutBucketPolicy",
+        &json!({
+            "Bucket": DR_METRICS.bucket,
+            "Policy": json!({ "Version": "2012-10-17", "Statement": [auditors] }).to_string(),
+        }),
+    );
     let (code, plan) = ws.plan_exit_code();
     assert_eq!(code, 2, "out-of-band changes must plan a repair: {plan}");
     for expected in [
+        format!(
+            "IAM role {}: trust policy differs",
+            PRIMARY_METRICS.stream_role
+        ),
+        format!(
+            "us-east-2: bucket {} policy does not deny requests without TLS (aws:SecureTransport)",
+            PRIMARY_METRICS.bucket
+        ),
+        format!(
+            "us-east-1: bucket {} policy does not deny requests without TLS (aws:SecureTransport)",
+            DR_METRICS.bucket
+        ),
         format!("us-east-1: metric stream {NAME} is stopped, expected running"),
         format!("us-east-2: metric stream {NAME} is stopped, expected running"),
         format!(
@@ -733,6 +832,11 @@ fn metric_stream_lifecycle() {
         &["AWS/RDS", "AWS/ApplicationELB", "AWS/DynamoDB"],
         "opentelemetry1.0",
         30,
+    );
+    let kept = bucket_policy(&emulator, &DR_METRICS).unwrap();
+    assert!(
+        as_list(&kept["Statement"]).contains(&auditors),
+        "the repair owns only its statement: {kept}"
     );
     ws.assert_no_changes();
 

@@ -96,6 +96,51 @@ fn topic(emulator: &Emulator, region: &str) -> Option<Value> {
     }
 }
 
+/// The confused-deputy condition of the statements for CloudWatch alarms in `region`.
+fn alarms_of(region: &str) -> Value {
+    json!({
+        "StringEquals": { "aws:SourceAccount": "123456789012" },
+        "ArnLike": { "aws:SourceArn": format!("arn:aws:cloudwatch:{region}:123456789012:alarm:*") }
+    })
+}
+
+/// The one statement of `policy` for the service principal `service` (alone).
+fn service_statement<'a>(policy: &'a Value, service: &str) -> &'a Value {
+    let found: Vec<&Value> = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["Principal"]["Service"] == service)
+        .collect();
+    assert_eq!(found.len(), 1, "one statement for {service}: {policy}");
+    found[0]
+}
+
+/// The policy of the region's topic key (GetKeyPolicy takes no alias).
+fn key_policy(emulator: &Emulator, region: &str) -> Value {
+    let key_id = emulator.aws_ok("kms", region, "DescribeKey", &json!({ "KeyId": ALIAS }))
+        ["KeyMetadata"]["KeyId"]
+        .clone();
+    let out = emulator.aws_ok(
+        "kms",
+        region,
+        "GetKeyPolicy",
+        &json!({ "KeyId": key_id, "PolicyName": "default" }),
+    );
+    serde_json::from_str(out["Policy"].as_str().unwrap()).unwrap()
+}
+
+/// `policy` with the conditions of its service statements removed: AWS's unguarded examples.
+fn without_service_conditions(policy: &Value) -> Value {
+    let mut policy = policy.clone();
+    for st in policy["Statement"].as_array_mut().unwrap() {
+        if st["Principal"].get("Service").is_some() {
+            st.as_object_mut().unwrap().remove("Condition");
+        }
+    }
+    policy
+}
+
 fn subscriptions(emulator: &Emulator, region: &str) -> Vec<(String, String, String)> {
     let out = emulator.aws_ok(
         "sns",
@@ -134,21 +179,31 @@ fn check_both_regions(
             attrs["KmsMasterKeyId"], key_arn,
             "{region}: topic encrypted with its region's key"
         );
+        // Confused deputy: CloudWatch may publish only for this account's alarms of this
+        // region, EventBridge only for this account's rules.
         let policy: Value = serde_json::from_str(attrs["Policy"].as_str().unwrap()).unwrap();
-        let publish = &policy["Statement"][0];
+        let alarms_here = alarms_of(region);
+        let publish = service_statement(&policy, "cloudwatch.amazonaws.com");
         assert_eq!(publish["Action"], "sns:Publish");
         assert_eq!(publish["Resource"], arn);
+        assert_eq!(publish["Condition"], alarms_here, "{region}: {policy}");
+        let rules = service_statement(&policy, "events.amazonaws.com");
+        assert_eq!(rules["Action"], "sns:Publish");
         assert_eq!(
-            publish["Principal"]["Service"],
-            json!(["cloudwatch.amazonaws.com", "events.amazonaws.com"])
-        );
-        assert_eq!(
-            publish["Condition"]["StringEquals"]["aws:SourceAccount"],
-            "123456789012"
+            rules["Condition"],
+            json!({ "StringEquals": { "aws:SourceAccount": "123456789012" } }),
+            "{region}: {policy}"
         );
         let key = emulator.aws_ok("kms", region, "DescribeKey", &json!({ "KeyId": ALIAS }));
         assert_eq!(key["KeyMetadata"]["Arn"], key_arn, "{region}");
         assert_eq!(key["KeyMetadata"]["KeyState"], "Enabled");
+        let key_policy = key_policy(emulator, region);
+        let encrypt = service_statement(&key_policy, "cloudwatch.amazonaws.com");
+        assert_eq!(
+            encrypt["Action"],
+            json!(["kms:Decrypt", "kms:GenerateDataKey"])
+        );
+        assert_eq!(encrypt["Condition"], alarms_here, "{region}: {key_policy}");
 
         let tags = tags_of(
             &emulator.aws_ok(
@@ -419,6 +474,11 @@ fn monitoring_lifecycle() {
     assert_eq!(code, 2, "{plan}");
     assert!(plan.stdout.contains("update in-place"), "{plan}");
     assert!(!plan.stdout.contains("must be replaced"), "{plan}");
+    //    The subscription endpoints are sensitive: the plan shows neither the new address nor
+    //    the queue, and says so.
+    assert!(plan.stdout.contains("(sensitive value)"), "{plan}");
+    assert!(!plan.stdout.contains("dba@example.com"), "{plan}");
+    assert!(!plan.stdout.contains(FANOUT), "{plan}");
     ws.apply();
     let updated = ws.state_resource(ADDR);
     for side in ["primary", "dr"] {
@@ -446,7 +506,33 @@ fn monitoring_lifecycle() {
     ws.assert_no_changes();
 
     // 6. Out of band: the DR lag alarm deleted, the primary's email subscription removed, the
-    //    primary health-check alarm's threshold changed. Planned as a repair, repaired.
+    //    primary topic's policy and the DR key's policy replaced by versions whose service
+    //    statements have no source conditions (any account's alarms and rules could publish).
+    //    Planned as a repair, repaired.
+    let topic_attrs = topic(&emulator, "us-east-1").unwrap();
+    let unguarded = without_service_conditions(
+        &serde_json::from_str(topic_attrs["Policy"].as_str().unwrap()).unwrap(),
+    );
+    emulator.aws_ok(
+        "sns",
+        "us-east-1",
+        "SetTopicAttributes",
+        &json!({ "TopicArn": topic_arn("us-east-1"), "AttributeName": "Policy", "AttributeValue": unguarded.to_string() }),
+    );
+    let unguarded_key = without_service_conditions(&key_policy(&emulator, "us-east-2"));
+    let dr_key_id = emulator.aws_ok(
+        "kms",
+        "us-east-2",
+        "DescribeKey",
+        &json!({ "KeyId": ALIAS }),
+    )["KeyMetadata"]["KeyId"]
+        .clone();
+    emulator.aws_ok(
+        "kms",
+        "us-east-2",
+        "PutKeyPolicy",
+        &json!({ "KeyId": dr_key_id, "PolicyName": "default", "Policy": unguarded_key.to_string() }),
+    );
     emulator.aws_ok(
         "cloudwatch",
         "us-east-2",
@@ -472,7 +558,21 @@ fn monitoring_lifecycle() {
     );
     assert!(
         plan.stdout
-            .contains("us-east-1: subscription email:dba@example.com is missing"),
+            .contains("us-east-1: email subscription (endpoint not shown: sensitive) is missing"),
+        "{plan}"
+    );
+    assert!(
+        !plan.stdout.contains("dba@example.com"),
+        "drift does not show the sensitive endpoint: {plan}"
+    );
+    assert!(
+        plan.stdout.contains("us-east-1: topic policy differs"),
+        "{plan}"
+    );
+    assert!(
+        plan.stdout.contains(&format!(
+            "us-east-2: KMS key {ALIAS} has a key policy other than drpair's"
+        )),
         "{plan}"
     );
     ws.apply();
@@ -582,6 +682,13 @@ fn bad_monitoring_input_fails_at_plan_naming_the_attribute() {
             "",
             "Invalid subscription",
             "subscriptions = [{ protocol = \"email\"",
+        ),
+        (
+            "  subscriptions = [{ protocol = \"http\", endpoint = \"http://hooks.example.com/T0/token\" }]"
+                .to_string(),
+            "",
+            "plain-HTTP",
+            "subscriptions = [{ protocol = \"http\"",
         ),
         (
             "  name_prefix = \"Bad_Prefix\"".to_string(),

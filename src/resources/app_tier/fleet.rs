@@ -76,6 +76,8 @@ pub struct TierSpec {
     pub app_port: i32,
     pub health_check_path: String,
     pub instance_refresh: bool,
+    /// `deletion_protection.enabled` on both load balancers.
+    pub deletion_protection: bool,
     pub default_tags: BTreeMap<String, String>,
     pub user_tags: BTreeMap<String, String>,
     pub primary: RegionSpec,
@@ -99,6 +101,9 @@ pub struct ObservedBalancer {
     pub vpc_id: String,
     pub subnet_ids: Vec<String>,
     pub tags: Tags,
+    /// The load balancer attributes drpair manages ([`balancer::managed_attributes`]), as
+    /// DescribeLoadBalancerAttributes returns them.
+    pub attributes: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -43,6 +43,7 @@ pub struct AppTierModel {
     pub app_port: Val<i64>,
     pub health_check_path: Val<String>,
     pub instance_refresh: Val<bool>,
+    pub deletion_protection: Val<bool>,
     pub tags: Val<BTreeMap<String, String>>,
     pub tags_all: Val<BTreeMap<String, String>>,
     pub primary: Val<RegionModel>,
@@ -134,6 +135,7 @@ impl Resource for AppTier {
                 .attr(Attribute::number("app_port").default(int(DEFAULT_APP_PORT)).requires_replace().description("Port the instances serve on, reached only from the load balancer (default 80). Changing it replaces the tier."))
                 .attr(Attribute::string("health_check_path").default(Value::String("/".into())).description(format!("Path of the target group's HTTP health check (default `/`); 200-399 is healthy. The check runs every {} s; {} successes in a row make a target healthy, {} failures unhealthy.", rto::TARGET_HEALTH_INTERVAL_SECONDS, rto::TARGET_HEALTHY_THRESHOLD, rto::TARGET_UNHEALTHY_THRESHOLD)))
                 .attr(Attribute::bool("instance_refresh").default(Value::Bool(true)).description("Roll a new template version into running instances with a rolling instance refresh (90% kept healthy) in both regions (default true). False leaves running instances until they are replaced."))
+                .attr(Attribute::bool("deletion_protection").default(Value::Bool(false)).description("Turn on the load balancers' deletion protection in both regions (default false, as on AWS: a tier is created and destroyed in development and tests). Set it to true in production: AWS then refuses to delete either load balancer, so `terraform destroy` fails until it is set back to false and applied. Read back from AWS; a change made outside Terraform shows in `drift` and is set back. Whatever this says, both load balancers drop HTTP headers whose names are not valid (`routing.http.drop_invalid_header_fields.enabled = true`), also drift-checked."))
                 .attr(Attribute::string_map("tags").optional().description("Tags for every object of the tier (instances and volumes included), on top of the provider's `default_tags`."))
                 .attr(Attribute::string_map("tags_all").computed().volatile().description("All tags of the tier's objects except those drpair manages: `default_tags` merged with `tags`."))
                 .attr(region_attribute("primary", "primary"))

@@ -184,6 +184,7 @@ pub fn spec(client: &DrClient, m: &AppTierModel) -> Option<TierSpec> {
         app_port: num(&m.app_port)?,
         health_check_path: m.health_check_path.known()?.clone(),
         instance_refresh: m.instance_refresh.known().copied().unwrap_or(true),
+        deletion_protection: m.deletion_protection.known().copied().unwrap_or(false),
         default_tags: client.default_tags.clone(),
         user_tags: m.tags.known().cloned().unwrap_or_default(),
         primary: region(Role::Primary)?,
@@ -389,6 +390,7 @@ pub fn from_observed(base: &AppTierModel, o: &ObservedTier, drift: Vec<String>) 
             _ => base.health_check_path.clone(),
         },
         instance_refresh: base.instance_refresh.clone(),
+        deletion_protection: base.deletion_protection.clone(),
         tags: match &base.tags {
             Val::Known(_) => base.tags.clone(),
             _ => Val::Null,
@@ -478,6 +480,13 @@ pub fn imported(client: &DrClient, name: &str, id: &str, o: &ObservedTier) -> Ap
             target_group.map_or_else(|| "/".to_owned(), |t| t.health_check_path.clone()),
         ),
         instance_refresh: Val::Known(true),
+        deletion_protection: Val::Known(
+            p.balancer
+                .as_ref()
+                .or(d.balancer.as_ref())
+                .and_then(|b| b.attributes.get("deletion_protection.enabled"))
+                .is_some_and(|v| v == "true"),
+        ),
         tags: if own.is_empty() {
             Val::Null
         } else {

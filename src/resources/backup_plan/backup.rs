@@ -127,8 +127,17 @@ impl BackupSpec {
         }
     }
 
-    /// The role AWS Backup assumes: trusted by backup.amazonaws.com only, with the AWS-managed
-    /// backup and restore policies and nothing else.
+    /// The role AWS Backup assumes: trusted by backup.amazonaws.com only, and only on behalf of
+    /// this account (`aws:SourceAccount`, the confused-deputy guard of the IAM User Guide's "The
+    /// confused deputy problem"), with the AWS-managed backup and restore policies and nothing
+    /// else.
+    ///
+    /// Not `aws:SourceArn`: AWS Backup documents `aws:SourceArn` only for the resource policies
+    /// it is named in (a backup vault's ARN for SNS topics it publishes to, "Cross-service
+    /// confused deputy prevention" in the AWS Backup developer guide), not which ARN, if any, it
+    /// presents when assuming the role for backup, copy, restore and lifecycle jobs; a condition
+    /// on a key the request lacks would stop every backup. The plans' copies stay in this
+    /// account (another region's vault), so `aws:SourceAccount` holds for copy jobs too.
     pub fn role_spec(&self, account: &Account) -> RoleSpec {
         RoleSpec {
             name: self.role_name.clone(),
@@ -137,7 +146,7 @@ impl BackupSpec {
                 self.plan_name,
                 self.owner()
             ),
-            trust_policy: service_trust_policy("backup.amazonaws.com", None),
+            trust_policy: service_trust_policy("backup.amazonaws.com", Some(&account.id)),
             managed_policy_arns: MANAGED_POLICIES
                 .iter()
                 .map(|p| format!("arn:{}:iam::aws:policy/{p}", account.partition))
@@ -347,6 +356,11 @@ mod tests {
         assert_eq!(
             role.trust_policy["Statement"][0]["Principal"]["Service"],
             "backup.amazonaws.com"
+        );
+        assert_eq!(
+            role.trust_policy["Statement"][0]["Condition"],
+            serde_json::json!({ "StringEquals": { "aws:SourceAccount": "123456789012" } }),
+            "AWS Backup may assume the role only on behalf of this account"
         );
         assert_eq!(
             role.managed_policy_arns,

@@ -187,8 +187,7 @@ impl StreamSpec {
                 self.name,
                 self.owner()
             ),
-            // As AWS documents it, without a condition.
-            trust_policy: service_trust_policy("streams.metrics.cloudwatch.amazonaws.com", None),
+            trust_policy: stream_trust_policy(account),
             managed_policy_arns: Vec::new(),
             inline_policies: BTreeMap::from([(
                 STREAM_POLICY.to_owned(),
@@ -267,7 +266,25 @@ impl StreamSpec {
     }
 }
 
-/// Firehose assumes its role passing the account id as external id (AWS's documented guard).
+/// CloudWatch assumes the stream role only on behalf of this account's metric streams
+/// (`aws:SourceAccount`, the confused-deputy guard of the IAM User Guide's "The confused deputy
+/// problem"): "Metric data is streamed by CloudWatch to the destination Firehose delivery stream
+/// on behalf of the source that owns the metric stream resource" ("Trust between CloudWatch and
+/// Firehose", whose example trust policy has no condition). Not `aws:SourceArn`: CloudWatch does
+/// not document which ARN, if any, it presents when it assumes the role, and a condition on a
+/// key the request lacks would stop every metric from streaming.
+fn stream_trust_policy(account: &Account) -> serde_json::Value {
+    service_trust_policy(
+        "streams.metrics.cloudwatch.amazonaws.com",
+        Some(&account.id),
+    )
+}
+
+/// Firehose assumes its role passing the account id as external id: the guard Firehose
+/// documents ("Allow Firehose to assume an IAM role": `sts:ExternalId` = the account, "to ensure
+/// that only Amazon Data Firehose activity originating from your AWS account can assume this IAM
+/// role"). Firehose documents no `aws:SourceAccount`/`aws:SourceArn` for this call, so none is
+/// added.
 fn firehose_trust_policy(account: &Account) -> serde_json::Value {
     let mut trust = service_trust_policy("firehose.amazonaws.com", None);
     trust["Statement"][0]["Condition"] =
@@ -329,6 +346,8 @@ pub struct ObservedBucket {
     pub public_access_blocked: bool,
     /// The expiry rule: current-object days and noncurrent-version days.
     pub expiration: Option<(Option<i32>, Option<i32>)>,
+    /// The bucket policy, parsed; None when the bucket has none.
+    pub policy: Option<serde_json::Value>,
 }
 
 /// The Firehose stream as Firehose has it.
@@ -509,6 +528,11 @@ pub(super) mod tests {
             assert_eq!(
                 stream.trust_policy["Statement"][0]["Principal"]["Service"],
                 "streams.metrics.cloudwatch.amazonaws.com"
+            );
+            assert_eq!(
+                stream.trust_policy["Statement"][0]["Condition"],
+                json!({ "StringEquals": { "aws:SourceAccount": "123456789012" } }),
+                "only this account's metric streams may use the role"
             );
             let key = format!("arn:aws:kms:{dest_region}:123456789012:key/k");
             let delivery = s.delivery_role(&account(), source, dest_region, &key);

@@ -57,8 +57,14 @@ impl Endpoint {
         }
     }
 
+    /// How messages, errors, logs and `drift` name the subscription: by its protocol only. The
+    /// endpoint is a sensitive attribute (webhook URLs carry tokens, addresses are personal
+    /// data), and `drift` is state Terraform shows in plans.
     pub fn label(&self) -> String {
-        format!("{}:{}", self.protocol, self.endpoint)
+        format!(
+            "{} subscription (endpoint not shown: sensitive)",
+            self.protocol
+        )
     }
 }
 
@@ -130,7 +136,7 @@ impl MonitoringSpec {
                 self.owner()
             ),
             tags: self.tags(role, part::KMS_KEY, &name),
-            policy: Some(key_policy(account)),
+            policy: Some(key_policy(account, region)),
         }
     }
 }
@@ -147,16 +153,49 @@ pub fn topic_arn(account: &Account, region: &str, name: &str) -> String {
     )
 }
 
-/// Who may publish to a topic: CloudWatch alarms and EventBridge rules of this account (the
-/// confused-deputy guard `aws:SourceAccount`); the account itself manages it.
-pub fn topic_policy(account: &Account, topic_arn: &str) -> Value {
+/// The ARN pattern of every CloudWatch alarm of the account in `region`: the `aws:SourceArn`
+/// CloudWatch presents when an alarm publishes to SNS ("Resource: arn:aws:cloudwatch:REGION:
+/// ACCOUNT:alarm:NAME is not authorized to perform: SNS:Publish", AWS re:Post knowledge center
+/// "Why didn't I receive an SNS notification for my CloudWatch alarm trigger?"). Alarms notify
+/// only topics of their own region, so the region is part of the guard.
+pub fn alarm_source_arn(account: &Account, region: &str) -> String {
+    format!(
+        "arn:{}:cloudwatch:{region}:{}:alarm:*",
+        account.partition, account.id
+    )
+}
+
+/// The confused-deputy guard on a statement for CloudWatch alarms: only alarms of this account
+/// in `region` (`aws:SourceAccount` and `aws:SourceArn`, as the SNS developer guide's "Allow any
+/// CloudWatch alarm to publish to a topic" example scopes them).
+fn alarms_of(account: &Account, region: &str) -> Value {
+    json!({
+        "StringEquals": { "aws:SourceAccount": account.id },
+        "ArnLike": { "aws:SourceArn": alarm_source_arn(account, region) }
+    })
+}
+
+/// Who may publish to a topic in `region`: CloudWatch alarms of this account in that region
+/// (`aws:SourceAccount` and `aws:SourceArn`), EventBridge rules of this account
+/// (`aws:SourceAccount` only, as before: the EventBridge user guide's SNS example, "Using
+/// resource-based policies for Amazon EventBridge", has no `aws:SourceArn`, and earlier versions
+/// of it said condition blocks could not be used there at all); the account itself manages it.
+pub fn topic_policy(account: &Account, region: &str, topic_arn: &str) -> Value {
     json!({
         "Version": "2012-10-17",
         "Statement": [
             {
-                "Sid": "AlarmsAndRulesPublish",
+                "Sid": "AlarmsPublish",
                 "Effect": "Allow",
-                "Principal": { "Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"] },
+                "Principal": { "Service": "cloudwatch.amazonaws.com" },
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": alarms_of(account, region)
+            },
+            {
+                "Sid": "RulesPublish",
+                "Effect": "Allow",
+                "Principal": { "Service": "events.amazonaws.com" },
                 "Action": "sns:Publish",
                 "Resource": topic_arn,
                 "Condition": { "StringEquals": { "aws:SourceAccount": account.id } }
@@ -179,11 +218,20 @@ pub fn topic_policy(account: &Account, topic_arn: &str) -> Value {
     })
 }
 
-/// The topic key's policy: the account administers it (AWS's default, which lets IAM policies
-/// grant its use), and CloudWatch and EventBridge may use it to publish to the encrypted topic.
-/// This statement has no condition, as in AWS's documented policy for these services; who may
-/// publish at all is scoped by the topic policy.
-pub fn key_policy(account: &Account) -> Value {
+/// The policy of the topic's key in `region`: the account administers it (AWS's default, which
+/// lets IAM policies grant its use), and CloudWatch and EventBridge may use it to publish to the
+/// encrypted topic ("Enable compatibility between event sources from AWS services and encrypted
+/// topics", SNS developer guide).
+///
+/// CloudWatch may use it only for alarms of this account in this region (`aws:SourceAccount`,
+/// `aws:SourceArn`: the keys SNS passes on for the publishing alarm, as in the SNS guide's
+/// key-policy example for AWS event sources and AWS's re:Post article "How do I configure a
+/// CloudWatch alarm with an encrypted SNS topic?"). EventBridge's statement keeps no condition:
+/// EventBridge documents these keys for event-bus keys (`aws:events:event-bus:arn`), not for the
+/// KMS calls SNS makes when a rule publishes to an encrypted topic, and a condition the request
+/// does not carry would drop every event silently. Who may publish at all is scoped by the topic
+/// policy.
+pub fn key_policy(account: &Account, region: &str) -> Value {
     json!({
         "Version": "2012-10-17",
         "Statement": [
@@ -195,9 +243,17 @@ pub fn key_policy(account: &Account) -> Value {
                 "Resource": "*"
             },
             {
-                "Sid": "AlarmsAndRulesEncrypt",
+                "Sid": "AlarmsEncrypt",
                 "Effect": "Allow",
-                "Principal": { "Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"] },
+                "Principal": { "Service": "cloudwatch.amazonaws.com" },
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                "Resource": "*",
+                "Condition": alarms_of(account, region)
+            },
+            {
+                "Sid": "RulesEncrypt",
+                "Effect": "Allow",
+                "Principal": { "Service": "events.amazonaws.com" },
                 "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
                 "Resource": "*"
             }
@@ -324,17 +380,85 @@ mod tests {
             arn,
             "arn:aws:sns:us-east-2:123456789012:drpair-alerts-v2-dev"
         );
-        let policy = topic_policy(&account(), &arn);
-        assert_eq!(policy["Statement"][0]["Resource"], arn);
-        assert_eq!(
-            policy["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"],
-            "123456789012"
-        );
         let key = spec.key_spec(Role::Dr, "us-east-2", &account());
         assert_eq!(key.tags.get("DR-Role").map(String::as_str), Some("dr"));
+        assert_eq!(key.policy, Some(key_policy(&account(), "us-east-2")));
+    }
+
+    /// The statement of `doc` whose principal is the service `service`.
+    fn statement_of<'a>(doc: &'a Value, service: &str) -> &'a Value {
+        let found: Vec<&Value> = doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["Principal"]["Service"] == service)
+            .collect();
+        assert_eq!(found.len(), 1, "one statement for {service}: {doc:#}");
+        found[0]
+    }
+
+    /// Confused deputy: CloudWatch may publish (and use the key) only for alarms of this
+    /// account in the topic's own region; EventBridge only for this account's rules.
+    #[test]
+    fn services_are_scoped_to_this_account_and_region() {
+        let arn = topic_arn(&account(), "us-east-2", "drpair-alerts-v2-dev");
+        let alarms = json!({
+            "StringEquals": { "aws:SourceAccount": "123456789012" },
+            "ArnLike": { "aws:SourceArn": "arn:aws:cloudwatch:us-east-2:123456789012:alarm:*" }
+        });
+        let topic = topic_policy(&account(), "us-east-2", &arn);
+        let cloudwatch = statement_of(&topic, "cloudwatch.amazonaws.com");
+        assert_eq!(cloudwatch["Action"], "sns:Publish");
+        assert_eq!(cloudwatch["Resource"], arn);
+        assert_eq!(cloudwatch["Condition"], alarms);
+        let events = statement_of(&topic, "events.amazonaws.com");
         assert_eq!(
-            key.policy.unwrap()["Statement"][1]["Principal"]["Service"][0],
-            "cloudwatch.amazonaws.com"
+            events["Condition"],
+            json!({ "StringEquals": { "aws:SourceAccount": "123456789012" } })
         );
+        assert_eq!(events["Resource"], arn);
+
+        let key = key_policy(&account(), "us-east-2");
+        let cloudwatch = statement_of(&key, "cloudwatch.amazonaws.com");
+        assert_eq!(
+            cloudwatch["Action"],
+            json!(["kms:Decrypt", "kms:GenerateDataKey"])
+        );
+        assert_eq!(cloudwatch["Condition"], alarms);
+        let events = statement_of(&key, "events.amazonaws.com");
+        assert!(
+            events.get("Condition").is_none(),
+            "EventBridge's KMS calls through SNS carry no source keys: {events}"
+        );
+        // Another region's alarms are another region's business.
+        assert_eq!(
+            statement_of(
+                &key_policy(&account(), "us-east-1"),
+                "cloudwatch.amazonaws.com"
+            )["Condition"]["ArnLike"]["aws:SourceArn"],
+            "arn:aws:cloudwatch:us-east-1:123456789012:alarm:*"
+        );
+        assert_eq!(
+            alarm_source_arn(
+                &Account {
+                    id: "111122223333".into(),
+                    partition: "aws-us-gov".into()
+                },
+                "us-gov-west-1"
+            ),
+            "arn:aws-us-gov:cloudwatch:us-gov-west-1:111122223333:alarm:*"
+        );
+    }
+
+    #[test]
+    fn subscription_labels_hide_the_endpoint() {
+        let hook = Endpoint::new("https", "https://hooks.example.com/T0/B0/secret-token");
+        assert_eq!(
+            hook.label(),
+            "https subscription (endpoint not shown: sensitive)"
+        );
+        assert!(!Endpoint::new("email", "oncall@example.com")
+            .label()
+            .contains("oncall"));
     }
 }

@@ -114,17 +114,17 @@ impl Resource for Monitoring {
         };
         Schema::new(
             0,
-            Block::new("SNS topics in the primary and DR regions and the CloudWatch alarms of the DR stack. Each region has a topic `{name_prefix}-alerts-{name_version}-{environment}` encrypted with a customer-managed KMS key of that region, whose policy lets CloudWatch alarms and EventBridge rules of this account publish; `email_addresses` and `subscriptions` are subscribed to both topics (email subscriptions stay pending until the recipient confirms them; that is not an error). Every alarm notifies the topic of its own region on ALARM and on OK:\n\n- in the DR region: Aurora `AuroraGlobalDBReplicationLag` above `replication_lag_threshold_ms` (no data counting as breaching: when the primary region is down the DR cluster stops replicating and reports no lag at all; after a failover, while the DR cluster is the writer and no secondary replicates, it stays in ALARM), `AuroraGlobalDBRPOLag` above `rpo_lag_threshold_ms`, and the DR cluster's availability (`EngineUptime`, no data counting as down) — when `global_cluster_identifier` is set;\n- in us-east-1: Route 53 `HealthCheckStatus` below 1 for each of `health_check_ids`. Route 53 publishes health-check metrics only in us-east-1, so these alarms live there whichever side us-east-1 is; when us-east-1 itself is impaired they go quiet, and the DR region relies on the Aurora alarms and the DynamoDB alarm it holds itself;\n- DynamoDB `ReplicationLatency` of `session_table_name`: towards the DR region (alarm in the primary) and back towards the primary (alarm in the DR region).\n\nAlarm names are `{name_prefix}-{kind}-{name_version}-{environment}`, e.g. `drpair-replication-lag-v2-dev`. Everything carries `Environment`, `DR-Role`, the provider's `default_tags` and `drpair:owner`; anything deleted or changed outside Terraform shows in `drift` and is repaired by the next apply.")
+            Block::new("SNS topics in the primary and DR regions and the CloudWatch alarms of the DR stack. Each region has a topic `{name_prefix}-alerts-{name_version}-{environment}` encrypted with a customer-managed KMS key of that region, whose policy lets CloudWatch alarms of this account in that region (`aws:SourceAccount`, `aws:SourceArn`) and EventBridge rules of this account (`aws:SourceAccount`) publish (the key policy scopes CloudWatch the same way); `email_addresses` and `subscriptions` are subscribed to both topics (email subscriptions stay pending until the recipient confirms them; that is not an error). Every alarm notifies the topic of its own region on ALARM and on OK:\n\n- in the DR region: Aurora `AuroraGlobalDBReplicationLag` above `replication_lag_threshold_ms` (no data counting as breaching: when the primary region is down the DR cluster stops replicating and reports no lag at all; after a failover, while the DR cluster is the writer and no secondary replicates, it stays in ALARM), `AuroraGlobalDBRPOLag` above `rpo_lag_threshold_ms`, and the DR cluster's availability (`EngineUptime`, no data counting as down) — when `global_cluster_identifier` is set;\n- in us-east-1: Route 53 `HealthCheckStatus` below 1 for each of `health_check_ids`. Route 53 publishes health-check metrics only in us-east-1, so these alarms live there whichever side us-east-1 is; when us-east-1 itself is impaired they go quiet, and the DR region relies on the Aurora alarms and the DynamoDB alarm it holds itself;\n- DynamoDB `ReplicationLatency` of `session_table_name`: towards the DR region (alarm in the primary) and back towards the primary (alarm in the DR region).\n\nAlarm names are `{name_prefix}-{kind}-{name_version}-{environment}`, e.g. `drpair-replication-lag-v2-dev`. Everything carries `Environment`, `DR-Role`, the provider's `default_tags` and `drpair:owner`; anything deleted or changed outside Terraform shows in `drift` and is repaired by the next apply.")
                 .attr(Attribute::string("id").computed().description("The topic name, `{name_prefix}-alerts-{name_version}-{environment}`; the import id."))
                 .attr(Attribute::string("name_prefix").default(Value::String(DEFAULT_PREFIX.into())).requires_replace().description("Start of the topic and alarm names: 1-24 lowercase letters, digits or hyphens (default `drpair`). Changing it replaces the monitoring."))
-                .attr(set("email_addresses").optional().description("Email addresses subscribed to both topics. AWS mails each a confirmation link; until it is followed the subscription is pending, which this resource does not treat as an error."))
+                .attr(set("email_addresses").optional().sensitive().description("Email addresses subscribed to both topics. AWS mails each a confirmation link; until it is followed the subscription is pending, which this resource does not treat as an error. Sensitive (personal data): plans, messages and `drift` do not show them."))
                 .attr(
                     Attribute::nested(
                         "subscriptions",
                         Nesting::Set,
                         vec![
-                            Attribute::string("protocol").required().description("`https`, `http`, `sqs`, `lambda`, `sms` or `email-json`."),
-                            Attribute::string("endpoint").required().description("The URL, queue or function ARN, phone number (E.164) or address, matching `protocol`."),
+                            Attribute::string("protocol").required().description("`https`, `sqs`, `lambda`, `sms` or `email-json`. Plain `http` is refused at plan time: SNS would deliver the alarms and the subscription's confirmation token unencrypted."),
+                            Attribute::string("endpoint").required().sensitive().description("The https:// URL, queue or function ARN, phone number (E.164) or address, matching `protocol`. Sensitive (webhook URLs often carry a token): plans, messages and `drift` do not show it."),
                         ],
                     )
                     .optional()
@@ -154,11 +154,12 @@ impl Resource for Monitoring {
         if let Val::Known(subs) = &config.subscriptions {
             for s in subs {
                 if let (Val::Known(p), Val::Known(e)) = (&s.protocol, &s.endpoint) {
+                    // The endpoint is sensitive: the message names the protocol only.
                     if let Err(why) = validate::endpoint_shape(p, e) {
                         diags.error_at(
                             root.attr("subscriptions"),
                             "Invalid subscription",
-                            format!("{p} {e:?}: {why}."),
+                            format!("subscriptions: protocol {p:?}: {why}."),
                         );
                     }
                 }
@@ -413,5 +414,50 @@ fn side_mut(m: &mut MonitoringModel, role: Role) -> &mut Val<RegionModel> {
     match role {
         Role::Primary => &mut m.primary,
         Role::Dr => &mut m.dr,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Subscription endpoints (webhook URLs with tokens, personal addresses) are sensitive, so
+    /// Terraform hides them in plans and output; the protocol stays readable.
+    #[test]
+    fn subscription_endpoints_are_sensitive() {
+        let schema = Monitoring.schema();
+        let emails = schema.block.attribute("email_addresses").unwrap();
+        assert!(emails.sensitive);
+        let (_, nested) = schema
+            .block
+            .attribute("subscriptions")
+            .unwrap()
+            .nested_attributes()
+            .unwrap();
+        let field = |name: &str| nested.iter().find(|a| a.name == name).unwrap();
+        assert!(field("endpoint").sensitive);
+        assert!(!field("protocol").sensitive);
+        assert!(!field("protocol").description.contains("`http`,"));
+    }
+
+    #[test]
+    fn an_invalid_subscription_is_reported_without_its_endpoint() {
+        let secret = "http://hooks.example.com/T0/secret-token";
+        let config = MonitoringModel {
+            subscriptions: Val::Known(vec![SubscriptionModel {
+                protocol: Val::Known("http".into()),
+                endpoint: Val::Known(secret.into()),
+            }]),
+            email_addresses: Val::Known(vec!["not-an-address".into()]),
+            ..MonitoringModel::default()
+        };
+        let mut diags = Diagnostics::new();
+        Monitoring.validate(&config, &mut diags);
+        assert!(diags.has_errors());
+        let text = format!("{diags:?}");
+        assert!(text.contains("plain-HTTP"), "{text}");
+        assert!(text.contains("subscriptions"), "{text}");
+        assert!(!text.contains("secret-token"), "{text}");
+        assert!(!text.contains("not-an-address"), "{text}");
     }
 }

@@ -7,7 +7,11 @@ use crate::framework::{AttributePath, Diagnostics, Val};
 
 /// Protocols `subscriptions` accepts, with the shape of their endpoints. Email goes through
 /// `email_addresses`; Firehose subscriptions need a role, which this resource does not make.
-pub const PROTOCOLS: [&str; 6] = ["https", "http", "sqs", "lambda", "sms", "email-json"];
+/// Plain `http` is refused: SNS would send every alarm (names, thresholds, the state of the DR
+/// stack) and the subscription confirmation token over the network unencrypted, where anyone on
+/// the path can read or forge them ("Security best practices" of the SNS developer guide:
+/// "Enforce encryption of data in transit"; its "Limit subscriptions to HTTPS" example).
+pub const PROTOCOLS: [&str; 5] = ["https", "sqs", "lambda", "sms", "email-json"];
 
 pub fn name_prefix(v: &Val<String>, path: AttributePath, diags: &mut Diagnostics) {
     let Val::Known(p) = v else { return };
@@ -46,7 +50,11 @@ pub fn emails(v: &Val<Vec<String>>, path: AttributePath, diags: &mut Diagnostics
             diags.error_at(
                 path.clone(),
                 "Invalid email address",
-                format!("{e:?} is not an email address such as oncall@example.com."),
+                // Not quoted: the addresses are a sensitive attribute.
+                format!(
+                    "One of the addresses ({} characters, not shown: sensitive) is not an email address such as oncall@example.com.",
+                    e.chars().count()
+                ),
             );
         }
     }
@@ -60,7 +68,11 @@ pub fn endpoint_shape(protocol: &str, endpoint: &str) -> Result<(), String> {
     };
     let ok = match protocol {
         "https" => endpoint.starts_with("https://") && endpoint.len() > 8,
-        "http" => endpoint.starts_with("http://") && endpoint.len() > 7,
+        "http" => {
+            return Err(
+                "plain-HTTP subscriptions are not accepted: SNS would deliver alarms and the subscription's confirmation token unencrypted; use protocol \"https\" with an https:// URL".into(),
+            )
+        }
         "sqs" => arn_of("sqs"),
         "lambda" => arn_of("lambda"),
         "sms" => {
@@ -83,9 +95,7 @@ pub fn endpoint_shape(protocol: &str, endpoint: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(match protocol {
-            "https" | "http" => {
-                format!("a {protocol} endpoint is a URL starting with {protocol}://")
-            }
+            "https" => "an https endpoint is a URL starting with https://".into(),
             "sqs" => "an sqs endpoint is a queue ARN, arn:aws:sqs:REGION:ACCOUNT:NAME".into(),
             "lambda" => {
                 "a lambda endpoint is a function ARN, arn:aws:lambda:REGION:ACCOUNT:function:NAME"
@@ -198,6 +208,8 @@ mod tests {
         for (p, e, ok) in [
             ("https", "https://hooks.example.com/x", true),
             ("https", "http://hooks.example.com/x", false),
+            ("http", "http://hooks.example.com/x", false),
+            ("http", "https://hooks.example.com/x", false),
             ("sqs", "arn:aws:sqs:us-east-1:123456789012:alerts", true),
             ("sqs", "arn:aws:sns:us-east-1:123456789012:alerts", false),
             (
@@ -233,5 +245,17 @@ mod tests {
         assert!(!check(cluster_identifier, "1db"));
         assert!(check(table_name, "session-table-v2-dev"));
         assert!(!check(table_name, "ab"));
+    }
+
+    /// Plain HTTP is refused with a reason that says what to use instead, whatever the URL.
+    #[test]
+    fn plain_http_is_refused() {
+        let why = endpoint_shape("http", "http://hooks.example.com/alerts").unwrap_err();
+        assert!(why.contains("plain-HTTP"), "{why}");
+        assert!(why.contains("https"), "{why}");
+        assert!(!PROTOCOLS.contains(&"http"));
+        assert!(endpoint_shape("https", "https://hooks.example.com/alerts").is_ok());
+        let other = endpoint_shape("gopher", "gopher://x").unwrap_err();
+        assert!(!other.contains("http,"), "http is not offered: {other}");
     }
 }

@@ -466,6 +466,8 @@ pub(super) fn cases() -> Vec<Case> {
         &add(mon, "  subscriptions = [{ protocol = \"sms\", endpoint = \"555-0100\" }]"));
     t.add(s, "subscription_email_protocol", Validate, "put email addresses in email_addresses", r#"subscriptions = [{ protocol = "email", endpoint = "ops@example.com" }]"#,
         &add(mon, "  subscriptions = [{ protocol = \"email\", endpoint = \"ops@example.com\" }]"));
+    t.add(s, "subscription_plain_http", Validate, "plain-HTTP subscriptions are not accepted", r#"subscriptions = [{ protocol = "http", endpoint = "http://hooks.example.com/alerts" }]"#,
+        &add(mon, "  subscriptions = [{ protocol = \"http\", endpoint = \"http://hooks.example.com/alerts\" }]"));
     t.add(s, "subscription_endpoint_missing", Validate, r#"attribute "endpoint" is required"#, r#"subscriptions = [{ protocol = "https" }]"#,
         &add(mon, "  subscriptions = [{ protocol = \"https\" }]"));
     t.add(s, "global_cluster_identifier_double_hyphen", Validate, "Invalid cluster identifier", r#"global_cluster_identifier = "global--db""#,

@@ -8,6 +8,7 @@
 //! errors of bad input and of a budget over the RTO target.
 
 mod boundary;
+mod grants;
 pub(crate) mod stack;
 
 use crate::harness::{provider_block, Emulator, Workspace};

@@ -3,9 +3,12 @@
 //! HTTP on 80 forwarding to the target group, or, with a certificate, HTTPS on 443 forwarding
 //! and HTTP on 80 redirecting to HTTPS.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, Certificate, Listener, LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
-    Matcher, ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum, Tag, TargetTypeEnum,
+    Action, ActionTypeEnum, Certificate, Listener, LoadBalancerAttribute, LoadBalancerSchemeEnum,
+    LoadBalancerTypeEnum, Matcher, ProtocolEnum, RedirectActionConfig,
+    RedirectActionStatusCodeEnum, Tag, TargetTypeEnum,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 
@@ -25,6 +28,91 @@ const LISTENER: &str = "listener";
 /// TLS 1.3 and 1.2 only.
 const SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 const HEALTHY_CODES: &str = "200-399";
+/// Requests with header names that are not valid HTTP tokens are dropped by the load balancer
+/// instead of reaching the application (request smuggling, header injection).
+pub(super) const DROP_INVALID_HEADERS: &str = "routing.http.drop_invalid_header_fields.enabled";
+/// The load balancer cannot be deleted while this is true (DeleteLoadBalancer is refused).
+pub(super) const DELETION_PROTECTION: &str = "deletion_protection.enabled";
+
+/// The load balancer attributes drpair sets, by key ("Load balancer attributes", Elastic Load
+/// Balancing User Guide for Application Load Balancers): invalid header fields always dropped,
+/// deletion protection as the tier's `deletion_protection` says.
+pub(super) fn managed_attributes(deletion_protection: bool) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (DROP_INVALID_HEADERS.to_owned(), "true".to_owned()),
+        (
+            DELETION_PROTECTION.to_owned(),
+            deletion_protection.to_string(),
+        ),
+    ])
+}
+
+/// The managed attributes whose value differs from `wanted`, as (key, actual, wanted).
+pub(super) fn attribute_drift(
+    actual: &BTreeMap<String, String>,
+    wanted: &BTreeMap<String, String>,
+) -> Vec<(String, String, String)> {
+    wanted
+        .iter()
+        .filter(|(k, v)| actual.get(*k) != Some(*v))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                actual.get(k).cloned().unwrap_or_else(|| "unset".into()),
+                v.clone(),
+            )
+        })
+        .collect()
+}
+
+async fn attributes_of(
+    elb: &Client,
+    arn: &str,
+    region: &str,
+) -> Result<BTreeMap<String, String>, AwsError> {
+    let out = elb
+        .describe_load_balancer_attributes()
+        .load_balancer_arn(arn)
+        .send()
+        .await
+        .map_err(api_error(
+            "reading the attributes of",
+            BALANCER,
+            arn,
+            region,
+        ))?;
+    Ok(out
+        .attributes()
+        .iter()
+        .filter_map(|a| Some((a.key()?.to_owned(), a.value()?.to_owned())))
+        .filter(|(k, _)| k == DROP_INVALID_HEADERS || k == DELETION_PROTECTION)
+        .collect())
+}
+
+async fn set_attributes(
+    elb: &Client,
+    arn: &str,
+    wanted: &BTreeMap<String, String>,
+    region: &str,
+) -> Result<(), AwsError> {
+    elb.modify_load_balancer_attributes()
+        .load_balancer_arn(arn)
+        .set_attributes(Some(
+            wanted
+                .iter()
+                .map(|(k, v)| LoadBalancerAttribute::builder().key(k).value(v).build())
+                .collect(),
+        ))
+        .send()
+        .await
+        .map_err(api_error(
+            "setting the attributes of",
+            BALANCER,
+            arn,
+            region,
+        ))?;
+    Ok(())
+}
 
 fn elb_tags(tags: &Tags) -> Vec<Tag> {
     tags.iter()
@@ -110,7 +198,10 @@ pub(super) async fn find_balancer(
         return Ok(None);
     };
     let arn = lb.load_balancer_arn().unwrap_or_default().to_owned();
-    let tags = tags_of(&elb, &arn, &rc.region).await?;
+    let (tags, attributes) = tokio::try_join!(
+        tags_of(&elb, &arn, &rc.region),
+        attributes_of(&elb, &arn, &rc.region)
+    )?;
     // In availability-zone order, as drpair_network lists its subnets.
     let mut zones: Vec<(&str, &str)> = lb
         .availability_zones()
@@ -126,6 +217,7 @@ pub(super) async fn find_balancer(
         vpc_id: lb.vpc_id().unwrap_or_default().to_owned(),
         subnet_ids,
         tags,
+        attributes,
     }))
 }
 
@@ -300,6 +392,7 @@ pub(super) async fn ensure_balancer(
     let name = &spec.id;
     let tags = spec.tags(rc.role, part::LOAD_BALANCER);
     let subnets = spec.region(rc.role).public_subnet_ids.clone();
+    let attributes = managed_attributes(spec.deletion_protection);
     let Some(lb) = existing else {
         let out = elb
             .create_load_balancer()
@@ -314,11 +407,13 @@ pub(super) async fn ensure_balancer(
             .map_err(api_error("creating", BALANCER, name, region))?;
         let lb = out.load_balancers().first();
         tracing::info!("created load balancer {name} in {region}");
+        let arn = lb
+            .and_then(|l| l.load_balancer_arn())
+            .unwrap_or_default()
+            .to_owned();
+        set_attributes(&elb, &arn, &attributes, region).await?;
         return Ok(ObservedBalancer {
-            arn: lb
-                .and_then(|l| l.load_balancer_arn())
-                .unwrap_or_default()
-                .to_owned(),
+            arn,
             dns_name: lb.and_then(|l| l.dns_name()).unwrap_or_default().to_owned(),
             zone_id: lb
                 .and_then(|l| l.canonical_hosted_zone_id())
@@ -327,6 +422,7 @@ pub(super) async fn ensure_balancer(
             vpc_id: spec.region(rc.role).vpc_id.clone(),
             subnet_ids: subnets,
             tags,
+            attributes,
         });
     };
     if lb.tags.get(OWNER_TAG) != Some(&spec.owner()) {
@@ -357,8 +453,15 @@ pub(super) async fn ensure_balancer(
             &lb.arn,
             region,
         ))?;
+    if !attribute_drift(&lb.attributes, &attributes).is_empty() {
+        set_attributes(&elb, &lb.arn, &attributes, region).await?;
+    }
     retag(&elb, &lb.arn, &lb.tags, &tags, region).await?;
-    Ok(ObservedBalancer { tags, ..lb.clone() })
+    Ok(ObservedBalancer {
+        tags,
+        attributes,
+        ..lb.clone()
+    })
 }
 
 /// One listener the tier wants.

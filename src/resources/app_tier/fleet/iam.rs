@@ -2,10 +2,16 @@
 //! least privilege: Session Manager's agent channels and CloudWatch metrics in the tier's own
 //! namespace, nothing else.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_iam::types::{InstanceProfile, Role as IamRole, Tag};
 use aws_sdk_iam::Client;
 
 use crate::aws::error::api_error;
+use crate::aws::iam::{
+    ensure_boundary, find_role as find_observed_role, parse_policy, role_drift, same_policy,
+    ObservedRole, RoleSpec,
+};
 use crate::aws::tags::{Tags, OWNER_TAG};
 use crate::aws::{AwsError, RegionCtx};
 
@@ -46,6 +52,22 @@ pub fn instance_policy(id: &str) -> String {
         ]
     })
     .to_string()
+}
+
+/// The role as drpair makes it: EC2 may assume it, one inline policy ([`POLICY_NAME`]), no
+/// managed policy. Anything else on the role (an attached AdministratorAccess, another inline
+/// policy, a wider trust policy) is drift, and removed by the next apply.
+pub(super) fn role_spec(id: &str, name: &str) -> RoleSpec {
+    RoleSpec {
+        name: name.to_owned(),
+        trust_policy: parse_policy(ASSUME_ROLE_POLICY),
+        managed_policy_arns: Vec::new(),
+        inline_policies: BTreeMap::from([(
+            POLICY_NAME.to_owned(),
+            parse_policy(&instance_policy(id)),
+        )]),
+        ..RoleSpec::default()
+    }
 }
 
 /// IAM says `NoSuchEntity` where other services say `…NotFound`.
@@ -176,6 +198,9 @@ pub(super) async fn ensure(rc: &RegionCtx, spec: &TierSpec) -> Result<String, Aw
         .send()
         .await
         .map_err(api_error("writing the policy of", ROLE, &name, region))?;
+    if let Some(observed) = find_observed_role(rc, &name).await? {
+        remove_additions(rc, &role_spec(&spec.id, &name), &observed).await?;
+    }
 
     let profile_tags = spec.tags(rc.role, part::INSTANCE_PROFILE);
     let profile = match find_profile(&iam, &name, region).await? {
@@ -228,25 +253,100 @@ pub(super) async fn ensure(rc: &RegionCtx, spec: &TierSpec) -> Result<String, Aw
     Ok(name)
 }
 
-/// The role's and the profile's ARNs, when they exist and are owned by the tier.
-pub(super) async fn read(
+/// Sets the trust policy back, detaches every managed policy, deletes every inline policy but
+/// drpair's and sets the provider's permissions boundary (drpair's own inline policy has just
+/// been written). Each removal is logged: it undoes someone's change.
+async fn remove_additions(
     rc: &RegionCtx,
-    id: &str,
-    owner: &str,
-) -> Result<(Option<String>, Option<String>), AwsError> {
+    spec: &RoleSpec,
+    observed: &ObservedRole,
+) -> Result<(), AwsError> {
+    let iam = rc.iam();
+    let region = rc.region.as_str();
+    let name = spec.name.as_str();
+    if !same_policy(&observed.trust_policy, &spec.trust_policy) {
+        iam.update_assume_role_policy()
+            .role_name(name)
+            .policy_document(ASSUME_ROLE_POLICY)
+            .send()
+            .await
+            .map_err(api_error("setting the trust policy of", ROLE, name, region))?;
+        tracing::info!("IAM role {name}: trust policy set back to EC2 only");
+    }
+    for arn in &observed.managed_policy_arns {
+        if spec.managed_policy_arns.contains(arn) {
+            continue;
+        }
+        let detached = iam
+            .detach_role_policy()
+            .role_name(name)
+            .policy_arn(arn)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(api_error("detaching a policy from", ROLE, name, region))
+            .map_err(classify);
+        match detached {
+            Err(e) if !e.is_not_found() => return Err(e),
+            _ => tracing::info!("IAM role {name}: detached unexpected policy {arn}"),
+        }
+    }
+    for policy in observed.inline_policies.keys() {
+        if spec.inline_policies.contains_key(policy) {
+            continue;
+        }
+        let deleted = iam
+            .delete_role_policy()
+            .role_name(name)
+            .policy_name(policy)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(api_error(
+                "deleting an inline policy of",
+                ROLE,
+                name,
+                region,
+            ))
+            .map_err(classify);
+        match deleted {
+            Err(e) if !e.is_not_found() => return Err(e),
+            _ => tracing::info!("IAM role {name}: deleted unexpected inline policy {policy}"),
+        }
+    }
+    ensure_boundary(rc, name, observed.permissions_boundary.as_deref()).await
+}
+
+/// What [`read`] finds of a region's IAM identity.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(super) struct ReadIdentity {
+    pub role_arn: Option<String>,
+    pub instance_profile_arn: Option<String>,
+    /// How the role differs from [`role_spec`], one phrase each (empty when it is missing).
+    pub role_drift: Vec<String>,
+}
+
+/// The role's and the profile's ARNs, when they exist and are owned by the tier, and how the
+/// role differs from what drpair makes (trust policy, policies, boundary).
+pub(super) async fn read(rc: &RegionCtx, id: &str, owner: &str) -> Result<ReadIdentity, AwsError> {
     let iam = rc.iam();
     let name = iam_name(id, &rc.region);
     let (role, profile) = tokio::try_join!(
-        find_role(&iam, &name, &rc.region),
+        find_observed_role(rc, &name),
         find_profile(&iam, &name, &rc.region)
     )?;
-    let role = role
-        .filter(|r| owned_by(r.tags(), owner))
-        .map(|r| r.arn().to_owned());
+    let role = role.filter(|r| r.tags.get(OWNER_TAG).map(String::as_str) == Some(owner));
     let profile = profile
         .filter(|p| owned_by(p.tags(), owner))
         .map(|p| p.arn().to_owned());
-    Ok((role, profile))
+    Ok(ReadIdentity {
+        role_drift: role
+            .as_ref()
+            .map(|r| role_drift(&role_spec(id, &name), Some(r)))
+            .unwrap_or_default(),
+        role_arn: role.map(|r| r.arn),
+        instance_profile_arn: profile,
+    })
 }
 
 /// Removes the profile (its role first) and the role (its policies first), if the tier owns
@@ -301,6 +401,35 @@ pub(super) async fn destroy(rc: &RegionCtx, id: &str, owner: &str) -> Result<(),
         Err(e) if e.is_not_found() => return Ok(()),
         Err(e) => return Err(e),
     };
+    // A policy attached out of band would make DeleteRole fail with DeleteConflict.
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name(&name)
+        .send()
+        .await
+        .map_err(api_error(
+            "listing the policies attached to",
+            ROLE,
+            &name,
+            region,
+        ))
+        .map_err(classify);
+    let attached = match attached {
+        Ok(a) => a.attached_policies.unwrap_or_default(),
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for policy in attached.iter().filter_map(|p| p.policy_arn()) {
+        ignore_missing(
+            iam.detach_role_policy()
+                .role_name(&name)
+                .policy_arn(policy)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(api_error("detaching a policy from", ROLE, &name, region)),
+        )?;
+    }
     for policy in policies {
         ignore_missing(
             iam.delete_role_policy()
@@ -343,5 +472,35 @@ mod tests {
             "drpair/web-test"
         );
         assert!(!instance_policy("x").contains("\"*:*\""));
+    }
+
+    #[test]
+    fn additions_to_the_role_are_drift() {
+        let spec = role_spec("web-test", "web-test-us-east-1");
+        let exact = ObservedRole {
+            name: spec.name.clone(),
+            trust_policy: spec.trust_policy.clone(),
+            inline_policies: spec.inline_policies.clone(),
+            ..ObservedRole::default()
+        };
+        assert!(role_drift(&spec, Some(&exact)).is_empty());
+        let mut widened = exact.clone();
+        widened
+            .managed_policy_arns
+            .push("arn:aws:iam::aws:policy/AdministratorAccess".into());
+        widened
+            .inline_policies
+            .insert("extra".into(), serde_json::json!({"Statement": []}));
+        widened.trust_policy = parse_policy(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}"#,
+        );
+        assert_eq!(
+            role_drift(&spec, Some(&widened)),
+            vec![
+                "IAM role web-test-us-east-1: trust policy differs",
+                "IAM role web-test-us-east-1: unexpected inline policy extra",
+                "IAM role web-test-us-east-1: unexpected policy arn:aws:iam::aws:policy/AdministratorAccess is attached",
+            ]
+        );
     }
 }

@@ -46,7 +46,7 @@ pub async fn read(ctx: &AwsContext, id: &str) -> Result<Option<ObservedTier>, Aw
 async fn read_region(rc: &RegionCtx, id: &str) -> Result<RegionTier, AwsError> {
     let owner = owner_tag_value(id);
     let owns = |tags: &crate::aws::tags::Tags| tags.get(OWNER_TAG) == Some(&owner);
-    let ((role_arn, instance_profile_arn), groups, template, target_group, balancer, group) = tokio::try_join!(
+    let (identity, groups, template, target_group, balancer, group) = tokio::try_join!(
         iam::read(rc, id, &owner),
         security::find_owned(rc, &owner),
         template::find(rc, id),
@@ -77,14 +77,19 @@ async fn read_region(rc: &RegionCtx, id: &str) -> Result<RegionTier, AwsError> {
     };
     let alb_sg = pick(part::ALB_SECURITY_GROUP);
     let app_sg = pick(part::INSTANCE_SECURITY_GROUP);
-    let problems = match &target_group {
-        Some(tg) => security::missing_rules(alb_sg, app_sg, tg.port),
+    let mut problems = match &target_group {
+        Some(tg) => {
+            let mut p = security::missing_rules(alb_sg, app_sg, tg.port);
+            p.extend(security::unexpected_rules(alb_sg, app_sg, tg.port));
+            p
+        }
         None => Vec::new(),
     };
+    problems.extend(identity.role_drift);
     Ok(RegionTier {
         region: rc.region.clone(),
-        role_arn,
-        instance_profile_arn,
+        role_arn: identity.role_arn,
+        instance_profile_arn: identity.instance_profile_arn,
         alb_security_group_id: alb_sg.and_then(|g| g.group_id()).map(str::to_owned),
         instance_security_group_id: app_sg.and_then(|g| g.group_id()).map(str::to_owned),
         template,
@@ -230,6 +235,14 @@ pub fn drift(spec: &TierSpec, o: &ObservedTier) -> Vec<String> {
             }
         }
         if let Some(lb) = &r.balancer {
+            for (key, actual, wanted) in balancer::attribute_drift(
+                &lb.attributes,
+                &balancer::managed_attributes(spec.deletion_protection),
+            ) {
+                drift.push(format!(
+                    "{region}: load balancer attribute {key} is {actual} instead of {wanted}"
+                ));
+            }
             if sorted(&lb.subnet_ids) != sorted(&side.public_subnet_ids) {
                 drift.push(format!(
                     "{region}: load balancer subnets differ from public_subnet_ids"

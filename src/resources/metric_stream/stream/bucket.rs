@@ -1,7 +1,7 @@
 //! A direction's bucket (in the region that keeps the other region's metrics): found by name,
 //! created and kept versioned, SSE-KMS encrypted with that region's key through an S3 Bucket
-//! Key, closed to the public and expiring its objects; emptied of every version and deleted on
-//! destroy.
+//! Key, closed to the public, refusing requests without TLS (its bucket policy) and expiring its
+//! objects; emptied of every version and deleted on destroy.
 
 use aws_sdk_s3::types::{
     AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint,
@@ -12,7 +12,10 @@ use aws_sdk_s3::types::{
     Tag, Tagging, VersioningConfiguration,
 };
 
+use serde_json::{json, Value};
+
 use crate::aws::error::{api_error, ok_if_not_found};
+use crate::aws::iam::{normalize_policy, parse_policy};
 use crate::aws::tags::{Tags, OWNER_TAG};
 use crate::aws::{AwsError, RegionCtx};
 
@@ -21,6 +24,67 @@ use super::{ObservedBucket, ABORT_MULTIPART_DAYS, LIFECYCLE_RULE};
 pub(super) const BUCKET: &str = "S3 bucket";
 /// DeleteObjects takes at most 1000 keys.
 const DELETE_BATCH: usize = 1000;
+/// The `Sid` of the one bucket-policy statement this resource owns.
+pub const TLS_ONLY_SID: &str = "DenyRequestsWithoutTLS";
+
+// ---- the bucket policy: TLS only ----
+
+/// The statement that refuses every request to the bucket and its objects not made over TLS,
+/// as AWS words it: "Deny" `s3:*` on the bucket and `bucket/*` for any principal when
+/// `aws:SecureTransport` is `false` (Amazon S3 User Guide, "Security best practices for Amazon
+/// S3": "Enforce encryption of data in transit"; the AWS Config rule `s3-bucket-ssl-requests-only`
+/// checks for it). Firehose delivers over HTTPS, so it is not affected.
+pub fn tls_only_statement(bucket_arn: &str) -> Value {
+    json!({
+        "Sid": TLS_ONLY_SID,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, format!("{bucket_arn}/*")],
+        "Condition": { "Bool": { "aws:SecureTransport": "false" } }
+    })
+}
+
+fn statements(policy: &Value) -> Vec<Value> {
+    match policy.get("Statement") {
+        Some(Value::Array(list)) => list.clone(),
+        Some(one @ Value::Object(_)) => vec![one.clone()],
+        _ => Vec::new(),
+    }
+}
+
+/// Whether the bucket policy holds [`tls_only_statement`] as this resource writes it (compared
+/// in canonical form: S3 may return scalars as lists and reorder them).
+pub fn has_tls_only_statement(policy: Option<&Value>, bucket_arn: &str) -> bool {
+    let wanted = normalize_policy(&tls_only_statement(bucket_arn));
+    policy.is_some_and(|p| {
+        statements(p)
+            .iter()
+            .any(|st| normalize_policy(st) == wanted)
+    })
+}
+
+/// The bucket policy with [`tls_only_statement`] in place: the statements others wrote are
+/// kept as they are, a statement of this resource's `Sid` is replaced, `Version` is kept (or
+/// set).
+pub fn with_tls_only_statement(policy: Option<&Value>, bucket_arn: &str) -> Value {
+    let mut out = match policy {
+        Some(Value::Object(map)) => Value::Object(map.clone()),
+        _ => json!({}),
+    };
+    let mut list: Vec<Value> = policy
+        .map(statements)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|st| st.get("Sid").and_then(Value::as_str) != Some(TLS_ONLY_SID))
+        .collect();
+    list.push(tls_only_statement(bucket_arn));
+    if out.get("Version").is_none() {
+        out["Version"] = json!("2012-10-17");
+    }
+    out["Statement"] = Value::Array(list);
+    out
+}
 
 fn build_error(
     name: &str,
@@ -169,6 +233,16 @@ pub(super) async fn find_bucket(
             None
         }
     };
+    let policy = match s3.get_bucket_policy().bucket(name).send().await {
+        Ok(out) => out.policy().map(parse_policy),
+        Err(e) => {
+            let e = api_error("reading the policy of", BUCKET, name, &rc.region)(e);
+            if !absent(&e, &["NoSuchBucketPolicy"]) {
+                return Err(e);
+            }
+            None
+        }
+    };
     Ok(Some(ObservedBucket {
         name: name.to_owned(),
         tags,
@@ -178,14 +252,17 @@ pub(super) async fn find_bucket(
         bucket_key_enabled,
         public_access_blocked,
         expiration,
+        policy,
     }))
 }
 
 /// Creates the bucket (in `rc`'s region) or adopts this account's, then brings tags,
-/// versioning, encryption, the public access block and the lifecycle to what they should be.
+/// versioning, encryption, the public access block, the TLS-only statement of the bucket policy
+/// (other statements kept) and the lifecycle to what they should be.
 pub(super) async fn ensure_bucket(
     rc: &RegionCtx,
     name: &str,
+    bucket_arn: &str,
     tags: &Tags,
     key_arn: &str,
     retention_days: i32,
@@ -288,6 +365,22 @@ pub(super) async fn ensure_bucket(
             .await
             .map_err(api_error(
                 "blocking public access to",
+                BUCKET,
+                name,
+                &rc.region,
+            ))?;
+    }
+    // After the public access block: a Deny for everyone is not a public policy, so
+    // BlockPublicPolicy lets it through.
+    if !has_tls_only_statement(current.policy.as_ref(), bucket_arn) {
+        let policy = with_tls_only_statement(current.policy.as_ref(), bucket_arn);
+        s3.put_bucket_policy()
+            .bucket(name)
+            .policy(policy.to_string())
+            .send()
+            .await
+            .map_err(api_error(
+                "setting the TLS-only policy of",
                 BUCKET,
                 name,
                 &rc.region,
@@ -431,5 +524,91 @@ pub(super) async fn delete_bucket(rc: &RegionCtx, name: &str, owner: &str) -> Re
             tracing::info!("deleted {BUCKET} {name} in {}", rc.region);
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BUCKET_ARN: &str = "arn:aws:s3:::drpair-metrics-123456789012-v2-dev";
+
+    #[test]
+    fn the_tls_statement_denies_everything_without_secure_transport() {
+        let st = tls_only_statement(BUCKET_ARN);
+        assert_eq!(st["Effect"], "Deny");
+        assert_eq!(st["Principal"], "*");
+        assert_eq!(st["Action"], "s3:*");
+        assert_eq!(
+            st["Resource"],
+            json!([BUCKET_ARN, format!("{BUCKET_ARN}/*")])
+        );
+        assert_eq!(
+            st["Condition"],
+            json!({ "Bool": { "aws:SecureTransport": "false" } })
+        );
+    }
+
+    #[test]
+    fn the_statement_is_found_in_any_form_and_only_for_this_bucket() {
+        assert!(!has_tls_only_statement(None, BUCKET_ARN));
+        let ours = with_tls_only_statement(None, BUCKET_ARN);
+        assert!(has_tls_only_statement(Some(&ours), BUCKET_ARN));
+        assert!(!has_tls_only_statement(
+            Some(&ours),
+            "arn:aws:s3:::another-bucket"
+        ));
+        // As S3 may return it: one statement as an object, resources reordered, scalars.
+        let returned = json!({
+            "Version": "2012-10-17",
+            "Statement": {
+                "Sid": TLS_ONLY_SID,
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": ["s3:*"],
+                "Resource": [format!("{BUCKET_ARN}/*"), BUCKET_ARN],
+                "Condition": { "Bool": { "aws:SecureTransport": ["false"] } }
+            }
+        });
+        assert!(has_tls_only_statement(Some(&returned), BUCKET_ARN));
+        // Weakened out of band: the same Sid, no longer denying plain HTTP.
+        let mut weakened = ours.clone();
+        weakened["Statement"][0]["Condition"] =
+            json!({ "Bool": { "aws:SecureTransport": "true" } });
+        assert!(!has_tls_only_statement(Some(&weakened), BUCKET_ARN));
+        assert!(!has_tls_only_statement(
+            Some(&json!({ "Statement": [] })),
+            BUCKET_ARN
+        ));
+    }
+
+    #[test]
+    fn merging_keeps_other_statements_and_replaces_only_ours() {
+        let theirs = json!({
+            "Sid": "AuditorsRead",
+            "Effect": "Allow",
+            "Principal": { "AWS": "arn:aws:iam::123456789012:role/auditor" },
+            "Action": "s3:GetObject",
+            "Resource": format!("{BUCKET_ARN}/*")
+        });
+        let mut stale = tls_only_statement(BUCKET_ARN);
+        stale["Condition"] = json!({});
+        let existing = json!({
+            "Version": "2012-10-17",
+            "Id": "kept",
+            "Statement": [theirs.clone(), stale]
+        });
+        let merged = with_tls_only_statement(Some(&existing), BUCKET_ARN);
+        assert_eq!(merged["Id"], "kept");
+        assert_eq!(
+            merged["Statement"],
+            json!([theirs, tls_only_statement(BUCKET_ARN)])
+        );
+        assert!(has_tls_only_statement(Some(&merged), BUCKET_ARN));
+        let fresh = with_tls_only_statement(None, BUCKET_ARN);
+        assert_eq!(
+            fresh,
+            json!({ "Version": "2012-10-17", "Statement": [tls_only_statement(BUCKET_ARN)] })
+        );
     }
 }

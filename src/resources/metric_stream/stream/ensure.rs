@@ -132,9 +132,11 @@ async fn ensure_direction(
             spec.retention_days
         ))
     })?;
+    let bucket_arn = spec.bucket_arn(account, source);
     ensure_bucket(
         there,
         &bucket,
+        &bucket_arn,
         &spec.tags(source.peer().tag_value(), part::BUCKET, &bucket),
         &there_key.arn,
         retention,
@@ -146,7 +148,6 @@ async fn ensure_direction(
         adopt_untagged,
     )
     .await?;
-    let bucket_arn = spec.bucket_arn(account, source);
     let firehose_tags = spec.tags(source.tag_value(), part::FIREHOSE, &spec.name);
     let firehose_arn = ensure_firehose(
         here,

@@ -6,7 +6,7 @@ use crate::aws::kms::{find_key, key_drift, RegionKey};
 use crate::aws::tags::{Tags, OWNER_TAG};
 use crate::aws::{AwsContext, AwsError, RegionCtx, Role};
 
-use super::bucket::find_bucket;
+use super::bucket::{find_bucket, has_tls_only_statement};
 use super::cloudwatch::{
     differences as stream_differences, find_stream, MetricStreamSpec, RUNNING,
 };
@@ -133,6 +133,11 @@ fn direction_drift(spec: &StreamSpec, o: &ObservedMetrics, source: Role, out: &m
             if !b.public_access_blocked {
                 out.push(format!(
                     "{there}: bucket {bucket_name} does not block public access"
+                ));
+            }
+            if !has_tls_only_statement(b.policy.as_ref(), &spec.bucket_arn(&o.account, source)) {
+                out.push(format!(
+                    "{there}: bucket {bucket_name} policy does not deny requests without TLS (aws:SecureTransport)"
                 ));
             }
             let days = i32::try_from(spec.retention_days).ok();

@@ -2,13 +2,15 @@
 //! from the spec, one phrase per difference.
 
 use crate::aws::iam::{caller_account, same_policy, Account};
-use crate::aws::kms::{find_key, key_drift};
+use crate::aws::kms::{find_key, key_drift_with_policy};
 use crate::aws::tags::OWNER_TAG;
 use crate::aws::{AwsContext, AwsError, RegionCtx, Role};
 
 use super::cloudwatch::{differences, load_alarms};
 use super::topics::{encrypted_with, find_topic};
-use super::{topic_arn, topic_policy, MonitoringSpec, ObservedMonitoring, RegionObserved};
+use super::{
+    key_policy, topic_arn, topic_policy, MonitoringSpec, ObservedMonitoring, RegionObserved,
+};
 
 /// Reads the keys, topics (with subscriptions) and this resource's alarms in both regions.
 pub async fn observe(
@@ -61,7 +63,14 @@ pub fn drift(spec: &MonitoringSpec, o: &ObservedMonitoring) -> Vec<String> {
     for role in Role::BOTH {
         let r = o.region(role);
         let region = r.region.as_str();
-        out.extend(key_drift(region, &spec.key_alias(), r.key.as_ref()));
+        // The key policy is compared too: a policy whose service statements lost their
+        // confused-deputy guard is repaired by the next apply (ensure_key puts the spec's).
+        out.extend(key_drift_with_policy(
+            region,
+            &spec.key_alias(),
+            r.key.as_ref(),
+            Some(&key_policy(&o.account, region)),
+        ));
         let arn = topic_arn(&o.account, region, &spec.topic_name);
         match &r.topic {
             None => out.push(format!("{region}: topic {} is missing", spec.topic_name)),
@@ -74,15 +83,12 @@ pub fn drift(spec: &MonitoringSpec, o: &ObservedMonitoring) -> Vec<String> {
                         ));
                     }
                 }
-                if !same_policy(&topic.policy, &topic_policy(&o.account, &arn)) {
+                if !same_policy(&topic.policy, &topic_policy(&o.account, region, &arn)) {
                     out.push(format!("{region}: topic policy differs"));
                 }
                 for wanted in &spec.subscriptions {
                     if !topic.subscriptions.iter().any(|s| s.is(wanted)) {
-                        out.push(format!(
-                            "{region}: subscription {} is missing",
-                            wanted.label()
-                        ));
+                        out.push(format!("{region}: {} is missing", wanted.label()));
                     }
                 }
             }
@@ -163,12 +169,13 @@ mod tests {
                     arn: format!("arn:aws:kms:{name}:123456789012:key/k"),
                     key_id: "k".into(),
                     state: "Enabled".into(),
+                    policy: key_policy(&account(), name),
                     ..RegionKey::default()
                 }),
                 topic: Some(ObservedTopic {
                     arn: arn.clone(),
                     kms_key_id: Some("k".into()),
-                    policy: topic_policy(&account(), &arn),
+                    policy: topic_policy(&account(), name, &arn),
                     subscriptions: vec![ObservedSubscription {
                         arn: "PendingConfirmation".into(),
                         protocol: "email".into(),
@@ -221,7 +228,7 @@ mod tests {
         assert_eq!(
             drift(&spec(), &o),
             vec![
-                "us-east-1: subscription email:oncall@example.com is missing",
+                "us-east-1: email subscription (endpoint not shown: sensitive) is missing",
                 "us-east-2: KMS key alias/drpair-alerts-v2-dev is Disabled, expected Enabled",
                 "us-east-2: alarm drpair-replication-lag-v2-dev is missing",
             ]
@@ -235,6 +242,40 @@ mod tests {
                 "us-east-1: topic drpair-alerts-v2-dev is missing",
                 "us-east-2: alarm drpair-replication-lag-v2-dev: threshold is 5, expected 1000",
             ]
+        );
+    }
+
+    /// A topic or key policy whose service statements lost their confused-deputy conditions
+    /// (e.g. edited out of band to AWS's unconditioned examples) is drift, in its region.
+    #[test]
+    fn policies_without_the_source_conditions_are_drift() {
+        let unguarded = |doc: &serde_json::Value| {
+            let mut doc = doc.clone();
+            for st in doc["Statement"].as_array_mut().unwrap() {
+                if st.get("Principal").and_then(|p| p.get("Service")).is_some() {
+                    st.as_object_mut().unwrap().remove("Condition");
+                }
+            }
+            doc
+        };
+        let mut o = complete();
+        let topic = o.dr.topic.as_mut().unwrap();
+        topic.policy = unguarded(&topic.policy);
+        let key = o.primary.key.as_mut().unwrap();
+        key.policy = unguarded(&key.policy);
+        assert_eq!(
+            drift(&spec(), &o),
+            vec![
+                "us-east-1: KMS key alias/drpair-alerts-v2-dev has a key policy other than drpair's",
+                "us-east-2: topic policy differs",
+            ]
+        );
+        // The other region's scoping is not this region's.
+        let mut o = complete();
+        o.dr.key.as_mut().unwrap().policy = key_policy(&account(), "us-east-1");
+        assert_eq!(
+            drift(&spec(), &o),
+            vec!["us-east-2: KMS key alias/drpair-alerts-v2-dev has a key policy other than drpair's"]
         );
     }
 }

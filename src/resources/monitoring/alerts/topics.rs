@@ -123,7 +123,7 @@ pub(super) async fn ensure_topic(
 ) -> Result<String, AwsError> {
     let name = &spec.topic_name;
     let arn = topic_arn(account, &rc.region, name);
-    let policy = topic_policy(account, &arn);
+    let policy = topic_policy(account, &rc.region, &arn);
     let desired_tags = spec.tags(rc.role, part::TOPIC, name);
     let sns = rc.sns();
     let topic = match find_topic(rc, &arn).await? {

@@ -9,7 +9,9 @@ use crate::aws::kms::ensure_key;
 use crate::aws::{AwsContext, AwsError, Deadline};
 
 use super::super::package::package;
-use super::functions::{check_function_owner, ensure_function, ensure_permission};
+use super::functions::{
+    check_function_owner, ensure_function, ensure_permission, remove_unexpected_permissions,
+};
 use super::logs::ensure_log_group;
 use super::observe::primary_endpoint_url;
 use super::parts::{function_spec, role_spec, rule_specs, Function};
@@ -59,9 +61,11 @@ pub async fn ensure(
     }
     let rules = rule_specs(spec, &account);
     for f in Function::BOTH {
-        for (sid, source) in f.permissions(spec, &account) {
-            ensure_permission(rc, f.name(&spec.names), &sid, &source, &account.id).await?;
+        let wanted = f.permissions(spec, &account);
+        for (sid, source) in &wanted {
+            ensure_permission(rc, f.name(&spec.names), sid, source, &account.id).await?;
         }
+        remove_unexpected_permissions(rc, f.name(&spec.names), &wanted).await?;
     }
     for rule in &rules {
         ensure_rule(rc, rule, adopt_untagged).await?;

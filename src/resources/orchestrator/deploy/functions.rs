@@ -369,11 +369,51 @@ pub async fn delete_function(rc: &RegionCtx, name: &str, owner: &str) -> Result<
     Ok(())
 }
 
-/// The function's resource-policy statements: statement id → the source ARN it allows.
+/// One statement of a function's resource policy, as far as drpair cares: who may do what,
+/// under which source conditions.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Grant {
+    /// `events.amazonaws.com`, an account or role ARN, or `*`.
+    pub principal: String,
+    pub action: String,
+    pub source_arn: String,
+    pub source_account: String,
+}
+
+impl Grant {
+    /// What drpair adds: EventBridge, from one rule of this account, may invoke the function.
+    pub fn from_rule(source_arn: &str, account_id: &str) -> Grant {
+        Grant {
+            principal: EVENTS_PRINCIPAL.to_owned(),
+            action: INVOKE.to_owned(),
+            source_arn: source_arn.to_owned(),
+            source_account: account_id.to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for Grant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} to {}", self.principal, self.action)?;
+        if !self.source_arn.is_empty() {
+            write!(f, " from {}", self.source_arn)?;
+        }
+        if !self.source_account.is_empty() {
+            write!(f, " of account {}", self.source_account)?;
+        }
+        Ok(())
+    }
+}
+
+const EVENTS_PRINCIPAL: &str = "events.amazonaws.com";
+const INVOKE: &str = "lambda:InvokeFunction";
+
+/// The function's resource-policy statements by statement id (GetPolicy; none when the
+/// function has no policy).
 pub async fn permissions(
     rc: &RegionCtx,
     function: &str,
-) -> Result<BTreeMap<String, String>, AwsError> {
+) -> Result<BTreeMap<String, Grant>, AwsError> {
     let got = rc
         .lambda()
         .get_policy()
@@ -392,7 +432,16 @@ pub async fn permissions(
     Ok(parse_permissions(out.policy().unwrap_or("{}")))
 }
 
-fn parse_permissions(policy: &str) -> BTreeMap<String, String> {
+fn one_string(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(one_string).collect::<Vec<_>>().join(","),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn parse_permissions(policy: &str) -> BTreeMap<String, Grant> {
     let doc: Value = serde_json::from_str(policy).unwrap_or(Value::Null);
     let statements = match &doc["Statement"] {
         Value::Array(items) => items.clone(),
@@ -403,17 +452,65 @@ fn parse_permissions(policy: &str) -> BTreeMap<String, String> {
         .iter()
         .filter_map(|s| {
             let sid = s["Sid"].as_str()?.to_owned();
-            let source = ["ArnLike", "ArnEquals", "StringEquals"]
-                .iter()
-                .find_map(|op| s["Condition"][op]["AWS:SourceArn"].as_str())
-                .unwrap_or_default()
-                .to_owned();
-            Some((sid, source))
+            let condition = |key: &str, ops: &[&str]| {
+                ops.iter()
+                    .find_map(|op| s["Condition"][op][key].as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let principal = match &s["Principal"] {
+                Value::Object(p) => p.values().map(one_string).collect::<Vec<_>>().join(","),
+                other => one_string(other),
+            };
+            Some((
+                sid,
+                Grant {
+                    principal,
+                    action: one_string(&s["Action"]),
+                    source_arn: condition(
+                        "AWS:SourceArn",
+                        &["ArnLike", "ArnEquals", "StringEquals"],
+                    ),
+                    source_account: condition("AWS:SourceAccount", &["StringEquals"]),
+                },
+            ))
         })
         .collect()
 }
 
-/// Lets the EventBridge rule `source_arn` invoke the function, under statement `sid`.
+/// How a function's resource policy differs from the grants drpair wants (statement id → the
+/// rule's ARN): missing and changed statements, and every statement drpair did not add.
+pub fn permission_drift(
+    function: &str,
+    wanted: &BTreeMap<String, String>,
+    account_id: &str,
+    have: &BTreeMap<String, Grant>,
+) -> Vec<String> {
+    let mut drift = Vec::new();
+    for (sid, source) in wanted {
+        match have.get(sid) {
+            None => drift.push(format!(
+                "{FUNCTION} {function}: permission {sid} for {source} is missing"
+            )),
+            Some(grant) if *grant != Grant::from_rule(source, account_id) => drift.push(format!(
+                "{FUNCTION} {function}: permission {sid} allows {grant}, expected {}",
+                Grant::from_rule(source, account_id)
+            )),
+            Some(_) => {}
+        }
+    }
+    for (sid, grant) in have {
+        if !wanted.contains_key(sid) {
+            drift.push(format!(
+                "{FUNCTION} {function}: unexpected permission {sid} allows {grant}"
+            ));
+        }
+    }
+    drift
+}
+
+/// Lets the EventBridge rule `source_arn` invoke the function, under statement `sid`; a
+/// statement of that id that grants anything else is replaced.
 pub async fn ensure_permission(
     rc: &RegionCtx,
     function: &str,
@@ -421,28 +518,19 @@ pub async fn ensure_permission(
     source_arn: &str,
     account_id: &str,
 ) -> Result<(), AwsError> {
-    let id = format!("{function}/{sid}");
     let lambda = rc.lambda();
     match permissions(rc, function).await?.get(sid) {
-        Some(current) if current == source_arn => return Ok(()),
-        Some(_) => {
-            let removed = lambda
-                .remove_permission()
-                .function_name(function)
-                .statement_id(sid)
-                .send()
-                .await
-                .map_err(api_error("removing", PERMISSION, &id, &rc.region));
-            ok_if_not_found(removed)?;
-        }
+        Some(current) if *current == Grant::from_rule(source_arn, account_id) => return Ok(()),
+        Some(_) => remove_permission(rc, function, sid).await?,
         None => {}
     }
+    let id = format!("{function}/{sid}");
     let added = lambda
         .add_permission()
         .function_name(function)
         .statement_id(sid)
-        .action("lambda:InvokeFunction")
-        .principal("events.amazonaws.com")
+        .action(INVOKE)
+        .principal(EVENTS_PRINCIPAL)
         .source_arn(source_arn)
         .source_account(account_id)
         .send()
@@ -458,6 +546,39 @@ pub async fn ensure_permission(
         }
         Err(e) => Err(api_error("adding", PERMISSION, &id, &rc.region)(e)),
     }
+}
+
+async fn remove_permission(rc: &RegionCtx, function: &str, sid: &str) -> Result<(), AwsError> {
+    let id = format!("{function}/{sid}");
+    let removed = rc
+        .lambda()
+        .remove_permission()
+        .function_name(function)
+        .statement_id(sid)
+        .send()
+        .await
+        .map_err(api_error("removing", PERMISSION, &id, &rc.region));
+    ok_if_not_found(removed)?;
+    Ok(())
+}
+
+/// Removes every statement of the function's resource policy that drpair did not add (an
+/// invoke grant to another account, to `*`, …): only the rules in `wanted` may invoke it.
+pub async fn remove_unexpected_permissions(
+    rc: &RegionCtx,
+    function: &str,
+    wanted: &BTreeMap<String, String>,
+) -> Result<(), AwsError> {
+    for (sid, grant) in permissions(rc, function).await? {
+        if !wanted.contains_key(&sid) {
+            remove_permission(rc, function, &sid).await?;
+            tracing::info!(
+                "{FUNCTION} {}/{function}: removed unexpected permission {sid} ({grant})",
+                rc.region
+            );
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -519,8 +640,58 @@ mod tests {
             {"Sid":"a","Effect":"Allow","Principal":{"Service":"events.amazonaws.com"},"Action":"lambda:InvokeFunction","Resource":"arn:f","Condition":{"ArnLike":{"AWS:SourceArn":"arn:aws:events:us-east-2:1:rule/x"},"StringEquals":{"AWS:SourceAccount":"1"}}},
             {"Sid":"b","Effect":"Allow","Principal":"*","Action":"lambda:InvokeFunction","Resource":"arn:f"}]}"#;
         let found = parse_permissions(policy);
-        assert_eq!(found["a"], "arn:aws:events:us-east-2:1:rule/x");
-        assert_eq!(found["b"], "");
+        assert_eq!(
+            found["a"],
+            Grant::from_rule("arn:aws:events:us-east-2:1:rule/x", "1")
+        );
+        assert_eq!(
+            found["b"],
+            Grant {
+                principal: "*".into(),
+                action: "lambda:InvokeFunction".into(),
+                ..Grant::default()
+            }
+        );
         assert!(parse_permissions("not json").is_empty());
+    }
+
+    #[test]
+    fn permission_drift_reports_missing_changed_and_added_statements() {
+        let wanted: BTreeMap<String, String> = [
+            ("a".to_string(), "arn:rule/a".to_string()),
+            ("b".to_string(), "arn:rule/b".to_string()),
+        ]
+        .into();
+        let mut have = BTreeMap::new();
+        have.insert("a".to_string(), Grant::from_rule("arn:rule/a", "1"));
+        assert_eq!(
+            permission_drift("f", &wanted, "1", &have),
+            vec!["Lambda function f: permission b for arn:rule/b is missing"]
+        );
+        have.insert(
+            "b".to_string(),
+            Grant {
+                principal: "*".into(),
+                ..Grant::from_rule("arn:rule/b", "1")
+            },
+        );
+        have.insert(
+            "rogue".to_string(),
+            Grant {
+                principal: "arn:aws:iam::999999999999:root".into(),
+                action: "lambda:InvokeFunction".into(),
+                ..Grant::default()
+            },
+        );
+        assert_eq!(
+            permission_drift("f", &wanted, "1", &have),
+            vec![
+                "Lambda function f: permission b allows * to lambda:InvokeFunction from arn:rule/b of account 1, expected events.amazonaws.com to lambda:InvokeFunction from arn:rule/b of account 1",
+                "Lambda function f: unexpected permission rogue allows arn:aws:iam::999999999999:root to lambda:InvokeFunction",
+            ]
+        );
+        have.remove("rogue");
+        have.insert("b".to_string(), Grant::from_rule("arn:rule/b", "1"));
+        assert!(permission_drift("f", &wanted, "1", &have).is_empty());
     }
 }

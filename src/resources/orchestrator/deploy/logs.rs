@@ -414,8 +414,14 @@ mod tests {
         assert_eq!(key.tags["drpair:owner"], s.owner());
         assert_eq!(key.tags["DR-Role"], "dr");
         let policy = key.policy.unwrap();
-        let logs = &policy["Statement"][1];
-        assert_eq!(logs["Principal"]["Service"], "logs.us-east-2.amazonaws.com");
+        // The statement's position depends on the shared key policy's layout; find it by its
+        // principal.
+        let logs = policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Principal"]["Service"] == "logs.us-east-2.amazonaws.com")
+            .expect("a statement for CloudWatch Logs");
         assert_eq!(
             logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"],
             json!([

@@ -8,7 +8,9 @@ use crate::aws::kms::{find_key, key_drift_with_policy, RegionKey};
 use crate::aws::{AwsContext, AwsError, RegionCtx};
 
 use super::super::package::package;
-use super::functions::{find_function, function_drift, permissions, ObservedFunction, FUNCTION};
+use super::functions::{
+    find_function, function_drift, permission_drift, permissions, Grant, ObservedFunction,
+};
 use super::logs::{find_log_group, log_group_drift, log_group_name, ObservedLogGroup};
 use super::parts::{function_spec, role_spec, rule_specs, Function};
 use super::rules::{find_rule, rule_drift, ObservedRule};
@@ -26,8 +28,8 @@ pub struct Observed {
     pub notifier_role: Option<ObservedRole>,
     pub orchestrator: Option<ObservedFunction>,
     pub notifier: Option<ObservedFunction>,
-    /// Per function name: statement id → source ARN.
-    pub permissions: BTreeMap<String, BTreeMap<String, String>>,
+    /// Per function name: its resource policy's statements by id.
+    pub permissions: BTreeMap<String, BTreeMap<String, Grant>>,
     pub alarm_rule: Option<ObservedRule>,
     pub probe_rule: Option<ObservedRule>,
     /// The key under the log groups' alias.
@@ -149,14 +151,12 @@ pub fn drift(spec: &Spec, o: &Observed) -> Vec<String> {
         drift.extend(function_drift(&fs, code, o.function(f)));
         if o.function(f).is_some() {
             let have = o.permissions.get(&fs.name).cloned().unwrap_or_default();
-            for (sid, source) in f.permissions(spec, account) {
-                if have.get(&sid) != Some(&source) {
-                    drift.push(format!(
-                        "{FUNCTION} {}: permission {sid} for {source} is missing",
-                        fs.name
-                    ));
-                }
-            }
+            drift.extend(permission_drift(
+                &fs.name,
+                &f.permissions(spec, account),
+                &account.id,
+                &have,
+            ));
         }
     }
     let [alarms, probe] = rule_specs(spec, account);
