@@ -447,6 +447,42 @@ fn check_direction(
     );
 }
 
+/// The region's key policy as KMS has it (GetKeyPolicy takes no alias).
+fn key_policy(emulator: &Emulator, region: &str, key_arn: &str) -> Value {
+    let policy = emulator.aws_ok(
+        "kms",
+        region,
+        "GetKeyPolicy",
+        &json!({ "KeyId": key_arn, "PolicyName": "default" }),
+    );
+    serde_json::from_str(policy["Policy"].as_str().unwrap()).unwrap()
+}
+
+/// The key is administered by the account and used only through Firehose and S3 of its region
+/// by principals of the account: no `kms:*` for the account root.
+fn check_key_policy(emulator: &Emulator, region: &str, key_arn: &str) {
+    let policy = key_policy(emulator, region, key_arn);
+    assert!(
+        !policy.to_string().contains("\"kms:*\""),
+        "{region}: {policy:#}"
+    );
+    let usage = as_list(&policy["Statement"])
+        .into_iter()
+        .find(|s| s["Sid"] == "AccountUsesTheKeyOnlyThroughItsServices")
+        .unwrap_or_else(|| panic!("{region}: {policy:#}"));
+    assert_eq!(
+        usage["Condition"]["StringEquals"],
+        json!({
+            "kms:ViaService": [
+                format!("firehose.{region}.amazonaws.com"),
+                format!("s3.{region}.amazonaws.com")
+            ],
+            "kms:CallerAccount": ACCOUNT
+        }),
+        "{region}"
+    );
+}
+
 /// Everything the state describes exists as it should, in both directions.
 fn check_everything(
     emulator: &Emulator,
@@ -461,6 +497,7 @@ fn check_everything(
         assert!(key.contains(&format!(":kms:{region}:")), "{key}");
         let meta = emulator.aws_ok("kms", region, "DescribeKey", &json!({ "KeyId": ALIAS }));
         assert_eq!(meta["KeyMetadata"]["Arn"], key, "{region}");
+        check_key_policy(emulator, region, key);
     }
     for d in DIRECTIONS {
         check_direction(emulator, state, d, namespaces, format, retention);
@@ -788,9 +825,27 @@ fn metric_stream_lifecycle() {
             "Policy": json!({ "Version": "2012-10-17", "Statement": [auditors] }).to_string(),
         }),
     );
+    //    And the DR region's key given AWS's default policy (the account may do anything).
+    let dr_key = updated["dr"]["kms_key_arn"].as_str().unwrap();
+    emulator.aws_ok(
+        "kms",
+        "us-east-2",
+        "PutKeyPolicy",
+        &json!({
+            "KeyId": dr_key,
+            "PolicyName": "default",
+            "Policy": json!({ "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow",
+                "Principal": { "AWS": format!("arn:aws:iam::{ACCOUNT}:root") },
+                "Action": "kms:*",
+                "Resource": "*",
+            }]}).to_string(),
+        }),
+    );
     let (code, plan) = ws.plan_exit_code();
     assert_eq!(code, 2, "out-of-band changes must plan a repair: {plan}");
     for expected in [
+        format!("us-east-2: KMS key {ALIAS} has a key policy other than drpair's"),
         format!(
             "IAM role {}: trust policy differs",
             PRIMARY_METRICS.stream_role

@@ -42,6 +42,15 @@ pub use destroy::destroy;
 pub use ensure::ensure;
 pub use observe::{drift, observe};
 
+/// The policy of a region's key: administered by the account, used only through Firehose (the
+/// stream's server-side encryption, for which Firehose creates a grant: "Data protection in
+/// Amazon Data Firehose", server-side encryption with a customer managed key) and S3 (the
+/// Firehose role's writes into the bucket, `kms:GenerateDataKey` via S3 in the bucket's region:
+/// "Grant Firehose access to an Amazon S3 destination"), by principals of this account.
+pub fn key_policy(account: &Account, region: &str) -> serde_json::Value {
+    crate::aws::kms::key_policy_for(account, region, &["firehose", "s3"], Vec::new())
+}
+
 /// The owner tag's prefix: the Terraform resource type.
 pub const OWNER_KIND: &str = "drpair_metric_stream";
 /// The DR-Role tag of global objects (the IAM roles).
@@ -153,7 +162,7 @@ impl StreamSpec {
 
     /// The region's key: it encrypts the region's Firehose stream and the bucket there that
     /// keeps the other region's metrics.
-    pub fn key_spec(&self, role: Role, region: &str) -> KeySpec {
+    pub fn key_spec(&self, account: &Account, role: Role, region: &str) -> KeySpec {
         let what = format!(
             "Firehose stream {} and of the bucket of the {} region's metrics",
             self.name,
@@ -172,7 +181,7 @@ impl StreamSpec {
                 part::KMS_KEY,
                 &format!("{}-key", self.name),
             ),
-            policy: None,
+            policy: Some(key_policy(account, region)),
         }
     }
 

@@ -37,8 +37,8 @@ pub async fn ensure(
             preflight(ctx, spec, &account.id).await?;
         }
         let (primary_key_spec, dr_key_spec) = (
-            spec.key_spec(Role::Primary, &ctx.primary.region),
-            spec.key_spec(Role::Dr, &ctx.dr.region),
+            spec.key_spec(&account, Role::Primary, &ctx.primary.region),
+            spec.key_spec(&account, Role::Dr, &ctx.dr.region),
         );
         let (primary_key, dr_key) = tokio::try_join!(
             ensure_key(&ctx.primary, &primary_key_spec, adopt_untagged),

@@ -2,7 +2,7 @@
 //! differs from the spec, one phrase per difference.
 
 use crate::aws::iam::{caller_account, find_role, role_drift, Account};
-use crate::aws::kms::{find_key, key_drift, RegionKey};
+use crate::aws::kms::{find_key, key_drift_with_policy, RegionKey};
 use crate::aws::tags::{Tags, OWNER_TAG};
 use crate::aws::{AwsContext, AwsError, RegionCtx, Role};
 
@@ -91,7 +91,13 @@ pub(super) async fn observe_with(
 pub fn drift(spec: &StreamSpec, o: &ObservedMetrics) -> Vec<String> {
     let mut out = Vec::new();
     for role in Role::BOTH {
-        out.extend(key_drift(o.region(role), &spec.key_alias(), o.key(role)));
+        let policy = super::key_policy(&o.account, o.region(role));
+        out.extend(key_drift_with_policy(
+            o.region(role),
+            &spec.key_alias(),
+            o.key(role),
+            Some(&policy),
+        ));
     }
     for source in Role::BOTH {
         direction_drift(spec, o, source, &mut out);

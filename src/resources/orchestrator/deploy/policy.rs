@@ -21,7 +21,12 @@ impl Spec {
     }
 
     /// Publishing to the topics, which drpair_monitoring encrypts with KMS keys of their
-    /// regions: the publisher needs the key too, but only through SNS.
+    /// regions: the publisher needs the key too, but only through SNS and only for these topics.
+    /// The keys' ARNs are not inputs (the topics are), so the key resource is any key of the
+    /// topics' regions, and the use is scoped by the encryption context SNS passes on each call,
+    /// `aws:sns:topicArn` = the topic (AWS documents this key for SNS-encrypted topics, e.g. the
+    /// key policy in GameLift FlexMatch's "Set up an SNS topic with server-side encryption":
+    /// `kms:EncryptionContext:aws:sns:topicArn`): a key of another topic cannot be used.
     fn publish_statements(&self, account: &Account) -> Vec<Value> {
         let mut regions: Vec<String> = self
             .inputs
@@ -46,7 +51,10 @@ impl Spec {
                 "Effect": "Allow",
                 "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
                 "Resource": keys,
-                "Condition": { "StringEquals": { "kms:ViaService": via } },
+                "Condition": { "StringEquals": {
+                    "kms:ViaService": via,
+                    "kms:EncryptionContext:aws:sns:topicArn": self.inputs.topic_arns,
+                } },
             }),
         ]
     }
@@ -169,6 +177,17 @@ mod tests {
         ] {
             assert!(!text.contains(absent), "{absent} in {doc:#}");
         }
+        let keys = doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|st| st["Sid"] == "EncryptedTopics")
+            .unwrap();
+        assert_eq!(
+            keys["Condition"]["StringEquals"]["kms:EncryptionContext:aws:sns:topicArn"],
+            json!(s.inputs.topic_arns),
+            "topic keys only for these topics: {keys:#}"
+        );
         let notifier = s.notifier_policy(&a).to_string();
         assert!(notifier.contains("sns:Publish") && !notifier.contains("rds:"));
         assert!(notifier.contains("/aws/lambda/failover-notifier-v2-dev:*"));
