@@ -200,7 +200,11 @@ class Terraform:
         for name in os.listdir(os.path.join(ROOT, "examples", "complete")):
             if name.endswith(".tf"):
                 shutil.copy(os.path.join(ROOT, "examples", "complete", name), self.dir)
-        self.vars = ["-var", f"endpoint_url={endpoint}"]
+        # allow_plain_http: the orchestrator's direct probes of the primary (Lambda's HTTP goes
+        # through the emulator's proxy) reach the load balancers in plain HTTP only; the proxy
+        # answers CONNECT with 501 (docs/EMULATOR.md, "Load balancer endpoints"), so with HTTPS
+        # every probe would fail and the game day would measure something else than AWS does.
+        self.vars = ["-var", f"endpoint_url={endpoint}", "-var", "allow_plain_http=true"]
         self.env = dict(
             os.environ,
             TF_CLI_CONFIG_FILE=rc,

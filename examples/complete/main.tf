@@ -4,6 +4,11 @@
 #
 #   endpoint_url = ""                        -> real AWS, standard credential chain
 #   endpoint_url = "http://127.0.0.1:PORT"   -> the local emulator (scripts/emulator)
+#
+# The payment API is served over HTTPS: give certificate_arns (an ACM certificate for
+# api.<zone_name> in each region). Without them the plan fails, unless allow_plain_http = true
+# says out loud that the API may go over the internet unencrypted (development, the emulator's
+# game day).
 
 terraform {
   required_version = ">= 1.14"
@@ -69,16 +74,25 @@ resource "drpair_app_tier" "web" {
   dr_desired_capacity = var.dr_desired_capacity # warm standby, scaled up on failover
   app_port          = 8080
   health_check_path = "/health"
+  # HTTPS on 443 with these certificates (HTTP on 80 redirects to it); plain HTTP only when
+  # allow_plain_http says so, and never both (the provider refuses either mistake at plan).
+  allow_plain_http = var.allow_plain_http
   primary = {
     vpc_id             = drpair_network.main.primary.vpc_id
     public_subnet_ids  = drpair_network.main.primary.public_subnet_ids
     private_subnet_ids = drpair_network.main.primary.private_subnet_ids
+    certificate_arn    = local.https ? var.certificate_arns.primary : null
   }
   dr = {
     vpc_id             = drpair_network.main.dr.vpc_id
     public_subnet_ids  = drpair_network.main.dr.public_subnet_ids
     private_subnet_ids = drpair_network.main.dr.private_subnet_ids
+    certificate_arn    = local.https ? var.certificate_arns.dr : null
   }
+}
+
+locals {
+  https = var.certificate_arns != null
 }
 
 # 6. Route 53 zone, health checks and failover records.
@@ -87,9 +101,11 @@ resource "drpair_failover_dns" "api" {
   record_name = "api"
   primary     = { alb_dns_name = drpair_app_tier.web.primary.alb_dns_name, alb_zone_id = drpair_app_tier.web.primary.alb_zone_id }
   dr          = { alb_dns_name = drpair_app_tier.web.dr.alb_dns_name, alb_zone_id = drpair_app_tier.web.dr.alb_zone_id }
+  # The check goes where clients go: HTTPS on 443 when the API serves HTTPS (port 80 only
+  # redirects, which Route 53 counts as healthy whatever the targets).
   health_check = {
-    protocol          = "HTTP"
-    port              = 80
+    protocol          = local.https ? "HTTPS" : "HTTP"
+    port              = local.https ? 443 : 80
     path              = "/health"
     request_interval  = 10
     failure_threshold = 3
@@ -130,6 +146,9 @@ resource "drpair_failover_orchestrator" "auto" {
   dr_asg_name               = drpair_app_tier.web.dr.asg_name
   topic_arns                = [drpair_monitoring.alerts.primary.topic_arn, drpair_monitoring.alerts.dr.topic_arn]
   mode                      = var.failover_mode
+  # The orchestrator's own probe of the primary verifies the certificate against the API's name
+  # (the load balancer's own DNS name is not on it).
+  primary_endpoint_tls_name = local.https ? drpair_failover_dns.api.fqdn : null
   # On failover the DR group takes over the primary's full load.
   scale_to = { min_size = var.min_size, desired_capacity = var.desired_capacity }
   # The RTO budget (rto_budget) weighs the DNS path against detection, confirmation, the

@@ -76,6 +76,21 @@ variable "dr_desired_capacity" {
   default     = 1
 }
 
+variable "certificate_arns" {
+  description = "The API's ACM certificate in each region (certificates are regional), valid for api.<zone_name>: the load balancers serve HTTPS on 443 (TLS 1.2+) and redirect HTTP to it, and the health checks use HTTPS. Required unless allow_plain_http is true."
+  type = object({
+    primary = string
+    dr      = string
+  })
+  default = null
+}
+
+variable "allow_plain_http" {
+  description = "Serve the payment API in plain HTTP, without certificates: card data and credentials would cross the internet unencrypted. For development and the emulator only (its endpoints speak plain HTTP to the failover orchestrator's probes); cannot be combined with certificate_arns."
+  type        = bool
+  default     = false
+}
+
 variable "zone_name" {
   description = "Route 53 hosted zone created for the API."
   type        = string

@@ -31,5 +31,7 @@ module "dr" {
   zone_name           = var.zone_name
   alert_emails        = var.alert_emails
   deletion_protection = var.deletion_protection
+  certificate_arns    = var.certificate_arns
+  allow_plain_http    = var.allow_plain_http
   endpoint_url        = var.endpoint_url
 }

@@ -22,6 +22,21 @@ variable "deletion_protection" {
   default     = false
 }
 
+variable "certificate_arns" {
+  description = "The API's ACM certificate in each region (see examples/complete): the load balancers serve HTTPS. Required unless allow_plain_http is true."
+  type = object({
+    primary = string
+    dr      = string
+  })
+  default = null
+}
+
+variable "allow_plain_http" {
+  description = "Serve the API in plain HTTP without certificates: for development and the emulator only (see examples/complete)."
+  type        = bool
+  default     = false
+}
+
 variable "endpoint_url" {
   description = "Empty for real AWS; the emulator's URL (http://127.0.0.1:PORT) to run locally. The state backend's endpoint is given separately, at init."
   type        = string

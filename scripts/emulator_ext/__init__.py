@@ -32,6 +32,7 @@ PATCHES = (
     "dynamodb_global",
     "backup_selections",
     "backup_recovery_points",
+    "backup_vault_protection",  # after backup_recovery_points: it wraps its jobs and deletions
     "iam_propagation",
     "lambda_iam",
     "autoscaling_fleet",

@@ -2,8 +2,10 @@
 //! create on a drpair_network and check both regions (identical launch templates, equal group
 //! sizes, each group on its region's target group), empty plan, import, in-place update (new
 //! template version rolled into both groups, nothing recreated), warm DR capacity kept after a
-//! failover scale-up, out-of-band deletions repaired, HTTPS added in place, destroy leaves
-//! nothing; and the plan-time errors of bad input.
+//! failover scale-up, out-of-band deletions repaired, HTTPS added in place (and the opt-out
+//! from it dropped), the HTTPS listener's security policy changed out of band repaired, HTTPS
+//! imported, back to plain HTTP in place, destroy leaves nothing; and the plan-time errors of
+//! bad input.
 
 mod additions;
 mod checks;
@@ -37,6 +39,8 @@ resource "drpair_app_tier" "web" {{
   app_port          = 8080
   health_check_path = "/health"
   user_data         = "#!/bin/bash\necho ok > /var/www/health\n"
+  # Until step 7 adds certificates: plain HTTP, said explicitly.
+  allow_plain_http  = true
   {tier}
   primary = {{
     vpc_id             = drpair_network.main.primary.vpc_id
@@ -55,6 +59,46 @@ resource "drpair_app_tier" "web" {{
 }
 
 const SIZES: &str = "min_size = 2\n  max_size = 6\n  desired_capacity = 2";
+const PLAIN_HTTP: &str = "  # Until step 7 adds certificates: plain HTTP, said explicitly.\n  allow_plain_http  = true\n";
+
+/// The listeners of a region's load balancer, by port, as the emulator holds them.
+fn listeners_by_port(
+    emulator: &Emulator,
+    region: &str,
+    alb_arn: &serde_json::Value,
+) -> std::collections::BTreeMap<i64, serde_json::Value> {
+    let out = emulator.aws_ok(
+        "elbv2",
+        region,
+        "DescribeListeners",
+        &json!({ "LoadBalancerArn": alb_arn }),
+    );
+    out["Listeners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["Port"].as_i64().unwrap(), l.clone()))
+        .collect()
+}
+
+/// Plain HTTP, read back: one listener on 80 forwarding to the target group, nothing on 443.
+fn assert_plain_http(emulator: &Emulator, state: &serde_json::Value) {
+    for (region, _, side) in REGIONS {
+        let listeners = listeners_by_port(emulator, region, &state[side]["alb_arn"]);
+        assert_eq!(
+            listeners.keys().copied().collect::<Vec<_>>(),
+            vec![80],
+            "{region}: {listeners:#?}"
+        );
+        let plain = &listeners[&80];
+        assert_eq!(plain["Protocol"], "HTTP", "{region}");
+        assert_eq!(plain["DefaultActions"][0]["Type"], "forward", "{region}");
+        assert_eq!(
+            plain["DefaultActions"][0]["TargetGroupArn"], state[side]["target_group_arn"],
+            "{region}"
+        );
+    }
+}
 
 #[test]
 fn app_tier_lifecycle() {
@@ -96,6 +140,11 @@ fn app_tier_lifecycle() {
         "{refusals:?}"
     );
 
+    // Without certificates, and only because the configuration says allow_plain_http, the
+    // load balancers serve plain HTTP on 80.
+    assert_eq!(state["allow_plain_http"], true);
+    assert_plain_http(&emulator, &state);
+
     // 2. Plan right after apply is empty.
     ws.assert_no_changes();
 
@@ -113,6 +162,7 @@ fn app_tier_lifecycle() {
         "desired_capacity",
         "app_port",
         "health_check_path",
+        "allow_plain_http",
         "launch_template_fingerprint",
         "primary",
         "dr",
@@ -292,8 +342,10 @@ fn app_tier_lifecycle() {
     );
     ws.assert_no_changes();
 
-    // 7. HTTPS in place: with a certificate per region, 443 forwards and 80 redirects to it.
-    let mut with_certs = config(&emulator.endpoint, warm);
+    // 7. HTTPS in place: with a certificate per region (and the opt-out from HTTPS dropped,
+    //    which the two would contradict), 443 forwards and 80 redirects to it.
+    let mut with_certs = config(&emulator.endpoint, warm).replace(PLAIN_HTTP, "");
+    assert!(!with_certs.contains("allow_plain_http"));
     for (region, _, side) in REGIONS {
         let cert = emulator.aws_ok(
             "acm",
@@ -311,8 +363,13 @@ fn app_tier_lifecycle() {
         );
     }
     ws.write_config(&with_certs);
+    let (code, plan) = ws.plan_exit_code();
+    assert_eq!(code, 2, "{plan}");
+    assert!(plan.stdout.contains("update in-place"), "{plan}");
+    assert!(!plan.stdout.contains("must be replaced"), "{plan}");
     ws.apply();
     let https = ws.state_resource("drpair_app_tier.web");
+    assert_eq!(https["allow_plain_http"], false);
     for (region, _, side) in REGIONS {
         assert_eq!(
             https[side]["alb_arn"], repaired[side]["alb_arn"],
@@ -336,6 +393,7 @@ fn app_tier_lifecycle() {
         };
         let secure = by_port(443);
         assert_eq!(secure["Protocol"], "HTTPS");
+        assert_eq!(secure["SslPolicy"], "ELBSecurityPolicy-TLS13-1-2-2021-06");
         assert_eq!(
             secure["Certificates"][0]["CertificateArn"],
             https[side]["certificate_arn"]
@@ -353,7 +411,70 @@ fn app_tier_lifecycle() {
     }
     ws.assert_no_changes();
 
-    // 8. Destroy removes everything in one run and leaves nothing tagged in either region.
+    // 8. The DR HTTPS listener's security policy weakened out of band (TLS 1.0 again) is drift,
+    //    named, and set back by the next apply; the listener is kept.
+    let dr_secure =
+        listeners_by_port(&emulator, "us-east-2", &https["dr"]["alb_arn"])[&443].clone();
+    emulator.aws_ok(
+        "elbv2",
+        "us-east-2",
+        "ModifyListener",
+        &json!({ "ListenerArn": dr_secure["ListenerArn"], "SslPolicy": "ELBSecurityPolicy-2016-08" }),
+    );
+    let refreshed = ws.tf(&["apply", "-refresh-only", "-auto-approve", "-input=false"]);
+    if refreshed.code != 0 {
+        ws.fail("refresh", &refreshed);
+    }
+    let weakened = ws.state_resource("drpair_app_tier.web");
+    assert_eq!(
+        weakened["drift"],
+        json!(["us-east-2: HTTPS listener on port 443 uses security policy ELBSecurityPolicy-2016-08 instead of ELBSecurityPolicy-TLS13-1-2-2021-06"]),
+    );
+    ws.apply();
+    assert_eq!(ws.state_resource("drpair_app_tier.web")["drift"], json!([]));
+    let restored = listeners_by_port(&emulator, "us-east-2", &https["dr"]["alb_arn"])[&443].clone();
+    assert_eq!(restored["ListenerArn"], dr_secure["ListenerArn"]);
+    assert_eq!(restored["SslPolicy"], "ELBSecurityPolicy-TLS13-1-2-2021-06");
+    ws.assert_no_changes();
+
+    // 9. Import of the HTTPS tier: the certificates come from the listeners, and the opt-out
+    //    is false. (The DR group is back at its warm capacity first, as after a failback: the
+    //    import reads dr_desired_capacity from it.)
+    emulator.aws_ok(
+        "autoscaling",
+        "us-east-2",
+        "SetDesiredCapacity",
+        &json!({ "AutoScalingGroupName": ID, "DesiredCapacity": 1 }),
+    );
+    ws.state_rm("drpair_app_tier.web");
+    ws.import("drpair_app_tier.web", ID);
+    let imported = ws.state_resource("drpair_app_tier.web");
+    assert_eq!(imported["allow_plain_http"], false);
+    for (_, _, side) in REGIONS {
+        assert_eq!(
+            imported[side]["certificate_arn"],
+            https[side]["certificate_arn"]
+        );
+    }
+    ws.assert_no_changes();
+
+    // 10. Back to plain HTTP, in place: the opt-out said again and the certificates removed;
+    //     the HTTPS listeners go and 80 forwards again.
+    ws.write_config(&config(&emulator.endpoint, warm));
+    let (code, plan) = ws.plan_exit_code();
+    assert_eq!(code, 2, "{plan}");
+    assert!(plan.stdout.contains("update in-place"), "{plan}");
+    assert!(!plan.stdout.contains("must be replaced"), "{plan}");
+    ws.apply();
+    let plain = ws.state_resource("drpair_app_tier.web");
+    assert_eq!(plain["allow_plain_http"], true);
+    for (region, _, side) in REGIONS {
+        assert_eq!(plain[side]["alb_arn"], https[side]["alb_arn"], "{region}");
+    }
+    assert_plain_http(&emulator, &plain);
+    ws.assert_no_changes();
+
+    // 11. Destroy removes everything in one run and leaves nothing tagged in either region.
     ws.destroy();
     for (region, _, _) in REGIONS {
         assert!(group(&emulator, region).is_none(), "{region}: group left");

@@ -39,12 +39,19 @@ output "plan_id" {{ value = drpair_backup_plan.db.plan_id }}
     )
 }
 
+/// The emulator's identity of the tests' `testing` credentials (moto's default user), as
+/// `aws:PrincipalArn` names it.
+const TEST_CALLER: &str = "arn:aws:iam::123456789012:user/moto";
+
 fn body(arns: &str, schedule: &str, retention: u32, copy: u32, extra: &str) -> String {
+    // The tests' own caller administers the recovery points, so force_destroy may delete them
+    // through the vault access policy protect_recovery_points puts on by default.
     format!(
         r#"  resource_arns       = [{arns}]
   schedule            = "{schedule}"
   retention_days      = {retention}
   copy_retention_days = {copy}
+  recovery_point_admin_arns = ["{TEST_CALLER}"]
 {extra}"#
     )
 }
@@ -829,6 +836,76 @@ fn bad_backup_plan_input_fails_at_plan_naming_the_attribute() {
             "No DR resources to back up",
             "dr_resource_arns    = []",
         ),
+        (
+            body(&arn, "cron(0 5 * * ? *)", 35, 35, "  vault_lock = { mode = \"strict\" }"),
+            "Invalid vault lock mode",
+            "vault_lock",
+        ),
+        (
+            body(
+                &arn,
+                "cron(0 5 * * ? *)",
+                35,
+                35,
+                "  vault_lock = { mode = \"compliance\", changeable_for_days = 2 }",
+            ),
+            "Grace time too short",
+            "vault_lock",
+        ),
+        (
+            body(&arn, "cron(0 5 * * ? *)", 35, 35, "  vault_lock = { mode = \"compliance\" }"),
+            "Compliance lock without a grace time",
+            "vault_lock",
+        ),
+        (
+            body(
+                &arn,
+                "cron(0 5 * * ? *)",
+                35,
+                35,
+                "  vault_lock = { mode = \"governance\", changeable_for_days = 3 }",
+            ),
+            "Grace time on a governance lock",
+            "vault_lock",
+        ),
+        (
+            body(
+                &arn,
+                "cron(0 5 * * ? *)",
+                35,
+                35,
+                "  vault_lock = { mode = \"governance\", min_retention_days = 0, max_retention_days = 40000 }",
+            ),
+            "Invalid vault lock retention",
+            "vault_lock",
+        ),
+        (
+            body(
+                &arn,
+                "cron(0 5 * * ? *)",
+                35,
+                100,
+                "  vault_lock = { mode = \"governance\", min_retention_days = 7, max_retention_days = 90 }",
+            ),
+            "Retention outside the vault lock",
+            "copy_retention_days = 100",
+        ),
+        (
+            body(
+                &arn,
+                "cron(0 5 * * ? *)",
+                5,
+                35,
+                "  vault_lock = { mode = \"governance\", min_retention_days = 7 }",
+            ),
+            "shorter than the lock's min_retention_days (7)",
+            "retention_days      = 5",
+        ),
+        (
+            body(&arn, "cron(0 5 * * ? *)", 35, 35, "  protect_recovery_points = false"),
+            "Administrators without the vault access policy",
+            "recovery_point_admin_arns",
+        ),
     ];
     for (b, summary, source_line) in cases {
         ws.write_config(&config(&emulator.endpoint, &b));
@@ -872,4 +949,377 @@ fn bad_backup_plan_input_fails_at_plan_naming_the_attribute() {
         vault(&emulator, "us-east-2").is_some(),
         "the foreign vault stays"
     );
+}
+
+/// Credentials of a session of a new role `name` that the account may assume (an
+/// administrator or an operator, in the tests below): (role ARN, access key, secret, token).
+fn assume_new_role(emulator: &Emulator, name: &str) -> (String, String, String, String) {
+    let trust = json!({ "Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Principal": { "AWS": "arn:aws:iam::123456789012:root" },
+        "Action": "sts:AssumeRole",
+    }]});
+    let arn = emulator.aws_ok(
+        "iam",
+        "us-east-1",
+        "CreateRole",
+        &json!({ "RoleName": name, "AssumeRolePolicyDocument": trust.to_string() }),
+    )["Role"]["Arn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let creds = emulator.aws_ok(
+        "sts",
+        "us-east-1",
+        "AssumeRole",
+        &json!({ "RoleArn": arn, "RoleSessionName": "acceptance" }),
+    )["Credentials"]
+        .clone();
+    let field = |k: &str| creds[k].as_str().unwrap().to_owned();
+    (
+        arn,
+        field("AccessKeyId"),
+        field("SecretAccessKey"),
+        field("SessionToken"),
+    )
+}
+
+/// One AWS call signed with other credentials than the tests' own: Ok(answer) or Err(code).
+fn aws_as(
+    emulator: &Emulator,
+    creds: &(String, String, String, String),
+    service: &str,
+    region: &str,
+    method: &str,
+    params: &Value,
+) -> Result<Value, String> {
+    const CALL: &str = r#"
+import json, sys
+import boto3
+from botocore.exceptions import ClientError
+endpoint, service, region, method, key, secret, token = sys.argv[1:8]
+client = boto3.client(service, region_name=region, endpoint_url=endpoint, aws_access_key_id=key,
+                      aws_secret_access_key=secret, aws_session_token=token)
+try:
+    out = getattr(client, method)(**json.loads(sys.stdin.read()))
+    out.pop("ResponseMetadata", None)
+    print(json.dumps({"ok": out}, default=str))
+except ClientError as e:
+    print(json.dumps({"error": e.response["Error"]["Code"]}))
+"#;
+    use std::io::Write;
+    let mut child =
+        std::process::Command::new(crate::harness::repo_root().join(".venv/bin/python"))
+            .args([
+                "-c",
+                CALL,
+                &emulator.endpoint,
+                service,
+                region,
+                method,
+                &creds.1,
+                &creds.2,
+                &creds.3,
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(params.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let answer: Value = serde_json::from_slice(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap_or("{}")
+            .as_bytes(),
+    )
+    .unwrap_or_else(|_| panic!("{method}: {}", String::from_utf8_lossy(&out.stdout)));
+    match answer.get("ok") {
+        Some(ok) => Ok(ok.clone()),
+        None => Err(answer["error"].as_str().unwrap_or_default().to_owned()),
+    }
+}
+
+fn flat(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn backup_plan_vault_lock_and_access_policy() {
+    let emulator = Emulator::start();
+    let mut ws = Workspace::new(&emulator);
+    let admin = assume_new_role(&emulator, "backup-admin");
+    let lock = "  vault_lock = { mode = \"governance\", min_retention_days = 7, max_retention_days = 90 }\n";
+    let protected = |extra: &str| {
+        format!(
+            "  resource_arns       = [\"{CLUSTER}\"]\n  schedule            = \"cron(0 * * * ? *)\"\n  retention_days      = 35\n  copy_retention_days = 35\n{}  recovery_point_admin_arns = [\"{}\"]\n{extra}",
+            dr_arns(),
+            admin.0
+        )
+    };
+    ws.write_config(&config(&emulator.endpoint, &protected(lock)));
+    ws.init();
+
+    // 1. Both vaults are locked (governance: no lock date), carry the access policy denying
+    //    recovery point deletion to all but the root and the administrator, and their keys are
+    //    used only through AWS Backup and RDS of their region from this account.
+    ws.apply();
+    let state = ws.state_resource(ADDR);
+    assert_eq!(state["drift"], json!([]));
+    assert_eq!(state["protect_recovery_points"], true);
+    for (region, side, _) in REGIONS {
+        assert_eq!(
+            state[side]["lock_date"], "",
+            "{region}: governance has no lock date"
+        );
+        let v = vault(&emulator, region).expect("vault");
+        assert_eq!(v["Locked"], true, "{region}: {v}");
+        assert_eq!(v["MinRetentionDays"], 7, "{region}");
+        assert_eq!(v["MaxRetentionDays"], 90, "{region}");
+        let policy = emulator.aws_ok(
+            "backup",
+            region,
+            "GetBackupVaultAccessPolicy",
+            &json!({ "BackupVaultName": VAULT }),
+        );
+        let policy: Value = serde_json::from_str(policy["Policy"].as_str().unwrap()).unwrap();
+        let statement = &policy["Statement"][0];
+        assert_eq!(statement["Effect"], "Deny", "{policy}");
+        assert!(statement["Action"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("backup:DeleteRecoveryPoint")));
+        assert_eq!(
+            statement["Condition"]["ArnNotLike"]["aws:PrincipalArn"],
+            json!([admin.0, "arn:aws:iam::123456789012:root"]),
+            "{region}"
+        );
+        let key_policy = emulator.aws_ok(
+            "kms",
+            region,
+            "GetKeyPolicy",
+            &json!({ "KeyId": state[side]["kms_key_arn"], "PolicyName": "default" }),
+        );
+        let key_policy: Value =
+            serde_json::from_str(key_policy["Policy"].as_str().unwrap()).unwrap();
+        let text = key_policy.to_string();
+        assert!(
+            text.contains(&format!("backup.{region}.amazonaws.com"))
+                && text.contains(&format!("rds.{region}.amazonaws.com"))
+                && text.contains("kms:CallerAccount"),
+            "{region}: {key_policy:#}"
+        );
+        assert!(!text.contains("\"kms:*\""), "{region}: {key_policy:#}");
+    }
+    ws.assert_no_changes();
+
+    // 2. A backup in the primary vault: nobody but the administrator may delete it, and while
+    //    the vault is locked not even the administrator.
+    aurora_cluster(&emulator, "us-east-1", CLUSTER);
+    let job = emulator.aws_ok(
+        "backup",
+        "us-east-1",
+        "StartBackupJob",
+        &json!({ "BackupVaultName": VAULT, "ResourceArn": CLUSTER, "IamRoleArn": state["role_arn"], "Lifecycle": { "DeleteAfterDays": 35 } }),
+    );
+    let point = json!({ "BackupVaultName": VAULT, "RecoveryPointArn": job["RecoveryPointArn"] });
+    let refused = emulator
+        .aws("backup", "us-east-1", "DeleteRecoveryPoint", &point)
+        .unwrap_err();
+    assert_eq!(refused.code, "AccessDeniedException", "{refused:?}");
+    let operator = assume_new_role(&emulator, "operator");
+    assert_eq!(
+        aws_as(
+            &emulator,
+            &operator,
+            "backup",
+            "us-east-1",
+            "delete_recovery_point",
+            &point
+        ),
+        Err("AccessDeniedException".into())
+    );
+    assert_eq!(
+        aws_as(
+            &emulator,
+            &admin,
+            "backup",
+            "us-east-1",
+            "delete_recovery_point",
+            &point
+        ),
+        Err("InvalidRequestException".into()),
+        "a locked vault keeps its recovery points even from the administrator"
+    );
+    // A backup kept longer than the lock allows fails.
+    let too_long = emulator.aws_ok(
+        "backup",
+        "us-east-1",
+        "StartBackupJob",
+        &json!({ "BackupVaultName": VAULT, "ResourceArn": CLUSTER, "IamRoleArn": state["role_arn"], "Lifecycle": { "DeleteAfterDays": 365 } }),
+    );
+    let described = emulator.aws_ok(
+        "backup",
+        "us-east-1",
+        "DescribeBackupJob",
+        &json!({ "BackupJobId": too_long["BackupJobId"] }),
+    );
+    assert_eq!(described["State"], "FAILED", "{described}");
+
+    // 3. Out of band: the administrator removes the DR vault's access policy, someone removes
+    //    the primary vault's (governance) lock. Planned as a repair naming both, repaired.
+    aws_as(
+        &emulator,
+        &admin,
+        "backup",
+        "us-east-2",
+        "delete_backup_vault_access_policy",
+        &json!({ "BackupVaultName": VAULT }),
+    )
+    .unwrap();
+    emulator.aws_ok(
+        "backup",
+        "us-east-1",
+        "DeleteBackupVaultLockConfiguration",
+        &json!({ "BackupVaultName": VAULT }),
+    );
+    let (code, plan) = ws.plan_exit_code();
+    assert_eq!(code, 2, "{plan}");
+    for expected in [
+        format!("us-east-2: backup vault {VAULT} has no access policy protecting its recovery points"),
+        format!("us-east-1: backup vault {VAULT} has no vault lock, expected governance (min 7, max 90 days)"),
+    ] {
+        assert!(plan.stdout.contains(&expected), "expected {expected:?}: {plan}");
+    }
+    ws.apply();
+    assert_eq!(ws.state_resource(ADDR)["drift"], json!([]));
+    assert_eq!(vault(&emulator, "us-east-1").unwrap()["Locked"], true);
+    emulator.aws_ok(
+        "backup",
+        "us-east-2",
+        "GetBackupVaultAccessPolicy",
+        &json!({ "BackupVaultName": VAULT }),
+    );
+    ws.assert_no_changes();
+
+    // 4. force_destroy of a locked vault holding a recovery point is refused before anything
+    //    is deleted, saying how to proceed.
+    ws.write_config(&config(
+        &emulator.endpoint,
+        &protected(&format!("{lock}  force_destroy = true\n")),
+    ));
+    ws.apply();
+    let refused = ws.tf(&["destroy", "-auto-approve", "-input=false"]);
+    assert!(!refused.success(), "{refused}");
+    let text = flat(&refused.combined());
+    for expected in [
+        "locked in governance mode",
+        "Remove vault_lock",
+        "Nothing was deleted",
+    ] {
+        assert!(text.contains(expected), "expected {expected:?}: {text}");
+    }
+    assert_eq!(
+        vault(&emulator, "us-east-1").unwrap()["NumberOfRecoveryPoints"],
+        1
+    );
+    assert_eq!(live_plans(&emulator, "us-east-1").len(), 1, "plan kept");
+
+    // 5. Without the lock, force_destroy as a principal the access policy does not exempt (the
+    //    tests' own caller) is refused too, naming the caller and the administrators.
+    ws.write_config(&config(
+        &emulator.endpoint,
+        &protected("  force_destroy = true\n"),
+    ));
+    ws.apply();
+    assert_eq!(vault(&emulator, "us-east-1").unwrap()["Locked"], false);
+    let refused = ws.tf(&["destroy", "-auto-approve", "-input=false"]);
+    assert!(!refused.success(), "{refused}");
+    let text = flat(&refused.combined());
+    for expected in [
+        "denies backup:DeleteRecoveryPoint to arn:aws:sts::123456789012:user/moto",
+        admin.0.as_str(),
+        "Nothing was deleted",
+    ] {
+        assert!(text.contains(expected), "expected {expected:?}: {text}");
+    }
+    assert_eq!(
+        vault(&emulator, "us-east-1").unwrap()["NumberOfRecoveryPoints"],
+        1
+    );
+
+    // 6. Run as the administrator, destroy deletes the recovery point and everything else.
+    ws.set_env("AWS_ACCESS_KEY_ID", &admin.1);
+    ws.set_env("AWS_SECRET_ACCESS_KEY", &admin.2);
+    ws.set_env("AWS_SESSION_TOKEN", &admin.3);
+    ws.destroy();
+    for (region, _, _) in REGIONS {
+        assert!(vault(&emulator, region).is_none(), "{region}: vault left");
+        assert!(
+            live_plans(&emulator, region).is_empty(),
+            "{region}: plan left"
+        );
+    }
+}
+
+#[test]
+fn backup_plan_compliance_lock_cannot_be_removed_after_its_lock_date() {
+    let emulator = Emulator::start();
+    let ws = Workspace::new(&emulator);
+    let compliance = "  vault_lock = { mode = \"compliance\", min_retention_days = 7, changeable_for_days = 3 }\n";
+    ws.write_config(&config(
+        &emulator.endpoint,
+        &format!("{}{compliance}", base()),
+    ));
+    ws.init();
+    ws.apply();
+    let state = ws.state_resource(ADDR);
+    for (region, side, _) in REGIONS {
+        let v = vault(&emulator, region).unwrap();
+        assert_eq!(v["Locked"], true, "{region}");
+        assert!(
+            v["LockDate"].is_string(),
+            "{region}: compliance has a lock date: {v}"
+        );
+        assert_ne!(state[side]["lock_date"], "", "{region}");
+    }
+    ws.assert_no_changes();
+    // Past the lock date (the emulator's clock; drpair reads the date AWS reports), removing
+    // the lock is refused by AWS with a clear error, and the vaults stay locked.
+    crate::orchestrator_acc::stack::control(
+        &emulator,
+        "POST",
+        "/_drpair/clock",
+        &json!({ "advance": 3 * 86400 + 60 }),
+    );
+    ws.write_config(&config(&emulator.endpoint, &base()));
+    let out = ws.apply_expect_error();
+    let text = flat(&out.combined());
+    assert!(
+        text.contains("compliance mode") && text.contains("immutable"),
+        "expected the immutable-lock error: {text}"
+    );
+    for (region, _, _) in REGIONS {
+        assert_eq!(
+            vault(&emulator, region).unwrap()["Locked"],
+            true,
+            "{region}"
+        );
+    }
+    // Back to the lock: nothing to change; an empty locked vault can be destroyed.
+    ws.write_config(&config(
+        &emulator.endpoint,
+        &format!("{}{compliance}", base()),
+    ));
+    ws.apply();
+    ws.destroy();
+    for (region, _, _) in REGIONS {
+        assert!(vault(&emulator, region).is_none(), "{region}: vault left");
+    }
 }

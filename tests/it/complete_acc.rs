@@ -1,6 +1,10 @@
 //! `examples/complete` — the whole mission's stack — through `terraform test`
 //! (its own `.tftest.hcl` assertions: apply, then a plan with nothing to
-//! repair, then destroy) against the emulator.
+//! repair, then destroy) against the emulator, the secure way: with an ACM
+//! certificate per region (requested from the emulator's ACM), so the load
+//! balancers serve HTTPS and the Route 53 health checks probe HTTPS on 443,
+//! which the emulator's checkers model (docs/EMULATOR.md, "Route 53 health
+//! checks", "Load balancer endpoints").
 
 use crate::harness::{repo_root, Emulator, Workspace};
 
@@ -22,8 +26,33 @@ fn complete_example_passes_terraform_test() {
         &std::fs::read_to_string(example.join("tests/complete.tftest.hcl")).unwrap(),
     );
     ws.init();
+    let certificate = |region: &str| {
+        emulator.aws_ok(
+            "acm",
+            region,
+            "RequestCertificate",
+            &serde_json::json!({ "DomainName": "api.payments.example.com", "ValidationMethod": "DNS" }),
+        )["CertificateArn"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let certificates = format!(
+        "certificate_arns={{ primary = \"{}\", dr = \"{}\" }}",
+        certificate("us-east-1"),
+        certificate("us-east-2")
+    );
+    // The certificates are the operator's, not drpair's: their calls are not the deployer's.
+    emulator.control("DELETE", "/_drpair/calls", &serde_json::json!({}));
     let endpoint = format!("endpoint_url={}", emulator.endpoint);
-    let out = ws.tf(&["test", "-no-color", "-var", &endpoint]);
+    let out = ws.tf(&[
+        "test",
+        "-no-color",
+        "-var",
+        &endpoint,
+        "-var",
+        &certificates,
+    ]);
     assert!(out.success(), "terraform test failed: {out}");
     assert!(out.stdout.contains("2 passed, 0 failed"), "{out}");
     let calls = emulator.control("GET", "/_drpair/calls", &serde_json::json!({}));

@@ -32,6 +32,10 @@ resource "drpair_app_tier" "web" {{
   desired_capacity  = 1
   app_port          = 8080
   health_check_path = "/health"
+  # Plain HTTP, for a test of DNS: the steps check HTTP health checks on port 80 (and the
+  # http:// endpoint_url they give), which with certificates would reach only the redirect to
+  # HTTPS. The HTTPS tier is tested in app_tier_acc and complete_acc.
+  allow_plain_http  = true
   primary = {{
     vpc_id             = drpair_network.main.primary.vpc_id
     public_subnet_ids  = drpair_network.main.primary.public_subnet_ids

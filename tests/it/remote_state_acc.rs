@@ -91,6 +91,13 @@ skip_metadata_api_check     = true
         endpoint = emulator.endpoint
     );
     ws.write_file(&format!("{EXAMPLE_DIR}/{BACKEND_FILE}"), &backend);
+    // The app tier serves plain HTTP, said explicitly (without certificates the stack refuses
+    // to plan): this test is about the shared state and its lock, not the API's protocol; the
+    // HTTPS stack is complete_acc's.
+    ws.write_file(
+        &format!("{EXAMPLE_DIR}/plain-http.auto.tfvars"),
+        "allow_plain_http = true\n",
+    );
     let config = format!("-backend-config={BACKEND_FILE}");
     let out = tf_ok(
         &ws,

@@ -1,7 +1,9 @@
-# terraform test for examples/complete. Against the emulator:
-#   terraform test -var endpoint_url=http://127.0.0.1:PORT
-# Against AWS (creates and destroys real resources, costs money):
-#   terraform test
+# terraform test for examples/complete. Against the emulator (with certificates requested from
+# its ACM; tests/it/complete_acc.rs does this):
+#   terraform test -var endpoint_url=http://127.0.0.1:PORT -var 'certificate_arns={ primary = "arn:aws:acm:us-east-1:…", dr = "arn:aws:acm:us-east-2:…" }'
+# Against AWS (creates and destroys real resources, costs money; issued certificates for
+# api.<zone_name> in both regions):
+#   terraform test -var 'certificate_arns={ primary = "…", dr = "…" }'
 
 run "deploy" {
   command = apply
@@ -39,6 +41,11 @@ run "deploy" {
   assert {
     condition     = output.primary_endpoint_url != output.dr_endpoint_url
     error_message = "Each region must have its own endpoint."
+  }
+
+  assert {
+    condition     = var.certificate_arns == null ? var.allow_plain_http : (startswith(output.primary_endpoint_url, "https://") && startswith(output.dr_endpoint_url, "https://") && drpair_app_tier.web.primary.certificate_arn == var.certificate_arns.primary && drpair_app_tier.web.dr.certificate_arn == var.certificate_arns.dr)
+    error_message = "With certificates the API and its health checks must be HTTPS in both regions."
   }
 
   assert {

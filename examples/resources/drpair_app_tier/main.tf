@@ -3,6 +3,8 @@
 # Scaling group in the private subnets attached to it. Both regions launch from an identical
 # launch template (t3.medium, Amazon Linux 2023 from the region's public SSM parameter, IMDSv2
 # required, encrypted root volume, a least-privilege instance profile); the fingerprint proves it.
+# The load balancers serve HTTPS with an ACM certificate of each region and redirect HTTP to it;
+# plain HTTP needs the explicit opt-out `allow_plain_http = true` (development only).
 
 terraform {
   required_providers {
@@ -15,6 +17,14 @@ terraform {
 provider "drpair" {
   environment  = "dev"
   default_tags = { CostCenter = "payments" }
+}
+
+variable "certificate_arns" {
+  description = "An issued ACM certificate for the API's name in each region (certificates are regional)."
+  type = object({
+    primary = string # arn:aws:acm:us-east-1:…
+    dr      = string # arn:aws:acm:us-east-2:…
+  })
 }
 
 resource "drpair_network" "main" {
@@ -42,16 +52,20 @@ resource "drpair_app_tier" "web" {
     vpc_id             = drpair_network.main.primary.vpc_id
     public_subnet_ids  = drpair_network.main.primary.public_subnet_ids
     private_subnet_ids = drpair_network.main.primary.private_subnet_ids
-    # certificate_arn  = "arn:aws:acm:us-east-1:123456789012:certificate/..."  # HTTPS on 443
+    certificate_arn    = var.certificate_arns.primary # HTTPS on 443 (TLS 1.2+), 80 redirects
   }
   dr = {
     vpc_id             = drpair_network.main.dr.vpc_id
     public_subnet_ids  = drpair_network.main.dr.public_subnet_ids
     private_subnet_ids = drpair_network.main.dr.private_subnet_ids
-    # certificate_arn  = "arn:aws:acm:us-east-2:123456789012:certificate/..."  # same for both regions
+    certificate_arn    = var.certificate_arns.dr # both regions or neither
   }
 
+  # Production: AWS refuses to delete the load balancers until this is set back to false.
+  deletion_protection = true
+
   # Optional:
+  # allow_plain_http    = true    # instead of the certificates: plain HTTP on 80, unencrypted (development only)
   # dr_desired_capacity = 1       # run the DR region warm; the failover orchestrator scales it up
   # image_ssm_parameter = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
   # root_volume_size    = 20

@@ -149,6 +149,9 @@ pub struct ObservedListener {
     pub port: i32,
     pub protocol: String,
     pub certificate_arn: Option<String>,
+    /// The security policy of an HTTPS listener (AWS also reports one for some HTTP listeners,
+    /// where it does nothing).
+    pub ssl_policy: Option<String>,
     /// The target group it forwards to, if it forwards.
     pub forwards_to: Option<String>,
 }

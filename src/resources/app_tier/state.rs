@@ -391,6 +391,11 @@ pub fn from_observed(base: &AppTierModel, o: &ObservedTier, drift: Vec<String>) 
         },
         instance_refresh: base.instance_refresh.clone(),
         deletion_protection: base.deletion_protection.clone(),
+        // Not an AWS setting: what the listeners are follows from the certificates.
+        allow_plain_http: match &base.allow_plain_http {
+            Val::Unknown => Val::Known(false),
+            v => v.clone(),
+        },
         tags: match &base.tags {
             Val::Known(_) => base.tags.clone(),
             _ => Val::Null,
@@ -486,6 +491,11 @@ pub fn imported(client: &DrClient, name: &str, id: &str, o: &ObservedTier) -> Ap
                 .or(d.balancer.as_ref())
                 .and_then(|b| b.attributes.get("deletion_protection.enabled"))
                 .is_some_and(|v| v == "true"),
+        ),
+        // The opt-out is what a tier serving plain HTTP only says; with an HTTPS listener in
+        // either region the certificates are imported instead.
+        allow_plain_http: Val::Known(
+            p.certificate_arn().is_none() && d.certificate_arn().is_none(),
         ),
         tags: if own.is_empty() {
             Val::Null

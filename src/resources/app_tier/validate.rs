@@ -75,6 +75,50 @@ pub fn all(config: &AppTierModel, diags: &mut Diagnostics) {
     }
     both_or_neither(config, "image_id", |r| &r.image_id, diags);
     both_or_neither(config, "certificate_arn", |r| &r.certificate_arn, diags);
+    https_or_opt_out(config, diags);
+}
+
+/// Whether one side's certificate is set: `None` while that is not known (a value of another
+/// resource, or the whole side not known yet at plan time; a missing side is Terraform's error).
+fn certificate_set(side: &Val<RegionModel>) -> Option<bool> {
+    match side.known()?.certificate_arn {
+        Val::Known(_) => Some(true),
+        Val::Null => Some(false),
+        Val::Unknown => None,
+    }
+}
+
+/// A payment API is served over HTTPS: both certificates, or `allow_plain_http = true` said out
+/// loud, never both. Only known values are judged; a certificate set in one region only is
+/// [`both_or_neither`]'s error.
+fn https_or_opt_out(c: &AppTierModel, diags: &mut Diagnostics) {
+    let root = AttributePath::root();
+    let allow = match &c.allow_plain_http {
+        Val::Known(b) => *b,
+        // Unset: the default, false.
+        Val::Null => false,
+        Val::Unknown => return,
+    };
+    let primary = certificate_set(&c.primary);
+    let dr = certificate_set(&c.dr);
+    if allow {
+        if primary == Some(true) || dr == Some(true) {
+            diags.error_at(
+                root.attr("allow_plain_http"),
+                "Conflicting HTTPS settings",
+                "allow_plain_http = true opts out of HTTPS, but certificate_arn is set, so the load balancers serve HTTPS (and redirect HTTP to it). Remove allow_plain_http (or set it to false) to keep HTTPS, or remove primary.certificate_arn and dr.certificate_arn to serve plain HTTP.",
+            );
+        }
+        return;
+    }
+    if primary == Some(false) && dr == Some(false) {
+        // At the certificate the configuration lacks (Terraform quotes the `primary` block).
+        diags.error_at(
+            root.attr("primary").attr("certificate_arn"),
+            "HTTPS certificate required",
+            "The payment API would be served in plain HTTP: set primary.certificate_arn and dr.certificate_arn to an ACM certificate of each region (the load balancers then serve HTTPS on 443 and redirect HTTP on 80 to it), or, for development and tests only, opt out with allow_plain_http = true.",
+        );
+    }
 }
 
 pub fn name_chars(name: &str, path: &AttributePath, diags: &mut Diagnostics) {
@@ -359,6 +403,100 @@ mod tests {
     }
 
     #[test]
+    fn https_unless_plain_http_is_asked_for() {
+        let cert = |arn: Val<String>| {
+            Val::Known(RegionModel {
+                certificate_arn: arn,
+                ..RegionModel::default()
+            })
+        };
+        let arn = |region: &str| {
+            Val::Known(format!(
+                "arn:aws:acm:{region}:123456789012:certificate/0a0a0a0a-1111-2222-3333-444444444444"
+            ))
+        };
+        let tier =
+            |allow: Val<bool>, primary: Val<RegionModel>, dr: Val<RegionModel>| AppTierModel {
+                allow_plain_http: allow,
+                primary,
+                dr,
+                ..AppTierModel::default()
+            };
+        let required = vec!["HTTPS certificate required".to_string()];
+        let conflict = vec!["Conflicting HTTPS settings".to_string()];
+        let none: Vec<String> = Vec::new();
+        let cases = [
+            // Neither certificates nor the opt-out: refused, whether the opt-out is unset or false.
+            (
+                Val::Null,
+                cert(Val::Null),
+                cert(Val::Null),
+                required.clone(),
+            ),
+            (
+                Val::Known(false),
+                cert(Val::Null),
+                cert(Val::Null),
+                required,
+            ),
+            // Either one, not both.
+            (
+                Val::Known(true),
+                cert(Val::Null),
+                cert(Val::Null),
+                none.clone(),
+            ),
+            (
+                Val::Null,
+                cert(arn("us-east-1")),
+                cert(arn("us-east-2")),
+                none.clone(),
+            ),
+            (
+                Val::Known(true),
+                cert(arn("us-east-1")),
+                cert(arn("us-east-2")),
+                conflict.clone(),
+            ),
+            (
+                Val::Known(true),
+                cert(Val::Unknown),
+                cert(arn("us-east-2")),
+                conflict,
+            ),
+            // Unknown at plan time: not judged.
+            (Val::Unknown, cert(Val::Null), cert(Val::Null), none.clone()),
+            (
+                Val::Null,
+                cert(Val::Unknown),
+                cert(Val::Unknown),
+                none.clone(),
+            ),
+            (Val::Null, Val::Unknown, cert(Val::Null), none.clone()),
+            (Val::Null, Val::Null, Val::Null, none.clone()),
+            (
+                Val::Known(true),
+                cert(Val::Unknown),
+                cert(Val::Unknown),
+                none,
+            ),
+        ];
+        for (i, (allow, primary, dr, want)) in cases.into_iter().enumerate() {
+            assert_eq!(errors(&tier(allow, primary, dr)), want, "case {i}");
+        }
+        let mut d = Diagnostics::new();
+        https_or_opt_out(&tier(Val::Null, cert(Val::Null), cert(Val::Null)), &mut d);
+        let detail = &d.iter().next().unwrap().detail;
+        for name in [
+            "primary.certificate_arn",
+            "dr.certificate_arn",
+            "allow_plain_http = true",
+        ] {
+            assert!(detail.contains(name), "{detail}");
+        }
+    }
+
+    #[test]
     fn regional_settings_in_both_regions() {
         let side = |ami: Option<&str>| {
             Val::Known(RegionModel {
@@ -369,6 +507,7 @@ mod tests {
         let c = AppTierModel {
             primary: side(Some("ami-1")),
             dr: side(None),
+            allow_plain_http: Val::Known(true),
             ..AppTierModel::default()
         };
         assert_eq!(

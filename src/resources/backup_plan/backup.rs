@@ -30,6 +30,7 @@ mod destroy;
 mod ensure;
 mod find;
 mod observe;
+pub mod protect;
 
 use std::collections::BTreeMap;
 
@@ -39,6 +40,7 @@ use crate::aws::iam::{service_trust_policy, Account, ObservedRole, RoleSpec};
 use crate::aws::kms::{KeySpec, RegionKey};
 use crate::aws::tags::{standard_tags, Tags};
 use crate::aws::Role;
+use protect::{ObservedLock, VaultLockSpec};
 
 pub use destroy::destroy;
 pub use ensure::ensure;
@@ -85,6 +87,13 @@ pub struct BackupSpec {
     pub continuous_backup: bool,
     /// Delete the vaults' recovery points on destroy (else a vault holding any is an error).
     pub force_destroy: bool,
+    /// The Vault Lock of both vaults; None: no lock.
+    pub vault_lock: Option<VaultLockSpec>,
+    /// Whether both vaults get drpair's access policy denying recovery point deletion.
+    pub protect_recovery_points: bool,
+    /// Principals (ArnLike patterns of `aws:PrincipalArn`) exempt from that policy, besides the
+    /// account root. Sorted.
+    pub admin_arns: Vec<String>,
     pub default_tags: Tags,
     pub user_tags: Tags,
 }
@@ -111,7 +120,8 @@ impl BackupSpec {
         )
     }
 
-    pub fn key_spec(&self, role: Role, region: &str) -> KeySpec {
+    /// The vault key of `role`'s region, with its explicit policy ([`protect::key_policy`]).
+    pub fn key_spec(&self, role: Role, region: &str, account: &Account) -> KeySpec {
         let name = format!("{}-key", self.vault_name);
         KeySpec {
             alias: self.key_alias(),
@@ -123,7 +133,7 @@ impl BackupSpec {
                 self.owner()
             ),
             tags: self.tags(role.tag_value(), part::KMS_KEY, &name),
-            policy: None,
+            policy: Some(protect::key_policy(account, region)),
         }
     }
 
@@ -208,6 +218,10 @@ pub struct ObservedVault {
     pub kms_key_arn: String,
     pub recovery_points: i64,
     pub tags: Tags,
+    /// Its Vault Lock, when `Locked`.
+    pub lock: Option<ObservedLock>,
+    /// Its access policy, parsed.
+    pub access_policy: Option<Value>,
 }
 
 /// The part of a backup rule this resource manages.

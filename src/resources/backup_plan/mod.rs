@@ -48,6 +48,9 @@ pub struct BackupPlanModel {
     pub copy_retention_days: Val<i64>,
     pub continuous_backup: Val<bool>,
     pub force_destroy: Val<bool>,
+    pub vault_lock: Val<VaultLockModel>,
+    pub protect_recovery_points: Val<bool>,
+    pub recovery_point_admin_arns: Val<Vec<String>>,
     pub plan_id: Val<String>,
     pub plan_arn: Val<String>,
     pub version_id: Val<String>,
@@ -71,6 +74,16 @@ pub struct RegionModel {
     pub plan_arn: Val<String>,
     pub version_id: Val<String>,
     pub selection_id: Val<String>,
+    pub lock_date: Val<String>,
+}
+
+/// `vault_lock`: AWS Backup Vault Lock on both vaults.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct VaultLockModel {
+    pub mode: Val<String>,
+    pub min_retention_days: Val<i64>,
+    pub max_retention_days: Val<i64>,
+    pub changeable_for_days: Val<i64>,
 }
 
 pub struct BackupPlan;
@@ -88,6 +101,7 @@ fn region_attribute(name: &str, what: &str) -> Attribute {
             Attribute::string("plan_arn").computed().description(format!("The {what} region's backup plan's ARN (empty without a plan).")),
             Attribute::string("version_id").computed().description(format!("The {what} region's plan's current version (empty without a plan).")),
             Attribute::string("selection_id").computed().description(format!("The {what} region's plan's selection (empty without a plan).")),
+            Attribute::string("lock_date").computed().description(format!("When the {what} vault's compliance-mode Vault Lock becomes immutable (RFC 3339, UTC); empty without a lock or in governance mode.")),
         ],
     )
     .computed()
@@ -121,7 +135,23 @@ impl Resource for BackupPlan {
                 .attr(days("retention_days", "Days each recovery point is kept in the vault of the region it was taken in"))
                 .attr(days("copy_retention_days", "Days each copy is kept in the other region's vault"))
                 .attr(Attribute::bool("continuous_backup").default(Value::Bool(false)).description("Continuous backup (point-in-time restore within `retention_days`, at most 35) by both regions' plans. Cross-region copies are snapshots: the other region gets no point-in-time restore, which the plan warns about."))
-                .attr(Attribute::bool("force_destroy").default(Value::Bool(false)).description("Delete the vaults' recovery points on destroy (as `aws_backup_vault`'s `force_destroy` does); this cannot be undone. Without it, a destroy while either vault holds recovery points is refused before anything is deleted: AWS deletes only empty vaults, and the vaults' KMS keys, which encrypt the copies, are kept with them."))
+                .attr(Attribute::bool("force_destroy").default(Value::Bool(false)).description("Delete the recovery points of both vaults, in both regions, on destroy (as `aws_backup_vault`'s `force_destroy` does): every backup and every cross-region copy is gone, which cannot be undone. Without it, a destroy while either vault holds recovery points is refused before anything is deleted: AWS deletes only empty vaults, and the vaults' KMS keys, which encrypt the copies, are kept with them. With it, destroy still refuses before deleting anything when AWS would refuse to delete the points: a vault under `vault_lock`, or `protect_recovery_points` while Terraform does not run as the account root or one of `recovery_point_admin_arns`. Recovery points the destroy leaves (refused) stay restorable: their vaults and keys are kept."))
+                .attr(
+                    Attribute::nested(
+                        "vault_lock",
+                        Nesting::Single,
+                        vec![
+                            Attribute::string("mode").required().description("`governance`: the lock can be removed (or changed) by principals allowed backup:DeleteBackupVaultLockConfiguration (removing `vault_lock` does so). `compliance`: the lock can be changed or removed only for `changeable_for_days` after it is first applied; from its lock date (`primary.lock_date`, `dr.lock_date`) nobody, not the account root nor AWS, can change or remove it, and the vaults cannot be deleted while they hold recovery points."),
+                            Attribute::number("min_retention_days").optional().description(format!("Every backup and copy into the vaults must be kept at least this many days ({MIN_LOCK}-{MAX_LOCK}); AWS Backup fails jobs that are not, so `retention_days` and `copy_retention_days` must be at least this (checked at plan time).", MIN_LOCK = backup::protect::MIN_LOCK_DAYS, MAX_LOCK = backup::protect::MAX_LOCK_DAYS)),
+                            Attribute::number("max_retention_days").optional().description(format!("Every backup and copy into the vaults must be kept at most this many days (up to {}); `retention_days` and `copy_retention_days` must not exceed it.", backup::protect::MAX_LOCK_DAYS)),
+                            Attribute::number("changeable_for_days").optional().description(format!("Compliance mode only (required there), at least {}: the grace time, in days from when the lock is first applied, during which it can still be changed or removed (AWS enforces a 72-hour cooling-off period). Changing only this value later does not move the lock date.", backup::protect::MIN_CHANGEABLE_DAYS)),
+                        ],
+                    )
+                    .optional()
+                    .description("AWS Backup Vault Lock on both vaults (PutBackupVaultLockConfiguration): while it is in place AWS Backup refuses, for every principal including the account root, to delete a recovery point or shorten its lifecycle, and fails backups and copies whose retention is outside min/max. Read back from both vaults (a lock removed or changed outside Terraform shows in `drift`). Removing it (or changing it) in compliance mode after the lock date is refused, at plan time when the state shows the date has passed. Destroy: a locked vault that holds recovery points cannot be emptied, so destroy refuses before deleting anything; remove a governance lock (apply) first, a compliance lock past its date cannot be removed: the vaults can be destroyed only when all their recovery points have expired."),
+                )
+                .attr(Attribute::bool("protect_recovery_points").default(Value::Bool(true)).description("A vault access policy on both vaults (default on) that denies backup:DeleteRecoveryPoint, backup:UpdateRecoveryPointLifecycle, backup:PutBackupVaultAccessPolicy and backup:DeleteBackupVaultAccessPolicy to every principal except the account root and `recovery_point_admin_arns` (condition `ArnNotLike` on `aws:PrincipalArn`), as AWS's vault access policy example \"Deny access to delete recovery points\". Once applied, only those principals can change or remove the policy: changing `recovery_point_admin_arns` or turning this off must be applied as one of them (anyone else gets AccessDenied). `force_destroy` deletes recovery points only when Terraform runs as one of them; otherwise destroy refuses before deleting anything. Without `recovery_point_admin_arns` only the account root can delete recovery points. A policy changed or removed outside Terraform shows in `drift` and is put back by apply. False removes drpair's policy (a policy written by someone else is left alone)."))
+                .attr(Attribute::new("recovery_point_admin_arns", Type::Set(Box::new(Type::String))).optional().description("IAM roles (or users) of this account exempt from the vault access policy, e.g. a break-glass backup administrator role: `arn:aws:iam::ACCOUNT:role/NAME` (wildcards as in `ArnLike`; a role's sessions match its role ARN through `aws:PrincipalArn`). The account root is always exempt. Requires `protect_recovery_points`."))
                 .attr(Attribute::string("plan_id").computed().description("The primary region's backup plan's id (the DR region's: `dr.plan_id`)."))
                 .attr(Attribute::string("plan_arn").computed().description("The primary region's backup plan's ARN."))
                 .attr(Attribute::string("version_id").computed().description("The primary region's plan's current version; every change of the rule makes a new one (in both regions' plans)."))
@@ -131,7 +161,7 @@ impl Resource for BackupPlan {
                 .attr(Attribute::string_map("tags_all").computed().volatile().description("All tags of the plan except those drpair manages: `default_tags` merged with `tags`."))
                 .attr(region_attribute("primary", "primary"))
                 .attr(region_attribute("dr", "DR"))
-                .attr(Attribute::string_list("drift").computed().description("Differences found outside Terraform at the last refresh (a deleted vault, plan, selection or role, a changed rule, a disabled key), each naming its region. A non-empty list plans a repair; apply restores what is missing and leaves it empty."))
+                .attr(Attribute::string_list("drift").computed().description("Differences found outside Terraform at the last refresh (a deleted vault, plan, selection or role, a changed rule, a disabled key or changed key policy, a vault lock or vault access policy removed or changed), each naming its region. A non-empty list plans a repair; apply restores what is missing and leaves it empty."))
                 .attr(timeouts::attribute("create 30m, update 30m, delete 30m")),
         )
     }
@@ -187,6 +217,7 @@ impl Resource for BackupPlan {
                 diags.error_at(root.attr("retention_days"), "Retention too long for continuous backup", format!("retention_days is {n}; continuous backups are kept at most {MAX_CONTINUOUS_RETENTION_DAYS} days."));
             }
         }
+        validate_protection(config, diags);
         validate_tags(&config.tags, root.attr("tags"), diags);
         timeouts::validate(&config.timeouts, &root.attr("timeouts"), diags);
     }
@@ -240,6 +271,10 @@ impl Resource for BackupPlan {
             Val::Unknown => {}
         }
         let repair = prior.is_some_and(|p| p.drift.known().is_some_and(|d| !d.is_empty()));
+        let lock_changed = prior.is_some_and(|p| p.vault_lock != planned.vault_lock);
+        if let Some(p) = prior.filter(|_| lock_changed) {
+            refuse_immutable_lock(p, &planned, diags);
+        }
         let rule_changed = prior.is_some_and(|p| {
             p.schedule != planned.schedule
                 || p.retention_days != planned.retention_days
@@ -304,6 +339,11 @@ impl Resource for BackupPlan {
                     }
                 },
             };
+            let lock_date = match (prior_side.map(|s| &s.lock_date), &planned.vault_lock) {
+                (_, Val::Null) => Val::Known(String::new()),
+                (Some(Val::Known(d)), _) if !lock_changed && !repair => Val::Known(d.clone()),
+                _ => Val::Unknown,
+            };
             *side_mut(&mut planned, role) = Val::Known(RegionModel {
                 region: Val::Known(client.aws.region(role).region.clone()),
                 vault_name: Val::Known(vault.clone()),
@@ -313,6 +353,7 @@ impl Resource for BackupPlan {
                 plan_arn,
                 version_id,
                 selection_id,
+                lock_date,
             });
         }
         if prior.is_none() || repair {
@@ -468,5 +509,135 @@ fn side_mut(m: &mut BackupPlanModel, role: Role) -> &mut Val<RegionModel> {
     match role {
         Role::Primary => &mut m.primary,
         Role::Dr => &mut m.dr,
+    }
+}
+
+/// `vault_lock`, `protect_recovery_points` and `recovery_point_admin_arns`: AWS's bounds of
+/// PutBackupVaultLockConfiguration, and the plan's retentions inside the lock (AWS Backup fails
+/// backup and copy jobs outside MinRetentionDays..MaxRetentionDays).
+fn validate_protection(config: &BackupPlanModel, diags: &mut Diagnostics) {
+    use backup::protect::{LockMode, MAX_LOCK_DAYS, MIN_CHANGEABLE_DAYS, MIN_LOCK_DAYS};
+    let root = AttributePath::root();
+    if let Val::Known(lock) = &config.vault_lock {
+        let at = root.attr("vault_lock");
+        let mode = match &lock.mode {
+            Val::Known(m) => match LockMode::parse(m) {
+                Some(mode) => Some(mode),
+                None => {
+                    diags.error_at(at.attr("mode"), "Invalid vault lock mode", format!("mode is {m:?}; use \"governance\" (removable by principals allowed backup:DeleteBackupVaultLockConfiguration) or \"compliance\" (immutable after changeable_for_days)."));
+                    None
+                }
+            },
+            _ => None,
+        };
+        match (mode, &lock.changeable_for_days) {
+            (Some(LockMode::Compliance), Val::Null) => diags.error_at(at.attr("changeable_for_days"), "Compliance lock without a grace time", format!("A compliance-mode vault lock needs changeable_for_days (at least {MIN_CHANGEABLE_DAYS}): the days during which it can still be changed or removed, after which it is immutable.")),
+            (Some(LockMode::Governance), Val::Known(_)) => diags.error_at(at.attr("changeable_for_days"), "Grace time on a governance lock", "changeable_for_days sets a lock date, which makes the lock a compliance-mode lock; use mode = \"compliance\", or leave changeable_for_days out for governance mode."),
+            (_, Val::Known(n)) if *n < MIN_CHANGEABLE_DAYS => diags.error_at(at.attr("changeable_for_days"), "Grace time too short", format!("changeable_for_days is {n}; AWS Backup enforces a 72-hour cooling-off period before a vault lock becomes immutable, so it must be at least {MIN_CHANGEABLE_DAYS}.")),
+            _ => {}
+        }
+        for (name, v) in [
+            ("min_retention_days", &lock.min_retention_days),
+            ("max_retention_days", &lock.max_retention_days),
+        ] {
+            if let Val::Known(n) = v {
+                if !(MIN_LOCK_DAYS..=MAX_LOCK_DAYS).contains(n) {
+                    diags.error_at(at.attr(name), "Invalid vault lock retention", format!("{name} is {n}; AWS Backup takes {MIN_LOCK_DAYS} to {MAX_LOCK_DAYS} days."));
+                }
+            }
+        }
+        if let (Val::Known(min), Val::Known(max)) =
+            (&lock.min_retention_days, &lock.max_retention_days)
+        {
+            if min > max {
+                diags.error_at(
+                    at.attr("min_retention_days"),
+                    "Invalid vault lock retention",
+                    format!(
+                        "min_retention_days ({min}) is greater than max_retention_days ({max})."
+                    ),
+                );
+            }
+        }
+        let spec_lock = backup::protect::VaultLockSpec {
+            mode: mode.unwrap_or(LockMode::Governance),
+            min_retention_days: lock.min_retention_days.known().copied(),
+            max_retention_days: lock.max_retention_days.known().copied(),
+            changeable_for_days: None,
+        };
+        for (name, v, what) in [
+            ("retention_days", &config.retention_days, "backups"),
+            (
+                "copy_retention_days",
+                &config.copy_retention_days,
+                "cross-region copies",
+            ),
+        ] {
+            let days = match v {
+                Val::Known(n) => *n,
+                Val::Null => DEFAULT_RETENTION_DAYS,
+                Val::Unknown => continue,
+            };
+            if let Some(why) = spec_lock.refuses(days) {
+                diags.error_at(root.attr(name), "Retention outside the vault lock", format!("{name} is {days}, {why}: AWS Backup fails {what} into a locked vault whose retention is outside the lock's range. Change {name} or vault_lock."));
+            }
+        }
+    }
+    if let Val::Known(arns) = &config.recovery_point_admin_arns {
+        let at = root.attr("recovery_point_admin_arns");
+        for arn in arns {
+            let parts: Vec<&str> = arn.splitn(6, ':').collect();
+            let iam_principal = parts.len() == 6
+                && parts[0] == "arn"
+                && parts[2] == "iam"
+                && parts[3].is_empty()
+                && (parts[5] == "root"
+                    || parts[5].starts_with("role/")
+                    || parts[5].starts_with("user/"));
+            if !iam_principal {
+                diags.error_at(at.clone(), "Invalid administrator ARN", format!("{arn:?} is not an IAM role, user or root ARN (arn:aws:iam::ACCOUNT:role/NAME); aws:PrincipalArn names a role's sessions by the role's ARN."));
+            }
+        }
+        if config.protect_recovery_points.known() == Some(&false) && !arns.is_empty() {
+            diags.error_at(at, "Administrators without the vault access policy", "recovery_point_admin_arns are the principals exempt from the vault access policy that protect_recovery_points puts on the vaults; with protect_recovery_points = false there is none. Remove one or the other.");
+        }
+    }
+}
+
+/// A compliance-mode lock past its lock date (as the prior state recorded it) cannot be changed
+/// or removed by anyone: the plan fails, naming the date.
+fn refuse_immutable_lock(
+    prior: &BackupPlanModel,
+    planned: &BackupPlanModel,
+    diags: &mut Diagnostics,
+) {
+    let now = backup::protect::now_epoch();
+    for role in Role::BOTH {
+        let Some(date) = side(prior, role)
+            .known()
+            .and_then(|s| s.lock_date.known())
+            .filter(|d| !d.is_empty())
+        else {
+            continue;
+        };
+        let Ok(at) = aws_smithy_types::DateTime::from_str(
+            date,
+            aws_smithy_types::date_time::Format::DateTime,
+        ) else {
+            continue;
+        };
+        if at.secs() <= now {
+            let what = if planned.vault_lock.is_null() {
+                "removed"
+            } else {
+                "changed"
+            };
+            diags.error_at(
+                AttributePath::root().attr("vault_lock"),
+                "Compliance vault lock is immutable",
+                format!("The vaults' compliance-mode vault lock became immutable on {date} (its lock date): AWS Backup refuses to change or remove it, for anyone, so it cannot be {what}. Set vault_lock back to what the state has."),
+            );
+            return;
+        }
     }
 }

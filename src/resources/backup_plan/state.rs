@@ -6,9 +6,11 @@ use crate::aws::{Deadline, Role};
 use crate::framework::{Diagnostics, Val};
 use crate::provider::DrClient;
 
+use super::backup::protect::{self, LockMode, VaultLockSpec};
 use super::backup::{self, BackupSpec, ObservedBackup};
 use super::{
-    BackupPlanModel, RegionModel, DEFAULT_PREFIX, DEFAULT_RETENTION_DAYS, DEFAULT_SCHEDULE,
+    BackupPlanModel, RegionModel, VaultLockModel, DEFAULT_PREFIX, DEFAULT_RETENTION_DAYS,
+    DEFAULT_SCHEDULE,
 };
 
 /// `{prefix}-backup-plan-{name_version}-{environment}`.
@@ -74,8 +76,42 @@ pub(super) fn spec(client: &DrClient, m: &BackupPlanModel) -> Option<BackupSpec>
         copy_retention_days: known_or(&m.copy_retention_days)?,
         continuous_backup: m.continuous_backup.known().copied().unwrap_or(false),
         force_destroy: m.force_destroy.known().copied().unwrap_or(false),
+        vault_lock: match &m.vault_lock {
+            Val::Known(lock) => Some(VaultLockSpec {
+                mode: LockMode::parse(lock.mode.known()?)?,
+                min_retention_days: known_opt(&lock.min_retention_days)?,
+                max_retention_days: known_opt(&lock.max_retention_days)?,
+                changeable_for_days: known_opt(&lock.changeable_for_days)?,
+            }),
+            Val::Null => None,
+            Val::Unknown => return None,
+        },
+        protect_recovery_points: match &m.protect_recovery_points {
+            Val::Known(b) => *b,
+            Val::Null => true,
+            Val::Unknown => return None,
+        },
+        admin_arns: match &m.recovery_point_admin_arns {
+            Val::Known(arns) => {
+                let mut arns = arns.clone();
+                arns.sort();
+                arns.dedup();
+                arns
+            }
+            Val::Null => Vec::new(),
+            Val::Unknown => return None,
+        },
         ..names_only(client, m)?
     })
+}
+
+/// A known or null optional number; None while unknown.
+fn known_opt(v: &Val<i64>) -> Option<Option<i64>> {
+    match v {
+        Val::Known(n) => Some(Some(*n)),
+        Val::Null => Some(None),
+        Val::Unknown => None,
+    }
 }
 
 /// What an apply leaves for state.
@@ -140,6 +176,7 @@ pub(super) fn empty_state(client: &DrClient, planned: BackupPlanModel) -> Backup
             plan_arn: Val::Known(String::new()),
             version_id: Val::Known(String::new()),
             selection_id: Val::Known(String::new()),
+            lock_date: Val::Known(String::new()),
         })
     };
     let empty = || Val::Known(String::new());
@@ -177,6 +214,13 @@ pub(super) fn from_observed(
             plan_arn: text(plan.map(|p| p.arn.as_str())),
             version_id: text(plan.map(|p| p.version_id.as_str())),
             selection_id: text(o.selection(role).map(|s| s.id.as_str())),
+            lock_date: Val::Known(
+                o.vault(role)
+                    .and_then(|v| v.lock.as_ref())
+                    .and_then(|l| l.lock_date)
+                    .map(protect::rfc3339)
+                    .unwrap_or_default(),
+            ),
         })
     };
     let mut m = base.clone();
@@ -194,6 +238,9 @@ pub(super) fn from_observed(
         if !field.is_known() {
             *field = Val::Known(false);
         }
+    }
+    if !m.protect_recovery_points.is_known() {
+        m.protect_recovery_points = Val::Known(true);
     }
     m.plan_id = text(o.plan.as_ref().map(|p| p.id.as_str()));
     m.plan_arn = text(o.plan.as_ref().map(|p| p.arn.as_str()));
@@ -246,6 +293,34 @@ pub(super) fn imported(
         _ => Val::Null,
     };
     m.force_destroy = Val::Known(false);
+    // The lock and the access policy as the primary vault has them (drift shows the DR's).
+    let vault = o.primary_vault.as_ref();
+    m.vault_lock = match vault.and_then(|v| v.lock.as_ref()) {
+        Some(lock) => Val::Known(VaultLockModel {
+            mode: Val::Known(lock.mode().label().to_owned()),
+            min_retention_days: Val::from_option(lock.min_retention_days),
+            max_retention_days: Val::from_option(lock.max_retention_days),
+            // AWS reports the lock date, not the grace time it was set with.
+            changeable_for_days: Val::Null,
+        }),
+        None => Val::Null,
+    };
+    let policy = vault
+        .and_then(|v| v.access_policy.as_ref())
+        .filter(|p| protect::is_ours(p));
+    m.protect_recovery_points = Val::Known(policy.is_some());
+    let root = o.account.root_arn();
+    let admins: Vec<String> = policy
+        .map(protect::policy_exemptions)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|a| *a != root)
+        .collect();
+    m.recovery_point_admin_arns = if admins.is_empty() {
+        Val::Null
+    } else {
+        Val::Known(admins)
+    };
     let own: Tags = o
         .plan
         .as_ref()

@@ -126,6 +126,7 @@ const APP_TIER: &str = r#"resource "drpair_app_tier" "web" {
   min_size         = 2
   max_size         = 6
   desired_capacity = 2
+  allow_plain_http = true
   primary = {
     vpc_id             = "vpc-0a1b2c3d"
     public_subnet_ids  = ["subnet-0a000001", "subnet-0a000002"]
@@ -332,6 +333,21 @@ pub(super) fn cases() -> Vec<Case> {
     // ---- drpair_app_tier
     let s = "drpair_app_tier";
     let app = APP_TIER;
+    // The tier with certificates instead of the opt-out from HTTPS (the cases add them).
+    let https = &edit(app, &[("  allow_plain_http = true\n", "")]);
+    let certificates = [
+        (r#"vpc_id             = "vpc-0a1b2c3d""#, "vpc_id             = \"vpc-0a1b2c3d\"\n    certificate_arn    = \"arn:aws:acm:us-east-1:123456789012:certificate/0a0a0a0a-1111-2222-3333-444444444444\""),
+        (r#"vpc_id             = "vpc-0d1c2b3a""#, "vpc_id             = \"vpc-0d1c2b3a\"\n    certificate_arn    = \"arn:aws:acm:us-east-2:123456789012:certificate/0d0d0d0d-1111-2222-3333-444444444444\""),
+    ];
+    // Issue 14: a payment API is HTTPS unless the configuration opts out by name.
+    t.add(s, "plain_http_without_opt_out", Validate, "primary.certificate_arn and dr.certificate_arn", "primary = {",
+        https);
+    t.add(s, "plain_http_opt_out_false", Validate, "HTTPS certificate required", "primary = {",
+        &edit(app, &[("allow_plain_http = true", "allow_plain_http = false")]));
+    t.add(s, "certificates_and_plain_http_opt_out", Validate, "Conflicting HTTPS settings", "allow_plain_http = true",
+        &edit(app, &certificates));
+    t.add(s, "plain_http_opt_out_unknown_until_apply", Apply, "allow_plain_http = true opts out of HTTPS, but certificate_arn is set", "allow_plain_http = terraform_data.x.output",
+        &(unknown("true") + &edit(app, &[("allow_plain_http = true", "allow_plain_http = terraform_data.x.output")]).replace(certificates[0].0, certificates[0].1).replace(certificates[1].0, certificates[1].1)));
     t.add(s, "min_size_above_max_size", Validate, "Invalid group sizes", "max_size         = 6",
         &edit(app, &[("min_size         = 2", "min_size         = 8")]));
     t.add(s, "desired_capacity_above_max_size", Validate, "Desired capacity out of range", "desired_capacity = 7",
@@ -355,7 +371,7 @@ pub(super) fn cases() -> Vec<Case> {
     t.add(s, "image_id_in_one_region", Validate, "image_id set in one region only", "dr = {",
         &edit(app, &[(r#"vpc_id             = "vpc-0a1b2c3d""#, "vpc_id             = \"vpc-0a1b2c3d\"\n    image_id           = \"ami-0123456789abcdef0\"")]));
     t.add(s, "certificate_arn_malformed", Validate, "Invalid certificate ARN", r#"certificate_arn    = "arn:aws:iam::123456789012:server-certificate/web""#,
-        &edit(app, &[
+        &edit(https, &[
             (r#"vpc_id             = "vpc-0a1b2c3d""#, "vpc_id             = \"vpc-0a1b2c3d\"\n    certificate_arn    = \"arn:aws:iam::123456789012:server-certificate/web\""),
             (r#"vpc_id             = "vpc-0d1c2b3a""#, "vpc_id             = \"vpc-0d1c2b3a\"\n    certificate_arn    = \"arn:aws:acm:us-east-2:123456789012:certificate/0d0d0d0d-1111-2222-3333-444444444444\""),
         ]));
@@ -364,7 +380,7 @@ pub(super) fn cases() -> Vec<Case> {
     t.add(s, "name_too_long_with_environment", Plan, "Name too long", r#"name             = "payments-web-frontend-tier-a""#,
         &edit(app, &[(r#"name             = "payments-web""#, r#"name             = "payments-web-frontend-tier-a""#)]));
     t.add(s, "certificate_in_the_wrong_region", Plan, "Certificate in the wrong region", r#"certificate_arn    = "arn:aws:acm:us-east-2:123456789012:certificate/0a0a0a0a-1111-2222-3333-444444444444""#,
-        &edit(app, &[
+        &edit(https, &[
             (r#"vpc_id             = "vpc-0a1b2c3d""#, "vpc_id             = \"vpc-0a1b2c3d\"\n    certificate_arn    = \"arn:aws:acm:us-east-2:123456789012:certificate/0a0a0a0a-1111-2222-3333-444444444444\""),
             (r#"vpc_id             = "vpc-0d1c2b3a""#, "vpc_id             = \"vpc-0d1c2b3a\"\n    certificate_arn    = \"arn:aws:acm:us-east-2:123456789012:certificate/0d0d0d0d-1111-2222-3333-444444444444\""),
         ]));

@@ -59,10 +59,13 @@ pub fn complete_stack() -> Stack {
                 ));
             }
         }
+        // allow_plain_http: the failover phase runs the orchestrator, whose direct probes of
+        // the primary go through the emulator's proxy, plain HTTP only (CONNECT is 501;
+        // docs/EMULATOR.md, "Load balancer endpoints"). complete_acc tests the HTTPS stack.
         files.push((
             "chaos.auto.tfvars".to_string(),
             format!(
-                "endpoint_url = \"{endpoint}\"\ndefault_tags = {{ CostCenter = \"{cost_center}\" }}\n"
+                "endpoint_url = \"{endpoint}\"\ndefault_tags = {{ CostCenter = \"{cost_center}\" }}\nallow_plain_http = true\n"
             ),
         ));
         files

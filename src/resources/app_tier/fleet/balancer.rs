@@ -25,8 +25,16 @@ use super::{
 const BALANCER: &str = "load balancer";
 const TARGET_GROUP: &str = "target group";
 const LISTENER: &str = "listener";
-/// TLS 1.3 and 1.2 only.
-const SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+/// The security policy of the HTTPS listener: TLS 1.3 and 1.2 only, the policy AWS recommends
+/// ("Security policies for your Application Load Balancer",
+/// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html).
+/// Always sent: a listener created without one through the API gets ELBSecurityPolicy-2016-08,
+/// which still accepts TLS 1.0 and 1.1 ("Create an HTTPS listener for your Application Load
+/// Balancer", https://docs.aws.amazon.com/elasticloadbalancing/latest/application/create-https-listener.html;
+/// terraform-provider-aws's `aws_lb_listener` requires `ssl_policy` for HTTPS for the same
+/// reason, website/docs/r/lb_listener.html.markdown). A listener changed to another policy
+/// outside Terraform is drift and set back.
+pub(super) const SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 const HEALTHY_CODES: &str = "200-399";
 /// Requests with header names that are not valid HTTP tokens are dropped by the load balancer
 /// instead of reaching the application (request smuggling, header injection).
@@ -275,6 +283,7 @@ fn observe_listener(l: &Listener) -> ObservedListener {
             .first()
             .and_then(|c| c.certificate_arn())
             .map(str::to_owned),
+        ssl_policy: l.ssl_policy().map(str::to_owned),
         forwards_to: forward
             .and_then(|a| a.target_group_arn())
             .map(str::to_owned),
@@ -499,10 +508,25 @@ fn wanted_listeners(certificate_arn: Option<&str>) -> Vec<WantedListener> {
     }
 }
 
-fn matches(have: &ObservedListener, want: &WantedListener, target_group_arn: &str) -> bool {
+impl WantedListener {
+    /// The security policy it must have: drpair's for HTTPS, none to check for HTTP.
+    fn ssl_policy(&self) -> Option<&'static str> {
+        (self.protocol == ProtocolEnum::Https).then_some(SSL_POLICY)
+    }
+}
+
+/// The listener is what `want` describes, its security policy aside.
+fn same_route(have: &ObservedListener, want: &WantedListener, target_group_arn: &str) -> bool {
     have.protocol == want.protocol.as_str()
         && have.certificate_arn == want.certificate_arn
         && (have.forwards_to.as_deref() == Some(target_group_arn)) == want.forward
+}
+
+fn matches(have: &ObservedListener, want: &WantedListener, target_group_arn: &str) -> bool {
+    same_route(have, want, target_group_arn)
+        && want
+            .ssl_policy()
+            .is_none_or(|p| have.ssl_policy.as_deref() == Some(p))
 }
 
 fn action(want: &WantedListener, target_group_arn: &str) -> Action {
@@ -531,21 +555,26 @@ pub(super) fn listener_drift(
     certificate_arn: Option<&str>,
     target_group_arn: &str,
 ) -> Vec<String> {
-    wanted_listeners(certificate_arn)
-        .iter()
-        .filter(|w| {
-            !listeners
-                .iter()
-                .any(|l| l.port == w.port && matches(l, w, target_group_arn))
-        })
-        .map(|w| {
-            format!(
+    let mut drift = Vec::new();
+    for w in wanted_listeners(certificate_arn) {
+        let have = listeners.iter().find(|l| l.port == w.port);
+        match have {
+            Some(l) if matches(l, &w, target_group_arn) => {}
+            Some(l) if same_route(l, &w, target_group_arn) => drift.push(format!(
+                "{} listener on port {} uses security policy {} instead of {}",
+                w.protocol.as_str(),
+                w.port,
+                l.ssl_policy.as_deref().unwrap_or("none"),
+                w.ssl_policy().unwrap_or("none")
+            )),
+            _ => drift.push(format!(
                 "{} listener on port {} is missing or changed",
                 w.protocol.as_str(),
                 w.port
-            )
-        })
-        .collect()
+            )),
+        }
+    }
+    drift
 }
 
 /// The listeners are exactly those the tier wants.
@@ -681,6 +710,7 @@ mod tests {
             port,
             protocol: protocol.into(),
             certificate_arn: cert.map(str::to_owned),
+            ssl_policy: cert.map(|_| SSL_POLICY.to_owned()),
             forwards_to: tg.map(str::to_owned),
         }
     }
@@ -703,5 +733,20 @@ mod tests {
         assert!(listener_drift(&ok, Some("cert"), "tg").is_empty());
         let http_only = [listener(80, "HTTP", None, Some("tg"))];
         assert_eq!(listener_drift(&http_only, Some("cert"), "tg").len(), 2);
+    }
+
+    #[test]
+    fn https_security_policy_is_drift() {
+        let mut weak = listener(443, "HTTPS", Some("cert"), Some("tg"));
+        weak.ssl_policy = Some("ELBSecurityPolicy-2016-08".into());
+        let listeners = [weak, listener(80, "HTTP", None, None)];
+        assert_eq!(
+            listener_drift(&listeners, Some("cert"), "tg"),
+            vec![format!("HTTPS listener on port 443 uses security policy ELBSecurityPolicy-2016-08 instead of {SSL_POLICY}")]
+        );
+        // An HTTP listener's policy (moto and AWS may report one) is not drpair's concern.
+        let mut http = listener(80, "HTTP", None, Some("tg"));
+        http.ssl_policy = Some("ELBSecurityPolicy-2016-08".into());
+        assert!(listener_drift(&[http], None, "tg").is_empty());
     }
 }

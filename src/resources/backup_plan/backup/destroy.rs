@@ -1,5 +1,8 @@
 //! Ordered, idempotent teardown: first a check that nothing would be lost (a vault holding
-//! recovery points is only emptied with `force_destroy`; without it nothing at all is deleted),
+//! recovery points is only emptied with `force_destroy`; without it nothing at all is deleted)
+//! and, with `force_destroy`, that AWS would let the recovery points be deleted (not in a locked
+//! vault, not denied to the caller by drpair's vault access policy: otherwise nothing at all is
+//! deleted either),
 //! then the selections and plans of both regions (nothing new is backed up or copied), the
 //! vaults in both regions (emptied first with `force_destroy`), the role, and the keys
 //! (scheduled for deletion). What is already gone is skipped.
@@ -20,6 +23,7 @@ use crate::aws::{wait_for, AwsContext, AwsError, Deadline, Poll, RegionCtx};
 
 use super::find::{all_selection_ids, find_plans, find_vault, PLAN, SELECTION, VAULT};
 use super::observe::adoptable;
+use super::protect::{caller_arn, refuse_locked_or_protected};
 use super::{BackupSpec, ObservedVault};
 
 /// Removes everything of the backup plan in both regions. `known_keys` are the key ARNs state
@@ -33,14 +37,20 @@ pub async fn destroy(
     let owner = spec.owner();
     let (primary_vault, dr_vault) =
         tokio::try_join!(owned_vault(&ctx.primary, spec), owned_vault(&ctx.dr, spec),)?;
+    let vaults = [
+        (ctx.primary.region.as_str(), primary_vault.as_ref()),
+        (ctx.dr.region.as_str(), dr_vault.as_ref()),
+    ];
     if !spec.force_destroy {
-        refuse_if_holding(
-            spec,
-            &[
-                (ctx.primary.region.as_str(), primary_vault.as_ref()),
-                (ctx.dr.region.as_str(), dr_vault.as_ref()),
-            ],
-        )?;
+        refuse_if_holding(spec, &vaults)?;
+    } else if vaults
+        .iter()
+        .any(|(_, v)| v.is_some_and(|v| v.recovery_points > 0))
+    {
+        // force_destroy would delete recovery points: refused up front where AWS would refuse
+        // them (a locked vault; drpair's access policy and a caller it does not exempt).
+        let caller = caller_arn(&ctx.primary).await?;
+        refuse_locked_or_protected(spec, &caller, &vaults)?;
     }
     for rc in [&ctx.primary, &ctx.dr] {
         for plan in find_plans(rc, &spec.plan_name).await? {

@@ -12,7 +12,7 @@ use aws_sdk_backup::types::{
 
 use crate::aws::error::{api_error, ok_if_not_found};
 use crate::aws::iam::{
-    caller_account, ensure_role, find_role, retry_role_propagation, NOT_OWNED_CODE,
+    caller_account, ensure_role, find_role, retry_role_propagation, Account, NOT_OWNED_CODE,
 };
 use crate::aws::kms::{ensure_key, RegionKey};
 use crate::aws::tags::{tag_changes, Tags, OWNER_TAG};
@@ -21,6 +21,7 @@ use crate::aws::{AwsContext, AwsError, Deadline, RegionCtx};
 use super::destroy::delete_plan;
 use super::find::{find_plans, find_selections, find_vault, PLAN, SELECTION, VAULT};
 use super::observe::{adoptable, find_plan, observe_with};
+use super::protect::{ensure_access_policy, ensure_lock};
 use super::{part, BackupSpec, ObservedBackup, ObservedRule, ObservedVault};
 
 /// Brings both regions to the spec and returns what exists afterwards. Objects of the same
@@ -45,8 +46,8 @@ pub async fn ensure(
             preflight(ctx, spec).await?;
         }
         let (primary_vault, dr_vault) = tokio::try_join!(
-            ensure_region(&ctx.primary, spec, adopt_untagged),
-            ensure_region(&ctx.dr, spec, adopt_untagged),
+            ensure_region(&ctx.primary, spec, &account, adopt_untagged),
+            ensure_region(&ctx.dr, spec, &account, adopt_untagged),
         )?;
         // IAM is global: one role serves the plans of both regions.
         let role = ensure_role(&ctx.primary, &spec.role_spec(&account), adopt_untagged).await?;
@@ -152,13 +153,23 @@ async fn preflight(ctx: &AwsContext, spec: &BackupSpec) -> Result<(), AwsError> 
     Ok(())
 }
 
+/// The region's key, vault, Vault Lock and vault access policy.
 async fn ensure_region(
     rc: &RegionCtx,
     spec: &BackupSpec,
+    account: &Account,
     adopt_untagged: bool,
 ) -> Result<ObservedVault, AwsError> {
-    let key = ensure_key(rc, &spec.key_spec(rc.role, &rc.region), adopt_untagged).await?;
-    ensure_vault(rc, spec, &key, adopt_untagged).await
+    let key = ensure_key(
+        rc,
+        &spec.key_spec(rc.role, &rc.region, account),
+        adopt_untagged,
+    )
+    .await?;
+    let vault = ensure_vault(rc, spec, &key, adopt_untagged).await?;
+    ensure_lock(rc, spec, &vault).await?;
+    ensure_access_policy(rc, spec, account, &vault).await?;
+    Ok(vault)
 }
 
 async fn ensure_vault(
@@ -194,6 +205,8 @@ async fn ensure_vault(
                 kms_key_arn: key.arn.clone(),
                 recovery_points: 0,
                 tags: desired,
+                lock: None,
+                access_policy: None,
             })
         }
         // Created meanwhile (a concurrent or retried apply): take it from there.

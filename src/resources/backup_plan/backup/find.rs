@@ -1,5 +1,6 @@
 //! Lookups: the vault of a region by name, the plan by name (among live plans), the plan's
-//! selection by name, each with tags where AWS keeps them. Not-found maps to None here.
+//! selection by name, each with tags where AWS keeps them; a vault with its lock and access
+//! policy. Not-found maps to None here.
 
 use std::collections::HashMap;
 
@@ -9,6 +10,7 @@ use crate::aws::error::{api_error, ok_if_not_found};
 use crate::aws::tags::Tags;
 use crate::aws::{AwsError, RegionCtx};
 
+use super::protect::{find_access_policy, ObservedLock};
 use super::{ObservedPlan, ObservedRule, ObservedSelection, ObservedVault};
 
 pub(super) const VAULT: &str = "backup vault";
@@ -71,12 +73,20 @@ pub(super) async fn find_vault(
     let Some(tags) = list_tags(rc, VAULT, &arn).await? else {
         return Ok(None);
     };
+    let lock = out.locked().unwrap_or(false).then(|| ObservedLock {
+        min_retention_days: out.min_retention_days(),
+        max_retention_days: out.max_retention_days(),
+        lock_date: out.lock_date().map(|d| d.secs()),
+    });
+    let access_policy = find_access_policy(rc, name).await?;
     Ok(Some(ObservedVault {
         name: name.to_owned(),
         kms_key_arn: out.encryption_key_arn().unwrap_or_default().to_owned(),
         recovery_points: out.number_of_recovery_points(),
         arn,
         tags,
+        lock,
+        access_policy,
     }))
 }
 

@@ -2,7 +2,7 @@
 //! from the spec, one phrase per difference.
 
 use crate::aws::iam::{caller_account, find_role, role_drift, Account};
-use crate::aws::kms::{find_key, key_drift, RegionKey};
+use crate::aws::kms::{account_of, find_key, key_drift_with_policy, RegionKey};
 use crate::aws::tags::{Tags, OWNER_TAG};
 use crate::aws::{AwsContext, AwsError, RegionCtx, Role};
 
@@ -135,12 +135,24 @@ pub fn drift(spec: &BackupSpec, o: &ObservedBackup) -> Vec<String> {
     let mut out = Vec::new();
     for role in Role::BOTH {
         let region = o.region(role);
-        out.extend(key_drift(region, &spec.key_alias(), o.key(role)));
-        if o.vault(role).is_none() {
-            out.push(format!(
+        let key = o.key(role);
+        let policy = key
+            .and_then(|k| account_of(&k.arn))
+            .map(|account| super::protect::key_policy(&account, region));
+        out.extend(key_drift_with_policy(
+            region,
+            &spec.key_alias(),
+            key,
+            policy.as_ref(),
+        ));
+        match o.vault(role) {
+            None => out.push(format!(
                 "{region}: backup vault {} is missing",
                 spec.vault_name
-            ));
+            )),
+            Some(v) => out.extend(super::protect::protection_drift(
+                spec, &o.account, region, v,
+            )),
         }
     }
     for role in Role::BOTH {
