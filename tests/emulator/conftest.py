@@ -73,8 +73,8 @@ class Emulator:
         return requests.request(method, url, data=body, headers=dict(request.headers), timeout=30)
 
 
-@pytest.fixture(scope="session")
-def emulator():
+def started_emulator():
+    """A new emulator process on a free port; stop it with `stop_emulator`."""
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="drpair-emulator-", suffix=".log", delete=False)
     process = subprocess.Popen(
@@ -90,13 +90,34 @@ def emulator():
         log.close()
         pytest.fail(f"the emulator did not start: {line!r}\n{open(log.name).read()}")
     emulator = Emulator(process, port, log.name)
-    yield emulator
-    process.stdin.close()
+    emulator.log_file = log
+    return emulator
+
+
+def stop_emulator(emulator):
+    emulator.process.stdin.close()
     try:
-        process.wait(timeout=10)
+        emulator.process.wait(timeout=10)
     except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+        emulator.process.kill()
+    emulator.log_file.close()
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    emulator = started_emulator()
+    yield emulator
+    stop_emulator(emulator)
+
+
+@pytest.fixture
+def own_emulator():
+    """An emulator of the test's own, for a test that advances the modeled clock by days: on the
+    shared one that replays, minute by minute, every schedule, alarm and stream earlier tests
+    left behind."""
+    emulator = started_emulator()
+    yield emulator
+    stop_emulator(emulator)
 
 
 @pytest.fixture(autouse=True)

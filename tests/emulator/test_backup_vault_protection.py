@@ -150,8 +150,10 @@ def test_jobs_outside_the_lock_fail(stack):  # noqa: F811
     assert west["backup"].describe_backup_vault(BackupVaultName=name)["NumberOfRecoveryPoints"] == 1
 
 
-def test_a_compliance_lock_is_immutable_from_its_lock_date_on_the_modeled_clock(emulator, stack):  # noqa: F811
-    backup, name = stack["us-east-2"]["backup"], stack["name"]
+def test_a_compliance_lock_is_immutable_from_its_lock_date_on_the_modeled_clock(own_emulator, unique):
+    emulator = own_emulator
+    backup, name = emulator.client("backup", "us-east-2"), unique
+    backup.create_backup_vault(BackupVaultName=name)
     assert code_of(backup.put_backup_vault_lock_configuration, BackupVaultName=name, MinRetentionDays=7, ChangeableForDays=2) == "InvalidParameterValueException"
     before = emulator.control("GET", "/_drpair/clock", expect=200)[1]["epoch"]
     backup.put_backup_vault_lock_configuration(BackupVaultName=name, MinRetentionDays=7, ChangeableForDays=3)
