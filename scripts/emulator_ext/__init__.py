@@ -41,6 +41,7 @@ PATCHES = (
     "secretsmanager_replicas",
     "ec2_rule_descriptions",
     "s3_bucket_policies",
+    "elbv2_access_logs",
 )
 # WSGI wrappers, innermost first.
 WRAPPERS = ("route53_health", "errors", "cloudwatch_cbor", "controls")

@@ -7,6 +7,7 @@
 //! imported, back to plain HTTP in place, destroy leaves nothing; and the plan-time errors of
 //! bad input.
 
+mod access_logs;
 mod additions;
 mod checks;
 

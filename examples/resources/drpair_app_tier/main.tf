@@ -72,6 +72,18 @@ resource "drpair_app_tier" "web" {
   # instance_refresh    = true    # roll new template versions into running instances
   # tags                = { Team = "payments-web" }
   # timeouts            = { create = "45m", update = "45m", delete = "45m" }
+
+  # Access logs of both load balancers: set primary.access_logs_bucket and dr.access_logs_bucket
+  # (inside the primary/dr objects above) to a bucket of each region, and optionally
+  #   access_logs_prefix = "payments/alb"  # not containing AWSLogs, no leading or trailing /
+  # Each bucket must be in its load balancer's region with SSE-S3 (AES256) default encryption:
+  # ALBs deliver no logs to SSE-KMS buckets, so drpair refuses them. Its bucket policy must let
+  # Elastic Load Balancing write, or AWS refuses with "Access Denied for bucket":
+  #   { "Effect": "Allow", "Action": "s3:PutObject",
+  #     "Principal": { "AWS": "arn:aws:iam::127311923021:root" },   # us-east-1; us-east-2: 033677994240
+  #     # or, in any region: "Principal": { "Service": "logdelivery.elasticloadbalancing.amazonaws.com" }
+  #     "Resource": "arn:aws:s3:::BUCKET/payments/alb/AWSLogs/ACCOUNT_ID/*" }
+  # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html
 }
 
 output "load_balancers" {

@@ -18,6 +18,7 @@ mod ensure;
 pub mod fingerprint;
 mod group;
 mod iam;
+mod logs;
 mod observe;
 mod security;
 mod template;
@@ -30,6 +31,7 @@ use crate::functions::rto;
 
 pub use destroy::destroy;
 pub use ensure::ensure;
+pub use logs::{ELB_LOG_ACCOUNT_US_EAST_1, ELB_LOG_ACCOUNT_US_EAST_2, ELB_LOG_SERVICE_PRINCIPAL};
 pub use observe::{drift as observe_drift, read};
 pub use template::TemplateData;
 
@@ -50,6 +52,8 @@ pub struct RegionSpec {
     pub ami_id: Option<String>,
     /// An ACM certificate of this region: HTTPS on 443 and a redirect on 80.
     pub certificate_arn: Option<String>,
+    /// An S3 bucket of this region for the load balancer's access logs; `None`: logging off.
+    pub access_logs_bucket: Option<String>,
     /// The group's desired capacity in this region.
     pub desired_capacity: i32,
     /// The group's minimum size in this region.
@@ -78,6 +82,8 @@ pub struct TierSpec {
     pub instance_refresh: bool,
     /// `deletion_protection.enabled` on both load balancers.
     pub deletion_protection: bool,
+    /// The key prefix of the access logs (empty: none).
+    pub access_logs_prefix: String,
     pub default_tags: BTreeMap<String, String>,
     pub user_tags: BTreeMap<String, String>,
     pub primary: RegionSpec,
@@ -201,6 +207,22 @@ impl RegionTier {
             && self.group.is_none()
     }
 
+    /// The (bucket, prefix) the load balancer writes access logs to, when logging is on.
+    pub fn access_logs(&self) -> Option<(&str, &str)> {
+        let attrs = &self.balancer.as_ref()?.attributes;
+        if attrs.get(balancer::ACCESS_LOGS_ENABLED).map(String::as_str) != Some("true") {
+            return None;
+        }
+        Some((
+            attrs
+                .get(balancer::ACCESS_LOGS_BUCKET)
+                .map_or("", String::as_str),
+            attrs
+                .get(balancer::ACCESS_LOGS_PREFIX)
+                .map_or("", String::as_str),
+        ))
+    }
+
     /// The HTTPS listener's certificate, if the load balancer has one.
     pub fn certificate_arn(&self) -> Option<&str> {
         self.listeners
@@ -248,6 +270,12 @@ pub fn iam_name(id: &str, region: &str) -> String {
 impl TierSpec {
     pub fn owner(&self) -> String {
         owner_tag_value(&self.id)
+    }
+
+    /// Where this region's load balancer writes access logs: (bucket, prefix), or `None`.
+    pub fn access_logs(&self, role: Role) -> Option<(&str, &str)> {
+        let bucket = self.region(role).access_logs_bucket.as_deref()?;
+        Some((bucket, self.access_logs_prefix.as_str()))
     }
 
     pub fn region(&self, role: Role) -> &RegionSpec {

@@ -45,6 +45,7 @@ pub struct AppTierModel {
     pub instance_refresh: Val<bool>,
     pub deletion_protection: Val<bool>,
     pub allow_plain_http: Val<bool>,
+    pub access_logs_prefix: Val<String>,
     pub tags: Val<BTreeMap<String, String>>,
     pub tags_all: Val<BTreeMap<String, String>>,
     pub primary: Val<RegionModel>,
@@ -61,6 +62,7 @@ pub struct RegionModel {
     pub private_subnet_ids: Val<Vec<String>>,
     pub image_id: Val<String>,
     pub certificate_arn: Val<String>,
+    pub access_logs_bucket: Val<String>,
     pub region: Val<String>,
     pub ami_id: Val<String>,
     pub alb_arn: Val<String>,
@@ -89,6 +91,7 @@ fn region_attribute(name: &str, what: &str) -> Attribute {
             Attribute::string_list("private_subnet_ids").required().description("Subnets of the instances. Changed in place."),
             Attribute::string("image_id").optional().description("An AMI of this region to launch instead of the one `image_ssm_parameter` names. AMIs are regional: set it for both regions or neither."),
             Attribute::string("certificate_arn").optional().description("An ACM certificate of this region: the load balancer then serves HTTPS on 443 with the security policy `ELBSecurityPolicy-TLS13-1-2-2021-06` (TLS 1.3 and 1.2 only; changed outside Terraform, it shows in `drift` and is set back) and redirects HTTP on 80 to it. Set it for both regions; without certificates the tier needs `allow_plain_http = true`."),
+            Attribute::string("access_logs_bucket").optional().description(format!("An S3 bucket of this region to receive the load balancer's access logs (`access_logs.s3.enabled`, `.bucket` and `.prefix` attributes, read back and drift-checked: logging turned off or pointed elsewhere outside Terraform shows in `drift` and is set back; removing it turns logging off). Set it for both regions or neither. Application Load Balancers deliver access logs only to a bucket of their own region encrypted with SSE-S3 (AES256), not SSE-KMS: drpair checks the bucket's region (GetBucketLocation) and default encryption (GetBucketEncryption) before every apply and refuses otherwise. The bucket policy must let Elastic Load Balancing write: allow `s3:PutObject` on `arn:aws:s3:::BUCKET/PREFIX/AWSLogs/ACCOUNT_ID/*` to the Elastic Load Balancing account of the region (us-east-1: `arn:aws:iam::{}:root`, us-east-2: `arn:aws:iam::{}:root`, Regions available before August 2022) or, in any region, to the service principal `{}` (\"Enable access logs for your Application Load Balancer\", https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html); without it AWS refuses with `InvalidConfigurationRequest` \"Access Denied for bucket\".", fleet::ELB_LOG_ACCOUNT_US_EAST_1, fleet::ELB_LOG_ACCOUNT_US_EAST_2, fleet::ELB_LOG_SERVICE_PRINCIPAL)),
             Attribute::string("region").computed().description("The AWS region of this side."),
             Attribute::string("ami_id").computed().description("The AMI the launch template uses here: `image_id`, or what `image_ssm_parameter` named when the template was made. It stays until `image_id` or `image_ssm_parameter` changes, so new AMI releases never cause a plan by themselves."),
             Attribute::string("alb_arn").computed().description("ARN of the Application Load Balancer."),
@@ -138,6 +141,7 @@ impl Resource for AppTier {
                 .attr(Attribute::bool("instance_refresh").default(Value::Bool(true)).description("Roll a new template version into running instances with a rolling instance refresh (90% kept healthy) in both regions (default true). False leaves running instances until they are replaced."))
                 .attr(Attribute::bool("deletion_protection").default(Value::Bool(false)).description("Turn on the load balancers' deletion protection in both regions (default false, as on AWS: a tier is created and destroyed in development and tests). Set it to true in production: AWS then refuses to delete either load balancer, so `terraform destroy` fails until it is set back to false and applied. Read back from AWS; a change made outside Terraform shows in `drift` and is set back. Whatever this says, both load balancers drop HTTP headers whose names are not valid (`routing.http.drop_invalid_header_fields.enabled = true`), also drift-checked."))
                 .attr(Attribute::bool("allow_plain_http").default(Value::Bool(false)).description("The explicit opt-out from HTTPS (default false). A payment API must not be served in plain text, so a tier needs `primary.certificate_arn` and `dr.certificate_arn` (HTTPS on 443, HTTP on 80 redirected to it) unless this is true; with it true and no certificates, both load balancers serve plain HTTP on 80 only. What that costs: requests, card data, session cookies and credentials cross the internet unencrypted and can be read or changed on the way, and nothing proves to clients that the answer comes from this API; PCI DSS (v4.0.1, requirement 4.2.1) requires strong cryptography for cardholder data sent over open, public networks. For development, tests and emulators only. Setting it together with certificates is an error (the two contradict each other). Changing it (with the certificates) changes the listeners in place. On import it is true when no load balancer has an HTTPS listener."))
+                .attr(Attribute::string("access_logs_prefix").optional().description("A key prefix for the access logs in `primary.access_logs_bucket` and `dr.access_logs_bucket` (logs land under `PREFIX/AWSLogs/ACCOUNT_ID/elasticloadbalancing/REGION/`); without it they start at `AWSLogs/`. It must not contain `AWSLogs` (AWS adds that part itself) nor start or end with `/`, and needs the buckets to be set."))
                 .attr(Attribute::string_map("tags").optional().description("Tags for every object of the tier (instances and volumes included), on top of the provider's `default_tags`."))
                 .attr(Attribute::string_map("tags_all").computed().volatile().description("All tags of the tier's objects except those drpair manages: `default_tags` merged with `tags`."))
                 .attr(region_attribute("primary", "primary"))

@@ -166,6 +166,7 @@ pub fn spec(client: &DrClient, m: &AppTierModel) -> Option<TierSpec> {
             private_subnet_ids: r.private_subnet_ids.known()?.clone(),
             ami_id: r.ami_id.known().filter(|a| !a.is_empty()).cloned(),
             certificate_arn: r.certificate_arn.known().cloned(),
+            access_logs_bucket: r.access_logs_bucket.known().cloned(),
             desired_capacity: desired as i32,
             min_size: min as i32,
             last_desired_capacity: None,
@@ -185,6 +186,7 @@ pub fn spec(client: &DrClient, m: &AppTierModel) -> Option<TierSpec> {
         health_check_path: m.health_check_path.known()?.clone(),
         instance_refresh: m.instance_refresh.known().copied().unwrap_or(true),
         deletion_protection: m.deletion_protection.known().copied().unwrap_or(false),
+        access_logs_prefix: m.access_logs_prefix.known().cloned().unwrap_or_default(),
         default_tags: client.default_tags.clone(),
         user_tags: m.tags.known().cloned().unwrap_or_default(),
         primary: region(Role::Primary)?,
@@ -333,6 +335,11 @@ pub fn from_observed(base: &AppTierModel, o: &ObservedTier, drift: Vec<String>) 
             } else {
                 b.certificate_arn.clone()
             },
+            access_logs_bucket: if b.access_logs_bucket.is_unknown() {
+                Val::Null
+            } else {
+                b.access_logs_bucket.clone()
+            },
             region: Val::Known(r.region.clone()),
             ami_id: match template {
                 Some(t) => Val::Known(t.data.image_id.clone()),
@@ -391,6 +398,10 @@ pub fn from_observed(base: &AppTierModel, o: &ObservedTier, drift: Vec<String>) 
         },
         instance_refresh: base.instance_refresh.clone(),
         deletion_protection: base.deletion_protection.clone(),
+        access_logs_prefix: match &base.access_logs_prefix {
+            Val::Unknown => Val::Null,
+            v => v.clone(),
+        },
         // Not an AWS setting: what the listeners are follows from the certificates.
         allow_plain_http: match &base.allow_plain_http {
             Val::Unknown => Val::Known(false),
@@ -460,6 +471,7 @@ pub fn imported(client: &DrClient, name: &str, id: &str, o: &ObservedTier) -> Ap
             ),
             image_id: Val::Null,
             certificate_arn: Val::from_option(r.certificate_arn().map(str::to_owned)),
+            access_logs_bucket: Val::from_option(r.access_logs().map(|(b, _)| b.to_owned())),
             ..RegionModel::default()
         })
     };
@@ -491,6 +503,12 @@ pub fn imported(client: &DrClient, name: &str, id: &str, o: &ObservedTier) -> Ap
                 .or(d.balancer.as_ref())
                 .and_then(|b| b.attributes.get("deletion_protection.enabled"))
                 .is_some_and(|v| v == "true"),
+        ),
+        access_logs_prefix: Val::from_option(
+            p.access_logs()
+                .or(d.access_logs())
+                .map(|(_, prefix)| prefix.to_owned())
+                .filter(|prefix| !prefix.is_empty()),
         ),
         // The opt-out is what a tier serving plain HTTP only says; with an HTTPS listener in
         // either region the certificates are imported instead.

@@ -75,6 +75,13 @@ pub fn all(config: &AppTierModel, diags: &mut Diagnostics) {
     }
     both_or_neither(config, "image_id", |r| &r.image_id, diags);
     both_or_neither(config, "certificate_arn", |r| &r.certificate_arn, diags);
+    both_or_neither(
+        config,
+        "access_logs_bucket",
+        |r| &r.access_logs_bucket,
+        diags,
+    );
+    access_logs_prefix(config, diags);
     https_or_opt_out(config, diags);
 }
 
@@ -119,6 +126,62 @@ fn https_or_opt_out(c: &AppTierModel, diags: &mut Diagnostics) {
             "The payment API would be served in plain HTTP: set primary.certificate_arn and dr.certificate_arn to an ACM certificate of each region (the load balancers then serve HTTPS on 443 and redirect HTTP on 80 to it), or, for development and tests only, opt out with allow_plain_http = true.",
         );
     }
+}
+
+/// The access-log prefix: AWS adds `AWSLogs/...` after it and forbids it inside ("The prefix
+/// that you specify must not include AWSLogs", "Enable access logs for your Application Load
+/// Balancer", https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html);
+/// a leading or trailing `/` would make keys with empty path segments (`bucket//AWSLogs/...`),
+/// refused here too. It needs the buckets.
+fn access_logs_prefix(c: &AppTierModel, diags: &mut Diagnostics) {
+    let path = AttributePath::root().attr("access_logs_prefix");
+    let Val::Known(prefix) = &c.access_logs_prefix else {
+        return;
+    };
+    if prefix.is_empty()
+        || prefix.contains("AWSLogs")
+        || prefix.starts_with('/')
+        || prefix.ends_with('/')
+        || prefix.len() > 1024
+    {
+        diags.error_at(
+            path.clone(),
+            "Invalid access log prefix",
+            format!("{prefix:?} is not a usable access log prefix: it must be non-empty, must not contain AWSLogs (Elastic Load Balancing adds AWSLogs/ACCOUNT_ID/... after it), must not start or end with /, and is at most 1024 characters, e.g. \"payments/alb\"."),
+        );
+    }
+    let bucket_set = |side: &Val<RegionModel>| match side {
+        Val::Known(r) => r.access_logs_bucket.is_null().then_some(false),
+        _ => None,
+    };
+    if bucket_set(&c.primary) == Some(false) && bucket_set(&c.dr) == Some(false) {
+        diags.error_at(
+            path,
+            "Access log prefix without buckets",
+            "access_logs_prefix is set, but primary.access_logs_bucket and dr.access_logs_bucket are not: set the buckets to turn access logs on, or remove the prefix.",
+        );
+    }
+}
+
+/// An S3 general purpose bucket name ("General purpose bucket naming rules", Amazon S3 User
+/// Guide, https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html): 3 to 63
+/// lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit, no
+/// two adjacent dots, not an IP address, none of the reserved prefixes and suffixes.
+pub fn bucket_name_ok(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let edge = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    (3..=63).contains(&name.len())
+        && name.bytes().all(|c| edge(c) || c == b'.' || c == b'-')
+        && edge(bytes[0])
+        && edge(bytes[bytes.len() - 1])
+        && !name.contains("..")
+        && name.parse::<std::net::Ipv4Addr>().is_err()
+        && !["xn--", "sthree-", "amzn-s3-demo-"]
+            .iter()
+            .any(|p| name.starts_with(p))
+        && !["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"]
+            .iter()
+            .any(|s| name.ends_with(s))
 }
 
 pub fn name_chars(name: &str, path: &AttributePath, diags: &mut Diagnostics) {
@@ -275,6 +338,15 @@ fn region_inputs(r: &RegionModel, path: &AttributePath, diags: &mut Diagnostics)
                 path.attr("image_id"),
                 "Invalid AMI id",
                 format!("{ami:?} is not an AMI id (ami-…)."),
+            );
+        }
+    }
+    if let Val::Known(bucket) = &r.access_logs_bucket {
+        if !bucket_name_ok(bucket) {
+            diags.error_at(
+                path.attr("access_logs_bucket"),
+                "Invalid S3 bucket name",
+                format!("{bucket:?} is not an S3 bucket name: 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit (a name, not an ARN or s3:// URL)."),
             );
         }
     }
@@ -494,6 +566,53 @@ mod tests {
         ] {
             assert!(detail.contains(name), "{detail}");
         }
+    }
+
+    #[test]
+    fn access_log_bucket_and_prefix() {
+        for (name, ok) in [
+            ("payments-alb-logs-us-east-1", true),
+            ("logs.example", true),
+            ("ab", false),
+            ("Logs", false),
+            ("s3://logs", false),
+            ("arn:aws:s3:::logs", false),
+            ("logs-", false),
+            ("a..b", false),
+            ("192.168.5.4", false),
+            ("xn--logs", false),
+        ] {
+            assert_eq!(bucket_name_ok(name), ok, "{name}");
+        }
+        let side = |bucket: Option<&str>| {
+            Val::Known(RegionModel {
+                access_logs_bucket: Val::from_option(bucket.map(str::to_owned)),
+                ..RegionModel::default()
+            })
+        };
+        let tier = |prefix: &str, p: Option<&str>, d: Option<&str>| AppTierModel {
+            access_logs_prefix: Val::Known(prefix.to_owned()),
+            allow_plain_http: Val::Known(true),
+            primary: side(p),
+            dr: side(d),
+            ..AppTierModel::default()
+        };
+        assert!(errors(&tier("payments/alb", Some("a-logs"), Some("b-logs"))).is_empty());
+        for bad in ["AWSLogs", "x/AWSLogs/y", "/alb", "alb/", ""] {
+            assert_eq!(
+                errors(&tier(bad, Some("a-logs"), Some("b-logs"))),
+                vec!["Invalid access log prefix".to_string()],
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            errors(&tier("alb", None, None)),
+            vec!["Access log prefix without buckets".to_string()]
+        );
+        assert_eq!(
+            errors(&tier("alb", Some("a-logs"), None)),
+            vec!["access_logs_bucket set in one region only".to_string()]
+        );
     }
 
     #[test]

@@ -375,6 +375,25 @@ pub(super) fn cases() -> Vec<Case> {
             (r#"vpc_id             = "vpc-0a1b2c3d""#, "vpc_id             = \"vpc-0a1b2c3d\"\n    certificate_arn    = \"arn:aws:iam::123456789012:server-certificate/web\""),
             (r#"vpc_id             = "vpc-0d1c2b3a""#, "vpc_id             = \"vpc-0d1c2b3a\"\n    certificate_arn    = \"arn:aws:acm:us-east-2:123456789012:certificate/0d0d0d0d-1111-2222-3333-444444444444\""),
         ]));
+    // Issue 14 item 4: access logs to a bucket of each region.
+    let buckets = |primary: &str, dr: &str| {
+        edit(app, &[
+            (r#"vpc_id             = "vpc-0a1b2c3d""#, &*format!("vpc_id             = \"vpc-0a1b2c3d\"\n    access_logs_bucket = \"{primary}\"")),
+            (r#"vpc_id             = "vpc-0d1c2b3a""#, &*format!("vpc_id             = \"vpc-0d1c2b3a\"\n    access_logs_bucket = \"{dr}\"")),
+        ])
+    };
+    t.add(s, "access_logs_bucket_is_a_url", Validate, "Invalid S3 bucket name", r#"access_logs_bucket = "s3://payments-alb-logs-use2""#,
+        &buckets("payments-alb-logs-use1", "s3://payments-alb-logs-use2"));
+    t.add(s, "access_logs_bucket_uppercase", Validate, "Invalid S3 bucket name", r#"access_logs_bucket = "Payments-ALB-Logs""#,
+        &buckets("Payments-ALB-Logs", "payments-alb-logs-use2"));
+    t.add(s, "access_logs_bucket_in_one_region", Validate, "access_logs_bucket set in one region only", "dr = {",
+        &edit(app, &[(r#"vpc_id             = "vpc-0a1b2c3d""#, "vpc_id             = \"vpc-0a1b2c3d\"\n    access_logs_bucket = \"payments-alb-logs-use1\"")]));
+    t.add(s, "access_logs_prefix_with_awslogs", Validate, "Invalid access log prefix", r#"access_logs_prefix = "alb/AWSLogs""#,
+        &add(&buckets("payments-alb-logs-use1", "payments-alb-logs-use2"), "  access_logs_prefix = \"alb/AWSLogs\""));
+    t.add(s, "access_logs_prefix_leading_slash", Validate, "Invalid access log prefix", r#"access_logs_prefix = "/alb""#,
+        &add(&buckets("payments-alb-logs-use1", "payments-alb-logs-use2"), "  access_logs_prefix = \"/alb\""));
+    t.add(s, "access_logs_prefix_without_buckets", Validate, "Access log prefix without buckets", r#"access_logs_prefix = "alb""#,
+        &add(app, "  access_logs_prefix = \"alb\""));
     t.add(s, "tags_reserved_key", Validate, "Reserved tag key", r#"tags = { Name = "web" }"#,
         &add(app, "  tags = { Name = \"web\" }"));
     t.add(s, "name_too_long_with_environment", Plan, "Name too long", r#"name             = "payments-web-frontend-tier-a""#,

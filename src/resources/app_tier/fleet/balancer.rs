@@ -42,17 +42,44 @@ pub(super) const DROP_INVALID_HEADERS: &str = "routing.http.drop_invalid_header_
 /// The load balancer cannot be deleted while this is true (DeleteLoadBalancer is refused).
 pub(super) const DELETION_PROTECTION: &str = "deletion_protection.enabled";
 
+/// Access logs to S3 ("Enable access logs for your Application Load Balancer",
+/// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html).
+pub(super) const ACCESS_LOGS_ENABLED: &str = "access_logs.s3.enabled";
+pub(super) const ACCESS_LOGS_BUCKET: &str = "access_logs.s3.bucket";
+pub(super) const ACCESS_LOGS_PREFIX: &str = "access_logs.s3.prefix";
+const MANAGED_KEYS: [&str; 5] = [
+    DROP_INVALID_HEADERS,
+    DELETION_PROTECTION,
+    ACCESS_LOGS_ENABLED,
+    ACCESS_LOGS_BUCKET,
+    ACCESS_LOGS_PREFIX,
+];
+
 /// The load balancer attributes drpair sets, by key ("Load balancer attributes", Elastic Load
 /// Balancing User Guide for Application Load Balancers): invalid header fields always dropped,
-/// deletion protection as the tier's `deletion_protection` says.
-pub(super) fn managed_attributes(deletion_protection: bool) -> BTreeMap<String, String> {
-    BTreeMap::from([
+/// deletion protection as the tier's `deletion_protection` says, access logs on to
+/// `access_logs` (bucket, prefix) or off (the bucket and prefix of logging that is off are not
+/// drpair's concern).
+pub(super) fn managed_attributes(
+    deletion_protection: bool,
+    access_logs: Option<(&str, &str)>,
+) -> BTreeMap<String, String> {
+    let mut attrs = BTreeMap::from([
         (DROP_INVALID_HEADERS.to_owned(), "true".to_owned()),
         (
             DELETION_PROTECTION.to_owned(),
             deletion_protection.to_string(),
         ),
-    ])
+        (
+            ACCESS_LOGS_ENABLED.to_owned(),
+            access_logs.is_some().to_string(),
+        ),
+    ]);
+    if let Some((bucket, prefix)) = access_logs {
+        attrs.insert(ACCESS_LOGS_BUCKET.to_owned(), bucket.to_owned());
+        attrs.insert(ACCESS_LOGS_PREFIX.to_owned(), prefix.to_owned());
+    }
+    attrs
 }
 
 /// The managed attributes whose value differs from `wanted`, as (key, actual, wanted).
@@ -93,7 +120,7 @@ async fn attributes_of(
         .attributes()
         .iter()
         .filter_map(|a| Some((a.key()?.to_owned(), a.value()?.to_owned())))
-        .filter(|(k, _)| k == DROP_INVALID_HEADERS || k == DELETION_PROTECTION)
+        .filter(|(k, _)| MANAGED_KEYS.contains(&k.as_str()))
         .collect())
 }
 
@@ -401,7 +428,7 @@ pub(super) async fn ensure_balancer(
     let name = &spec.id;
     let tags = spec.tags(rc.role, part::LOAD_BALANCER);
     let subnets = spec.region(rc.role).public_subnet_ids.clone();
-    let attributes = managed_attributes(spec.deletion_protection);
+    let attributes = managed_attributes(spec.deletion_protection, spec.access_logs(rc.role));
     let Some(lb) = existing else {
         let out = elb
             .create_load_balancer()

@@ -6,7 +6,7 @@ use crate::aws::{AwsContext, AwsError, Deadline, RegionCtx};
 
 use super::fingerprint::differences;
 use super::{
-    balancer, group, iam, observe, security, template, ObservedTier, TemplateData, TierSpec,
+    balancer, group, iam, logs, observe, security, template, ObservedTier, TemplateData, TierSpec,
 };
 
 /// Makes both regions match the spec and returns what exists afterwards. On failure the error
@@ -22,6 +22,10 @@ pub async fn ensure(
         ctx.primary.region,
         ctx.dr.region
     );
+    // Before anything is made: a bucket AWS would not deliver to is refused up front.
+    if let Err(e) = logs::check_buckets(ctx, spec).await {
+        return Err((e, observe::read(ctx, &spec.id).await.ok().flatten()));
+    }
     let converged = tokio::try_join!(
         ensure_region(&ctx.primary, spec, deadline),
         ensure_region(&ctx.dr, spec, deadline),

@@ -237,7 +237,7 @@ pub fn drift(spec: &TierSpec, o: &ObservedTier) -> Vec<String> {
         if let Some(lb) = &r.balancer {
             for (key, actual, wanted) in balancer::attribute_drift(
                 &lb.attributes,
-                &balancer::managed_attributes(spec.deletion_protection),
+                &balancer::managed_attributes(spec.deletion_protection, spec.access_logs(role)),
             ) {
                 drift.push(format!(
                     "{region}: load balancer attribute {key} is {actual} instead of {wanted}"
