@@ -5,8 +5,11 @@ use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_types::SdkConfig;
+use std::sync::Arc;
+use tokio::sync::OnceCell;
 
 use super::error::AwsError;
+use super::iam::Account;
 
 /// Attempts per AWS call (the first try plus retries with exponential backoff on throttling
 /// and transient errors).
@@ -73,6 +76,9 @@ pub struct RegionCtx {
     /// The permissions boundary of every IAM role drpair creates (the provider's
     /// `permissions_boundary_arn`); None: no boundary.
     pub permissions_boundary: Option<String>,
+    /// The caller's account, read once per process (STS GetCallerIdentity) and shared by both
+    /// regions: the credentials, hence the account, do not change while the provider runs.
+    pub(crate) account: Arc<OnceCell<Account>>,
 }
 
 impl RegionCtx {
@@ -82,6 +88,7 @@ impl RegionCtx {
             role,
             config,
             permissions_boundary: None,
+            account: Arc::default(),
         }
     }
 
@@ -171,7 +178,14 @@ impl AwsContext {
                 region_config(&settings.dr_region),
             )
             .with_permissions_boundary(settings.permissions_boundary_arn.clone()),
-        })
+        }
+        .sharing_the_account())
+    }
+
+    /// Both regions answer the caller's account from one cache.
+    fn sharing_the_account(mut self) -> Self {
+        self.dr.account = Arc::clone(&self.primary.account);
+        self
     }
 
     pub fn region(&self, role: Role) -> &RegionCtx {

@@ -88,8 +88,16 @@ impl Account {
     }
 }
 
-/// The caller's account and partition, from STS GetCallerIdentity.
+/// The caller's account and partition, from STS GetCallerIdentity (once per process; a failed
+/// read is not remembered).
 pub async fn caller_account(rc: &RegionCtx) -> Result<Account, AwsError> {
+    rc.account
+        .get_or_try_init(|| read_caller_account(rc))
+        .await
+        .cloned()
+}
+
+async fn read_caller_account(rc: &RegionCtx) -> Result<Account, AwsError> {
     let out = rc
         .sts()
         .get_caller_identity()

@@ -204,6 +204,19 @@ pub fn server_config(
 mod tests {
     use super::*;
 
+    /// `.cargo/config.toml` builds aws-lc with `AWS_LC_SYS_NO_JITTER_ENTROPY`: its DRBG seeds from
+    /// the kernel instead of spending ~25 ms sampling CPU jitter at every provider start
+    /// (docs/guides/security.md, "The provider's own channel"). A build without the switch
+    /// fails here.
+    #[test]
+    fn the_random_generator_seeds_from_the_kernel_not_cpu_jitter() {
+        // Draw once so the generator and its entropy source are set up.
+        ServerIdentity::generate().unwrap();
+        // SAFETY: takes no arguments and only reads which entropy source aws-lc chose.
+        let jitter = unsafe { aws_lc_sys::FIPS_is_entropy_cpu_jitter() };
+        assert_eq!(jitter, 0, "aws-lc was built with CPU-jitter entropy");
+    }
+
     /// One DER element: (tag, contents, what follows it).
     fn tlv(der: &[u8]) -> (u8, &[u8], &[u8]) {
         let (len, header) = match der[1] {
