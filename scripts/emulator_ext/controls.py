@@ -2,7 +2,13 @@
 
 - ``GET /_drpair/calls``: how many AWS calls the emulator answered, per service (boto3 client
   name, e.g. ``cloudwatch``), operation and region; ``?service=&operation=&region=`` filter.
-  ``DELETE /_drpair/calls`` resets the counts.
+  ``GET /_drpair/calls/log``: the calls one by one, in the order they arrived, with when each
+  started and ended (milliseconds on a monotonic clock since the last reset; the end includes
+  the added latency and the sending of the answer, so it is what the client waited), the HTTP
+  status, the fault that answered it, if any, and ``request``, a digest of the request (method,
+  path, query, body: two calls with the same digest asked for the same thing); the last
+  ``LOG_LIMIT`` calls are kept.
+  ``DELETE /_drpair/calls`` resets the counts and the log.
 - ``POST /_drpair/latency`` ``{"ms": 250, "jitter_ms": 50, "service": .., "operation": ..,
   "region": ..}``: added delay for matching calls (the largest matching rule wins);
   ``GET``/``DELETE /_drpair/latency[/ID]``.
@@ -25,6 +31,8 @@ their turn: HTTP 503 ``ServiceUnavailable`` or a dropped connection.
 Every control endpoint answers JSON; bad input gets ``400 {"error": ...}``.
 """
 
+import collections
+import hashlib
 import json
 import random
 import re
@@ -48,6 +56,12 @@ from .common import (
 
 _lock = threading.Lock()
 _calls = {}
+#: How many calls GET /_drpair/calls/log keeps (the oldest go first).
+LOG_LIMIT = 20_000
+#: The timed call log: records in arrival order; ``_log_state`` holds the clock's origin, the
+#: generation (a call that started before a reset is not logged after it) and the calls dropped.
+_log = collections.deque(maxlen=LOG_LIMIT)
+_log_state = {"origin": time.monotonic(), "generation": 0, "logged": 0}
 _faults = []
 _latency = []
 _ids = {"fault": 0, "latency": 0}
@@ -106,11 +120,82 @@ def get_calls(match, body, query):
     return 200, {"calls": rows, "total": sum(row["count"] for row in rows)}
 
 
+@control("GET", "/calls/log")
+def get_call_log(match, body, query):
+    with _lock:
+        wanted = {k: query.get(k) for k in ("service", "operation", "region")}
+        rows = [dict(record) for record in _log if _matches(wanted, record["service"], record["operation"], record["region"])]
+        dropped = _log_state["logged"] - len(_log)
+    return 200, {"calls": rows, "dropped": dropped, "limit": LOG_LIMIT}
+
+
 @control("DELETE", "/calls")
 def reset_calls(match, body, query):
     with _lock:
         _calls.clear()
+        _log.clear()
+        _log_state.update(origin=time.monotonic(), generation=_log_state["generation"] + 1, logged=0)
     return 200, {"calls": [], "total": 0}
+
+
+def _ms_since_reset(now):
+    return round((now - _log_state["origin"]) * 1000.0, 3)
+
+
+def _request_digest(environ, body):
+    """Identical requests (same method, path, query and body) have the same digest."""
+    digest = hashlib.sha256()
+    for part in (environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", "")):
+        digest.update(part.encode("utf-8", "replace") + b"\0")
+    digest.update(body or b"")
+    return digest.hexdigest()[:16]
+
+
+def _log_start(service, operation, region, request=None):
+    """Logs a call as it arrives (``end`` null while it is in flight); returns its record."""
+    now = time.monotonic()
+    with _lock:
+        _log_state["logged"] += 1
+        record = {
+            "seq": _log_state["logged"],
+            "service": service,
+            "operation": operation,
+            "region": region,
+            "start_ms": _ms_since_reset(now),
+            "end_ms": None,
+            "status": None,
+            "fault": None,
+            "request": request,
+        }
+        _log.append(record)
+        return record, _log_state["generation"]
+
+
+def _log_end(record, generation, environ):
+    now = time.monotonic()
+    with _lock:
+        if generation == _log_state["generation"]:
+            record["end_ms"] = _ms_since_reset(now)
+            record["fault"] = environ.get("drpair.fault")
+
+
+class _Timed:
+    """The answer's body, passed through; the call's log record ends when the server closes it
+    (the body was sent, or the connection went)."""
+
+    def __init__(self, answer, record, generation, environ):
+        self.answer, self.record, self.generation, self.environ = answer, record, generation, environ
+
+    def __iter__(self):
+        return iter(self.answer)
+
+    def close(self):
+        try:
+            close = getattr(self.answer, "close", None)
+            if close is not None:
+                close()
+        finally:
+            _log_end(self.record, self.generation, self.environ)
 
 
 # --- latency ---------------------------------------------------------------------------------
@@ -323,11 +408,25 @@ class Controls:
             return self.control(environ, start_response, path)
         if not is_aws_request(environ):
             return self.app(environ, start_response)
-        read_body(environ)
+        body = read_body(environ)
         service, operation, region, protocol = classify(environ)
         with _lock:
             key = (service, operation, region)
             _calls[key] = _calls.get(key, 0) + 1
+        record, generation = _log_start(service, operation, region, _request_digest(environ, body))
+
+        def timed_start_response(status, headers, exc_info=None):
+            record["status"] = int(status.split(None, 1)[0])
+            return start_response(status, headers, exc_info)
+
+        try:
+            answer = self.aws_call(environ, timed_start_response, service, operation, region, protocol)
+        except BaseException:
+            _log_end(record, generation, environ)
+            raise
+        return _Timed(answer, record, generation, environ)
+
+    def aws_call(self, environ, start_response, service, operation, region, protocol):
         delay = _delay_for(service, operation, region)
         if delay:
             time.sleep(delay)

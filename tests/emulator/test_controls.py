@@ -30,6 +30,72 @@ def test_call_counts(emulator, unique):
     assert emulator.control("GET", "/_drpair/calls", expect=200)[1]["total"] == 0
 
 
+def test_call_log_times_each_call(emulator):
+    emulator.control("DELETE", "/_drpair/calls", expect=200)
+    sts = emulator.client("sts", "eu-west-1")
+    sts.get_caller_identity()
+    emulator.control("POST", "/_drpair/latency", {"ms": 300, "service": "sts", "region": "eu-west-1"}, expect=201)
+    started = time.monotonic()
+    sts.get_caller_identity()
+    waited_ms = (time.monotonic() - started) * 1000
+    emulator.control("POST", "/_drpair/faults", {"service": "route53", "error": "internal", "times": 1}, expect=201)
+    with pytest.raises(ClientError):
+        emulator.client("route53").list_hosted_zones()
+    emulator.client("route53").list_hosted_zones()
+    emulator.client("route53").list_hosted_zones(MaxItems="1")
+    log = emulator.control("GET", "/_drpair/calls/log", expect=200)[1]
+    calls = log["calls"]
+    assert [(c["service"], c["operation"], c["region"]) for c in calls] == [
+        ("sts", "GetCallerIdentity", "eu-west-1"),
+        ("sts", "GetCallerIdentity", "eu-west-1"),
+        ("route53", "ListHostedZones", "us-east-1"),
+        ("route53", "ListHostedZones", "us-east-1"),
+        ("route53", "ListHostedZones", "us-east-1"),
+    ]
+    assert log["dropped"] == 0 and log["limit"] >= 10_000
+    assert [c["seq"] for c in calls] == [1, 2, 3, 4, 5]
+    for earlier, later in zip(calls, calls[1:]):
+        assert 0 <= earlier["start_ms"] <= earlier["end_ms"] <= later["start_ms"] <= later["end_ms"]
+    # The added latency is part of the call's time: what the client waited, give or take.
+    delayed = calls[1]["end_ms"] - calls[1]["start_ms"]
+    assert 300 <= delayed <= waited_ms + 1
+    assert calls[0]["end_ms"] - calls[0]["start_ms"] < 300
+    assert [c["status"] for c in calls] == [200, 200, 500, 200, 200]
+    assert calls[2]["fault"].startswith("fault-") and calls[3]["fault"] is None
+    # The same request has the same digest (one object read twice), other parameters another.
+    assert calls[0]["request"] == calls[1]["request"] and calls[2]["request"] == calls[3]["request"]
+    assert len({calls[0]["request"], calls[3]["request"], calls[4]["request"]}) == 3
+    only_route53 = emulator.control("GET", "/_drpair/calls/log?service=route53", expect=200)[1]["calls"]
+    assert [c["seq"] for c in only_route53] == [3, 4, 5]
+    # One reset for both the counts and the log; the clock starts over.
+    emulator.control("DELETE", "/_drpair/latency", expect=200)
+    emulator.control("DELETE", "/_drpair/calls", expect=200)
+    assert emulator.control("GET", "/_drpair/calls/log", expect=200)[1]["calls"] == []
+    sts.get_caller_identity()
+    (after,) = emulator.control("GET", "/_drpair/calls/log", expect=200)[1]["calls"]
+    assert after["seq"] == 1 and after["start_ms"] < calls[4]["end_ms"] + 1000
+
+
+def test_call_log_keeps_the_latest_calls(monkeypatch):
+    # In this process (not the shared emulator's), with a log of 3 calls.
+    import collections
+
+    from emulator_ext import controls
+
+    monkeypatch.setattr(controls, "_log", collections.deque(maxlen=3))
+    monkeypatch.setattr(controls, "_log_state", {"origin": time.monotonic(), "generation": 0, "logged": 0})
+    for n in range(5):
+        controls._log_start("sts", "GetCallerIdentity", f"region-{n}")
+    answer = controls.get_call_log(None, {}, {})[1]
+    assert [c["region"] for c in answer["calls"]] == ["region-2", "region-3", "region-4"]
+    assert answer["dropped"] == 2 and all(c["end_ms"] is None for c in answer["calls"])
+    # A call that was in flight across a reset is not logged in the new log.
+    record, generation = controls._log_start("sts", "GetCallerIdentity", "before-reset")
+    controls.reset_calls(None, {}, {})
+    controls._log_end(record, generation, {})
+    assert record["end_ms"] is None and controls.get_call_log(None, {}, {})[1] == {"calls": [], "dropped": 0, "limit": controls.LOG_LIMIT}
+
+
 def test_latency(emulator):
     sts = emulator.client("sts", "ap-northeast-1")
     rule = emulator.control("POST", "/_drpair/latency", {"ms": 400, "service": "sts", "region": "ap-northeast-1"}, expect=201)[1]
