@@ -20,7 +20,7 @@ mod stack;
 
 use emulator::{Call, Counts, Emulator, Kind};
 use serde_json::{json, Value};
-use stack::{Run, Stack};
+use stack::{ProcessMemory, Run, Stack};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -104,6 +104,13 @@ fn main() {
     emulator.reset_calls();
     let slow_apply = stack.tf("apply-latency", APPLY, &[0]);
     let log = emulator.call_log();
+    // A no-change plan with the same latency: its refresh's own chain (how sequential the
+    // reads are), then the stack goes, so nothing outlives the emulator's state.
+    emulator.reset_calls();
+    let slow_plan = stack.tf("plan-latency", PLAN, &[0, 2]);
+    let plan_log = emulator.call_log();
+    emulator.set_latency(0);
+    stack.tf("destroy-latency", DESTROY, &[0]);
     drop(emulator);
 
     let rss_json = print_memory(&init, &apply, &plans, &destroy, &slow_apply);
@@ -249,6 +256,24 @@ fn main() {
         println!("    {:>3}. {step}", i + 1);
     }
 
+    let plan_chain = chain::longest(&plan_log);
+    let plan_floor_s = plan_chain.calls.len() as f64 * LATENCY_MS as f64 / 1000.0;
+    let plan_timing = plan_chain.timing(&plan_log, LARGEST_GAPS);
+    println!("\nno-change plan with {LATENCY_MS} ms added to every call");
+    println!(
+        "  wall {:.2} s for {} calls; chain {} calls ({plan_floor_s:.2} s); {:.2} s before its first call, {:.2} s in its calls, {:.2} s between them",
+        slow_plan.wall_s,
+        plan_log.len(),
+        plan_chain.calls.len(),
+        plan_timing.before_s,
+        plan_timing.in_calls_s,
+        plan_timing.between_s
+    );
+    println!("  the chain, runs of one kind collapsed:");
+    for (i, step) in plan_chain.runs(&plan_log).iter().enumerate() {
+        println!("    {:>3}. {step}", i + 1);
+    }
+
     if leftovers.is_empty() {
         println!("\nafter destroy: nothing left behind (scripts/inventory.py, both regions)");
     } else {
@@ -341,6 +366,13 @@ fn main() {
                 "cross_service": links.cross_service,
             },
         },
+        "latency_plan": {
+            "added_ms": LATENCY_MS,
+            "wall_s": slow_plan.wall_s,
+            "calls": plan_log.len(),
+            "chain": plan_chain.calls.len(),
+            "floor_s": plan_floor_s,
+        },
         "leftovers": leftovers,
     });
     println!("\n{line}");
@@ -353,10 +385,15 @@ fn point_at(stack: &Stack, emulator: &Emulator) {
     stack.write_tfvars(&emulator.endpoint(), (&primary, &dr));
 }
 
-/// Prints the peak RSS per phase; returns it as JSON (MB, null where no provider ran).
+/// Prints the peak RSS per phase, and of the process with the largest peak what was the
+/// binary's own pages (file) and private memory (anon) when it exited; returns it as JSON (MB,
+/// null where no provider ran).
 fn print_memory(init: &Run, apply: &Phase, plans: &[Phase], destroy: &Phase, slow: &Run) -> Value {
     println!("\nprovider peak RSS (VmHWM each provider process logs when it exits)");
-    println!("  {:<22} {:>9} {:>8}", "phase", "processes", "max MB");
+    println!(
+        "  {:<22} {:>9} {:>8}   of that process at exit: file (code) / anon (private) MB",
+        "phase", "processes", "max MB"
+    );
     let phases: [(&str, &str, Vec<&Run>); 5] = [
         ("init", "init", vec![init]),
         ("apply", "apply", vec![&apply.run]),
@@ -369,21 +406,39 @@ fn print_memory(init: &Run, apply: &Phase, plans: &[Phase], destroy: &Phase, slo
         ("apply +100 ms/call", "apply_latency", vec![slow]),
     ];
     let mut out = serde_json::Map::new();
-    let mut all: Vec<u64> = Vec::new();
-    let show = |max: Option<f64>| max.map_or("-".into(), |m| format!("{m:.1}"));
+    let mut all: Vec<ProcessMemory> = Vec::new();
+    let line = |name: &str, procs: &[ProcessMemory]| -> Option<ProcessMemory> {
+        let top = procs.iter().max_by_key(|m| m.peak_rss_kb).copied();
+        match top {
+            Some(m) => println!(
+                "  {name:<22} {:>9} {:>8.1}   {:.1} / {:.1}",
+                procs.len(),
+                mb(m.peak_rss_kb),
+                mb(m.rss_file_kb),
+                mb(m.rss_anon_kb)
+            ),
+            None => println!("  {name:<22} {:>9} {:>8}", 0, "-"),
+        }
+        top
+    };
     for (name, key, runs) in &phases {
-        let peaks: Vec<u64> = runs
-            .iter()
-            .flat_map(|r| r.peak_rss_kb.iter().copied())
-            .collect();
-        let max = peaks.iter().max().map(|&kb| mb(kb));
-        println!("  {name:<22} {:>9} {:>8}", peaks.len(), show(max));
-        out.insert((*key).into(), json!(max));
-        all.extend(peaks);
+        let procs: Vec<ProcessMemory> = runs.iter().flat_map(|r| r.memory.clone()).collect();
+        let top = line(name, &procs);
+        out.insert((*key).into(), json!(top.map(|m| mb(m.peak_rss_kb))));
+        all.extend(procs);
     }
-    let max = all.iter().max().map(|&kb| mb(kb));
-    println!("  {:<22} {:>9} {:>8}", "all", all.len(), show(max));
-    out.insert("max".into(), json!(max));
+    let top = line("all", &all);
+    out.insert("max".into(), json!(top.map(|m| mb(m.peak_rss_kb))));
+    out.insert("max_file".into(), json!(top.map(|m| mb(m.rss_file_kb))));
+    out.insert("max_anon".into(), json!(top.map(|m| mb(m.rss_anon_kb))));
+    let anon = all.iter().map(|m| m.rss_anon_kb).max();
+    out.insert("largest_anon".into(), json!(anon.map(mb)));
+    if let Some(kb) = anon {
+        println!(
+            "  largest private memory (anon) at exit of any process: {:.1} MB",
+            mb(kb)
+        );
+    }
     out.insert("processes".into(), json!(all.len()));
     Value::Object(out)
 }

@@ -1,7 +1,7 @@
 //! `examples/complete` in a temporary Terraform working directory, run through the project's
 //! Terraform CLI (`scripts/terraform`) with the provider under test installed from a filesystem
 //! mirror. Each Terraform command writes its own log (`TF_LOG_PROVIDER=DEBUG`), so the provider
-//! processes it started — each logs `provider exiting: peak_rss_kb=N` — belong to its phase.
+//! processes it started — each logs `provider exiting: peak_rss_kb=N rss_file_kb=N rss_anon_kb=N` — belong to its phase.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -43,8 +43,19 @@ pub struct Run {
     pub wall_s: f64,
     pub exit_code: i32,
     pub stdout: String,
-    /// Peak RSS (kB) of each provider process the command started.
-    pub peak_rss_kb: Vec<u64>,
+    /// The memory of each provider process the command started.
+    pub memory: Vec<ProcessMemory>,
+}
+
+/// What a provider process logs about its memory when it exits (kB).
+#[derive(Clone, Copy)]
+pub struct ProcessMemory {
+    /// Peak resident set (`VmHWM`).
+    pub peak_rss_kb: u64,
+    /// Resident file pages at exit (`RssFile`): the binary's own code and read-only data.
+    pub rss_file_kb: u64,
+    /// Resident private memory at exit (`RssAnon`): heap, stacks.
+    pub rss_anon_kb: u64,
 }
 
 impl Stack {
@@ -161,7 +172,7 @@ impl Stack {
             wall_s,
             exit_code,
             stdout,
-            peak_rss_kb: peak_rss_kb(&text),
+            memory: process_memory(&text),
         }
     }
 }
@@ -179,17 +190,25 @@ impl Drop for Stack {
     }
 }
 
-/// The `peak_rss_kb=N` of every "provider exiting" line of a Terraform log.
-fn peak_rss_kb(log: &str) -> Vec<u64> {
+/// The memory figures of every "provider exiting" line of a Terraform log.
+fn process_memory(log: &str) -> Vec<ProcessMemory> {
+    let field = |line: &str, name: &str| -> Option<u64> {
+        let at = line.find(name)? + name.len();
+        line[at..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    };
     log.lines()
         .filter(|l| l.contains("provider exiting"))
         .filter_map(|l| {
-            let at = l.find("peak_rss_kb=")? + "peak_rss_kb=".len();
-            l[at..]
-                .split(|c: char| !c.is_ascii_digit())
-                .next()?
-                .parse()
-                .ok()
+            Some(ProcessMemory {
+                peak_rss_kb: field(l, "peak_rss_kb=")?,
+                // Absent from providers built before they were logged.
+                rss_file_kb: field(l, "rss_file_kb=").unwrap_or(0),
+                rss_anon_kb: field(l, "rss_anon_kb=").unwrap_or(0),
+            })
         })
         .collect()
 }

@@ -55,8 +55,13 @@ fn main() -> ExitCode {
     // Background tasks (idle connections, SDK pools) must not delay the exit
     // Terraform is waiting for.
     runtime.shutdown_background();
-    if let Some(kb) = peak_rss_kb() {
-        tracing::debug!(peak_rss_kb = kb, "provider exiting");
+    if let Some(mem) = Memory::read() {
+        tracing::debug!(
+            peak_rss_kb = mem.peak_rss_kb,
+            rss_file_kb = mem.rss_file_kb,
+            rss_anon_kb = mem.rss_anon_kb,
+            "provider exiting"
+        );
     }
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -67,11 +72,30 @@ fn main() -> ExitCode {
     }
 }
 
-/// The process's peak resident set (`VmHWM`), for the benchmark's memory figure.
-fn peak_rss_kb() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+/// The process's memory, for the benchmark (docs/PERFORMANCE.md, "Memory").
+struct Memory {
+    /// The peak resident set (`VmHWM`).
+    peak_rss_kb: u64,
+    /// Resident pages of files now, nearly all the binary's own code and read-only data: shared
+    /// with every other provider process and reclaimable (`RssFile`).
+    rss_file_kb: u64,
+    /// Resident private memory now: heap, stacks (`RssAnon`).
+    rss_anon_kb: u64,
+}
+
+impl Memory {
+    fn read() -> Option<Self> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let field = |name: &str| -> Option<u64> {
+            let line = status.lines().find(|l| l.starts_with(name))?;
+            line.split_whitespace().nth(1)?.parse().ok()
+        };
+        Some(Self {
+            peak_rss_kb: field("VmHWM:")?,
+            rss_file_kb: field("RssFile:")?,
+            rss_anon_kb: field("RssAnon:")?,
+        })
+    }
 }
 
 fn docs_command(args: &[String]) -> ExitCode {
