@@ -198,7 +198,35 @@ async fn load_policies(
     name: &str,
     observed: &mut ObservedRole,
 ) -> Result<(), AwsError> {
+    // The two lists at once, then every inline policy at once: two round trips after GetRole
+    // instead of two plus one per inline policy in turn.
+    let (mut attached, names) = tokio::try_join!(
+        attached_policy_arns(rc, name),
+        inline_policy_names(rc, name)
+    )?;
+    attached.sort();
+    observed.managed_policy_arns = attached;
+    let documents = futures::future::try_join_all(names.iter().map(|policy| async move {
+        rc.iam()
+            .get_role_policy()
+            .role_name(name)
+            .policy_name(policy)
+            .send()
+            .await
+            .map_err(error("reading an inline policy of", name))
+    }))
+    .await?;
+    for (policy, out) in names.into_iter().zip(documents) {
+        observed
+            .inline_policies
+            .insert(policy, parse_policy(out.policy_document()));
+    }
+    Ok(())
+}
+
+async fn attached_policy_arns(rc: &RegionCtx, name: &str) -> Result<Vec<String>, AwsError> {
     let iam = rc.iam();
+    let mut arns = Vec::new();
     let mut marker: Option<String> = None;
     loop {
         let out = iam
@@ -208,18 +236,22 @@ async fn load_policies(
             .send()
             .await
             .map_err(error("listing policies attached to", name))?;
-        observed.managed_policy_arns.extend(
+        arns.extend(
             out.attached_policies()
                 .iter()
                 .filter_map(|p| p.policy_arn().map(str::to_owned)),
         );
         match out.marker() {
             Some(next) if out.is_truncated() => marker = Some(next.to_owned()),
-            _ => break,
+            _ => return Ok(arns),
         }
     }
-    observed.managed_policy_arns.sort();
+}
+
+async fn inline_policy_names(rc: &RegionCtx, name: &str) -> Result<Vec<String>, AwsError> {
+    let iam = rc.iam();
     let mut names = Vec::new();
+    let mut marker: Option<String> = None;
     loop {
         let out = iam
             .list_role_policies()
@@ -231,22 +263,9 @@ async fn load_policies(
         names.extend(out.policy_names().iter().cloned());
         match out.marker() {
             Some(next) if out.is_truncated() => marker = Some(next.to_owned()),
-            _ => break,
+            _ => return Ok(names),
         }
     }
-    for policy in names {
-        let out = iam
-            .get_role_policy()
-            .role_name(name)
-            .policy_name(&policy)
-            .send()
-            .await
-            .map_err(error("reading an inline policy of", name))?;
-        observed
-            .inline_policies
-            .insert(policy, parse_policy(out.policy_document()));
-    }
-    Ok(())
 }
 
 /// How `observed` differs from `spec`, one phrase per difference (`IAM role x is missing`,

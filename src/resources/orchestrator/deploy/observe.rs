@@ -105,36 +105,78 @@ pub async fn observe(
     health_check_id: &str,
 ) -> Result<Observed, AwsError> {
     let rc = &aws.dr;
-    let account = caller_account(rc).await?;
-    let orchestrator = find_function(rc, &names.orchestrator).await?;
-    let primary_endpoint_url = match primary_endpoint_url(rc, health_check_id).await {
-        Ok(url) => url,
-        Err(e) => {
-            tracing::warn!("{e}; keeping the orchestrator's PRIMARY_ENDPOINT_URL");
-            orchestrator
-                .as_ref()
-                .and_then(|f| f.environment.get("PRIMARY_ENDPOINT_URL").cloned())
-        }
+    // Every part at once (they are independent reads); the functions' grants once the functions
+    // are known.
+    let functions = async {
+        let (orchestrator, notifier, endpoint) = tokio::join!(
+            find_function(rc, &names.orchestrator),
+            find_function(rc, &names.notifier),
+            primary_endpoint_url(rc, health_check_id),
+        );
+        let (orchestrator, notifier) = (orchestrator?, notifier?);
+        let primary_endpoint_url = match endpoint {
+            Ok(url) => url,
+            Err(e) => {
+                tracing::warn!("{e}; keeping the orchestrator's PRIMARY_ENDPOINT_URL");
+                orchestrator
+                    .as_ref()
+                    .and_then(|f| f.environment.get("PRIMARY_ENDPOINT_URL").cloned())
+            }
+        };
+        let found: Vec<String> = [&orchestrator, &notifier]
+            .into_iter()
+            .flatten()
+            .map(|f| f.name.clone())
+            .collect();
+        let sets =
+            futures::future::try_join_all(found.iter().map(|name| permissions(rc, name))).await?;
+        let permission_sets: BTreeMap<_, _> = found.into_iter().zip(sets).collect();
+        Ok::<_, AwsError>((
+            orchestrator,
+            notifier,
+            primary_endpoint_url,
+            permission_sets,
+        ))
     };
-    let notifier = find_function(rc, &names.notifier).await?;
-    let mut permission_sets = BTreeMap::new();
-    for f in [&orchestrator, &notifier].into_iter().flatten() {
-        permission_sets.insert(f.name.clone(), permissions(rc, &f.name).await?);
-    }
+    let orchestrator_logs = log_group_name(&names.orchestrator);
+    let notifier_logs = log_group_name(&names.notifier);
+    let (
+        account,
+        (orchestrator, notifier, primary_endpoint_url, permissions),
+        table,
+        orchestrator_role,
+        notifier_role,
+        alarm_rule,
+        probe_rule,
+        logs_key,
+        orchestrator_log_group,
+        notifier_log_group,
+    ) = tokio::try_join!(
+        caller_account(rc),
+        functions,
+        find_table(rc, &names.table),
+        find_role(rc, &names.orchestrator_role),
+        find_role(rc, &names.notifier_role),
+        find_rule(rc, &names.alarm_rule),
+        find_rule(rc, &names.probe_rule),
+        find_key(rc, &names.logs_key_alias),
+        find_log_group(rc, &orchestrator_logs),
+        find_log_group(rc, &notifier_logs),
+    )?;
     Ok(Observed {
         account,
         primary_endpoint_url,
-        table: find_table(rc, &names.table).await?,
-        orchestrator_role: find_role(rc, &names.orchestrator_role).await?,
-        notifier_role: find_role(rc, &names.notifier_role).await?,
+        table,
+        orchestrator_role,
+        notifier_role,
         orchestrator,
         notifier,
-        permissions: permission_sets,
-        alarm_rule: find_rule(rc, &names.alarm_rule).await?,
-        probe_rule: find_rule(rc, &names.probe_rule).await?,
-        logs_key: find_key(rc, &names.logs_key_alias).await?,
-        orchestrator_log_group: find_log_group(rc, &log_group_name(&names.orchestrator)).await?,
-        notifier_log_group: find_log_group(rc, &log_group_name(&names.notifier)).await?,
+        permissions,
+        alarm_rule,
+        probe_rule,
+        logs_key,
+        orchestrator_log_group,
+        notifier_log_group,
     })
 }
 
