@@ -43,9 +43,23 @@ pub(super) async fn list_own(
     fqdn: &str,
     role: Role,
 ) -> Result<Vec<ObservedCheck>, AwsError> {
-    let prefix = check_reference_prefix(fqdn, role);
+    let mut sides = list_own_sides(ctx, fqdn, &[role]).await?;
+    Ok(sides.pop().unwrap_or_default())
+}
+
+/// This owner's health checks of each of `roles`, in that order, from one listing of the
+/// account's health checks (a refresh reads both sides without listing twice).
+pub(super) async fn list_own_sides(
+    ctx: &AwsContext,
+    fqdn: &str,
+    roles: &[Role],
+) -> Result<Vec<Vec<ObservedCheck>>, AwsError> {
+    let prefixes: Vec<String> = roles
+        .iter()
+        .map(|&role| check_reference_prefix(fqdn, role))
+        .collect();
     let r53 = ctx.primary.route53();
-    let mut found = Vec::new();
+    let mut sides: Vec<Vec<ObservedCheck>> = vec![Vec::new(); roles.len()];
     let mut marker: Option<String> = None;
     loop {
         let out = r53
@@ -54,12 +68,15 @@ pub(super) async fn list_own(
             .send()
             .await
             .map_err(api_error("listing", "health checks", fqdn, GLOBAL))?;
-        found.extend(
-            out.health_checks()
+        for h in out.health_checks() {
+            // The prefixes end in "-primary-" / "-dr-": at most one matches.
+            if let Some(side) = prefixes
                 .iter()
-                .filter(|h| h.caller_reference().starts_with(&prefix))
-                .map(observe),
-        );
+                .position(|p| h.caller_reference().starts_with(p.as_str()))
+            {
+                sides[side].push(observe(h));
+            }
+        }
         match out.next_marker() {
             Some(next) if out.is_truncated() && marker.as_deref() != Some(next) => {
                 marker = Some(next.to_owned())
@@ -67,14 +84,14 @@ pub(super) async fn list_own(
             _ => break,
         }
     }
-    for check in &mut found {
+    for check in sides.iter_mut().flatten() {
         check.tags = match tags_of(&r53, TagResourceType::Healthcheck, &check.id).await {
             Ok(tags) => tags,
             Err(e) if e.is_not_found() => Default::default(),
             Err(e) => return Err(e),
         };
     }
-    Ok(found)
+    Ok(sides)
 }
 
 fn config(spec: &DnsSpec, role: Role) -> Result<HealthCheckConfig, AwsError> {

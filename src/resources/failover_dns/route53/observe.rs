@@ -14,11 +14,15 @@ pub async fn read(
     let Some(zone) = zone::find_zone(ctx, zone_id).await? else {
         return Ok(None);
     };
-    let (primary, dr, sets) = tokio::try_join!(
-        checks::list_own(ctx, fqdn, Role::Primary),
-        checks::list_own(ctx, fqdn, Role::Dr),
+    let (sides, sets) = tokio::try_join!(
+        checks::list_own_sides(ctx, fqdn, &Role::BOTH),
         records::list(ctx, &zone.id, fqdn),
     )?;
+    let mut sides = sides.into_iter();
+    let (primary, dr) = (
+        sides.next().unwrap_or_default(),
+        sides.next().unwrap_or_default(),
+    );
     let primary_record = records::of_role(&sets, Role::Primary);
     let dr_record = records::of_role(&sets, Role::Dr);
     // The check a record refers to, else any of the side's.
