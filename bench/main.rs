@@ -140,6 +140,9 @@ fn main() {
             "NOT the same each time"
         }
     );
+    if !plan_stable {
+        print_plan_differences(&plans);
+    }
     print_kinds("apply", &apply.counts, TOP_KINDS);
     print_kinds("no-change plan", &plan.counts, usize::MAX);
     print_kinds("destroy", &destroy.counts, TOP_KINDS);
@@ -441,6 +444,41 @@ fn print_memory(init: &Run, apply: &Phase, plans: &[Phase], destroy: &Phase, slo
     }
     out.insert("processes".into(), json!(all.len()));
     Value::Object(out)
+}
+
+/// Where the no-change plans' counts differ: per plan, the kinds whose count is not the first
+/// plan's.
+fn print_plan_differences(plans: &[Phase]) {
+    let Some(first) = plans.first() else {
+        return;
+    };
+    let count = |c: &Counts, kind: &Kind| {
+        c.kinds
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map_or(0, |(_, n)| *n)
+    };
+    for (i, p) in plans.iter().enumerate().skip(1) {
+        let mut kinds: Vec<&Kind> = first
+            .counts
+            .kinds
+            .iter()
+            .chain(p.counts.kinds.iter())
+            .map(|(k, _)| k)
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        let differ: Vec<String> = kinds
+            .into_iter()
+            .filter_map(|k| {
+                let (a, b) = (count(&first.counts, k), count(&p.counts, k));
+                (a != b).then(|| format!("{} {a} -> {b}", label(k)))
+            })
+            .collect();
+        if !differ.is_empty() {
+            println!("    plan {} against plan 1: {}", i + 1, differ.join("; "));
+        }
+    }
 }
 
 fn print_kinds(name: &str, counts: &Counts, limit: usize) {
